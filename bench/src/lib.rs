@@ -1,0 +1,1 @@
+//! Confab benchmarks (work in progress).

@@ -1,0 +1,1 @@
+//! Confab browser SDK (work in progress).

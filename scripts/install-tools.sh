@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything Confab's build and tests need on a fresh Debian machine.
+# Idempotent: each tool is installed only when missing (or at the wrong version).
+set -euo pipefail
+
+WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
+TRUNK_VERSION=0.21.14
+WASM_PACK_VERSION=0.15.1
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+log() { printf '[install-tools] %s\n' "$*" >&2; }
+
+apt_pkgs=()
+command -v chromium >/dev/null || apt_pkgs+=(chromium)
+command -v chromedriver >/dev/null || apt_pkgs+=(chromium-driver)
+command -v redis-server >/dev/null || apt_pkgs+=(redis-server)
+command -v nginx >/dev/null || apt_pkgs+=(nginx)
+if ((${#apt_pkgs[@]})); then
+  log "apt-get install ${apt_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+fi
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+  || rustup target add wasm32-unknown-unknown
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION"; then
+  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION"; then
+  log "cargo install trunk $TRUNK_VERSION"
+  cargo install -q trunk --version "$TRUNK_VERSION" --locked
+fi
+if ! wasm-pack --version 2>/dev/null | grep -q " $WASM_PACK_VERSION"; then
+  log "cargo install wasm-pack $WASM_PACK_VERSION"
+  cargo install -q wasm-pack --version "$WASM_PACK_VERSION" --locked
+fi
+
+# Node tools (wasm-opt that can parse Yew output, playwright-core, typescript, esbuild)
+# live in tools/node_modules, pinned by tools/package-lock.json.
+if [ -f "$root/tools/package.json" ]; then
+  if [ ! -x "$root/tools/node_modules/.bin/wasm-opt" ] || [ "$root/tools/package-lock.json" -nt "$root/tools/node_modules/.package-lock.json" ]; then
+    log "npm ci in tools/"
+    (cd "$root/tools" && npm ci --no-audit --no-fund --silent)
+  fi
+fi
+log "done"

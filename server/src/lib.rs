@@ -1,0 +1,1 @@
+//! Confab room server (work in progress).
