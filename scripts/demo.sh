@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the Yew demo and starts the Confab server on 127.0.0.1:8000 serving
+# it (in-memory channel layer). Extra arguments go to `confab-server`, e.g.
+#   scripts/demo.sh --bind 127.0.0.1:9000
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$root/tools/node_modules/.bin:$PATH"
+bash scripts/install-tools.sh
+trunk build --release
+cargo build --release -p confab-server
+echo "Open http://127.0.0.1:8000/ in two browser windows (Ctrl-C stops the server)."
+exec target/release/confab-server --static-dir dist "$@"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every Confab test: native unit + integration tests (protocol, server,
+# SDK pure parts, benchmark smoke), the SDK in headless Chromium, and the
+# Yew demo end to end. Installs what it needs first (scripts/install-tools.sh).
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh native     # only the cargo tests
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$root/tools/node_modules/.bin:$PATH"
+export CARGO_TERM_COLOR=never
+
+bash scripts/install-tools.sh
+
+passed=0
+failed=0
+failures=()
+suite() {
+  local name=$1; shift
+  echo
+  echo "=== $name: $*"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "=== $name: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+what=${1:-all}
+suite fmt cargo fmt --all -- --check
+suite native cargo test --workspace --exclude confab-demo
+if [ "$what" = all ]; then
+  suite sdk-browser bash client-sdk/scripts/test.sh
+  suite demo-e2e bash e2e/run.sh
+fi
+
+echo
+((failed == 0)) || echo "failed suites: ${failures[*]}"
+echo "suites: $passed passed, $failed failed"
+((failed == 0))
