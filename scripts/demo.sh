@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="$HOME/.cargo/bin:$root/tools/node_modules/.bin:$PATH"
-bash scripts/install-tools.sh
+bash scripts/install-tools.sh --build
 trunk build --release
 cargo build --release -p confab-server
 echo "Open http://127.0.0.1:8000/ in two browser windows (Ctrl-C stops the server)."

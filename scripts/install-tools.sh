@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything Confab's build and tests need on a fresh Debian machine.
 # Idempotent: each tool is installed only when missing (or at the wrong version).
+#
+#   scripts/install-tools.sh           # everything (build + test: Chromium, Redis, nginx, wasm-pack)
+#   scripts/install-tools.sh --build   # only what building and serving the demo needs
 set -euo pipefail
+mode=${1:-all}
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
 TRUNK_VERSION=0.21.14
@@ -11,10 +15,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 
 apt_pkgs=()
+if [ "$mode" = all ]; then
 command -v chromium >/dev/null || apt_pkgs+=(chromium)
 command -v chromedriver >/dev/null || apt_pkgs+=(chromium-driver)
 command -v redis-server >/dev/null || apt_pkgs+=(redis-server)
 command -v nginx >/dev/null || apt_pkgs+=(nginx)
+fi
 if ((${#apt_pkgs[@]})); then
   log "apt-get install ${apt_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -33,7 +39,7 @@ if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION"; then
   log "cargo install trunk $TRUNK_VERSION"
   cargo install -q trunk --version "$TRUNK_VERSION" --locked
 fi
-if ! wasm-pack --version 2>/dev/null | grep -q " $WASM_PACK_VERSION"; then
+if [ "$mode" = all ] && ! wasm-pack --version 2>/dev/null | grep -q " $WASM_PACK_VERSION"; then
   log "cargo install wasm-pack $WASM_PACK_VERSION"
   cargo install -q wasm-pack --version "$WASM_PACK_VERSION" --locked
 fi
