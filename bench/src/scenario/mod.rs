@@ -1,0 +1,344 @@
+//! Scenarios and the machinery they share: connecting a crowd of members and
+//! running a measured publishing phase over it.
+
+pub mod fanout;
+pub mod idle;
+pub mod reconnect;
+pub mod rooms;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::member::{lock, Burst, Member, SharedStats};
+use crate::procfs::CpuMeter;
+use crate::stats::{new_histogram, Latency, RecvStats};
+use crate::{Error, Protocol, Result};
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `ws://host:port` of the server.
+    pub base: String,
+    /// Wire protocol.
+    pub proto: Protocol,
+    /// Server process to read CPU and memory from, when known.
+    pub server_pid: Option<u32>,
+    /// Connections opened at once.
+    pub connect_concurrency: usize,
+    /// Whether a publisher receives its own messages (all three protocols
+    /// deliver to the whole room including the sender).
+    pub self_echo: bool,
+}
+
+/// One client to connect: its room and whether it publishes.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Room name.
+    pub room: String,
+    /// Index of the room (for loss accounting).
+    pub room_idx: usize,
+    /// Publisher id, if this client publishes.
+    pub publisher: Option<u32>,
+}
+
+/// A connected member as the coordinator sees it.
+#[derive(Debug)]
+pub struct Handle {
+    /// Room index.
+    pub room_idx: usize,
+    /// Publisher id and its burst channel.
+    pub publisher: Option<(u32, mpsc::Sender<Burst>)>,
+    /// Its counters.
+    pub stats: SharedStats,
+}
+
+/// Every connected member; dropping it aborts their tasks (and closes
+/// their sockets).
+#[derive(Debug)]
+pub struct Crowd {
+    /// The members, in spec order (failed connections are left out).
+    pub members: Vec<Handle>,
+    /// Connections that could not be opened, with the first error seen.
+    pub failed: usize,
+    /// First connection error, if any.
+    pub first_error: Option<String>,
+    /// Time taken to connect everyone.
+    pub connect_secs: f64,
+    tasks: JoinSet<()>,
+}
+
+/// Connects every spec (at most `target.connect_concurrency` handshakes at
+/// once, each retried up to 3 times within `timeout`) and starts its task.
+pub async fn connect_all(target: &Target, specs: Vec<Spec>, timeout: Duration) -> Crowd {
+    let t0 = Instant::now();
+    let sem = Arc::new(Semaphore::new(target.connect_concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut pending = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<Handle, String>>();
+        pending.push(ready_rx);
+        let sem = sem.clone();
+        let proto = target.proto;
+        let base = target.base.clone();
+        tasks.spawn(async move {
+            let permit = sem.acquire_owned().await;
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut last = String::new();
+            let mut ws = None;
+            for _ in 0..3 {
+                match tokio::time::timeout_at(deadline, proto.connect(&base, &spec.room)).await {
+                    Ok(Ok(s)) => {
+                        ws = Some(s);
+                        break;
+                    }
+                    Ok(Err(e)) => last = e.to_string(),
+                    Err(_) => {
+                        last = "connect timed out".into();
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            drop(permit);
+            let Some(ws) = ws else {
+                let _ = ready_tx.send(Err(last));
+                return;
+            };
+            let stats: SharedStats = Arc::new(Mutex::new(RecvStats::default()));
+            let (tx, rx) = match spec.publisher {
+                Some(_) => {
+                    let (tx, rx) = mpsc::channel(4);
+                    (Some(tx), Some(rx))
+                }
+                None => (None, None),
+            };
+            let _ = ready_tx.send(Ok(Handle {
+                room_idx: spec.room_idx,
+                publisher: spec.publisher.zip(tx),
+                stats: stats.clone(),
+            }));
+            Member {
+                ws,
+                proto,
+                room: spec.room,
+                publisher: spec.publisher,
+                stats,
+                bursts: rx,
+            }
+            .run()
+            .await;
+        });
+    }
+    let mut crowd = Crowd {
+        members: Vec::with_capacity(pending.len()),
+        failed: 0,
+        first_error: None,
+        connect_secs: 0.0,
+        tasks,
+    };
+    for rx in pending {
+        match rx.await {
+            Ok(Ok(h)) => crowd.members.push(h),
+            Ok(Err(e)) => {
+                crowd.failed += 1;
+                crowd.first_error.get_or_insert(e);
+            }
+            Err(_) => crowd.failed += 1,
+        }
+    }
+    crowd.connect_secs = t0.elapsed().as_secs_f64();
+    crowd
+}
+
+impl Crowd {
+    /// Members whose connection has ended.
+    pub fn closed(&self) -> usize {
+        self.members
+            .iter()
+            .filter(|m| lock(&m.stats).closed.is_some())
+            .count()
+    }
+
+    /// First reason a member's connection ended, if any.
+    pub fn first_close_reason(&self) -> Option<String> {
+        self.members
+            .iter()
+            .find_map(|m| lock(&m.stats).closed.clone())
+    }
+
+    /// Total stamped deliveries so far.
+    pub fn delivered(&self) -> u64 {
+        self.members.iter().map(|m| lock(&m.stats).delivered).sum()
+    }
+
+    /// Aborts every member task (closing their sockets).
+    pub async fn shutdown(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+/// Figures for one publishing phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    /// Target publish rate, messages per second into the server (all publishers).
+    pub target_rate: f64,
+    /// Messages published.
+    pub published: u64,
+    /// Publish duration, seconds.
+    pub publish_secs: f64,
+    /// Achieved publish rate.
+    pub publish_rate: f64,
+    /// Deliveries that should have happened (published × room members).
+    pub expected: u64,
+    /// Distinct deliveries seen by the end of the drain.
+    pub delivered: u64,
+    /// `expected - delivered`.
+    pub lost: u64,
+    /// Deliveries received more than once.
+    pub dups: u64,
+    /// `delivered / publish_secs`.
+    pub deliveries_per_sec: f64,
+    /// End-to-end latency of the deliveries received in this phase.
+    pub latency: Latency,
+    /// Server CPU over publish + drain, in cores (1.0 = one core), if known.
+    pub server_cpu: Option<f64>,
+    /// Load generator CPU over publish + drain, in cores.
+    pub loadgen_cpu: Option<f64>,
+    /// Connections that have ended so far.
+    pub closed_conns: usize,
+    /// Publish acks so far (Confab).
+    pub acks: u64,
+    /// Error envelopes so far.
+    pub errors: u64,
+}
+
+/// Runs one phase: every publisher publishes `total_rate / publishers`
+/// messages per second for `secs`; then waits up to `drain` for
+/// deliveries to finish and counts what arrived.
+pub async fn run_phase(
+    target: &Target,
+    crowd: &Crowd,
+    total_rate: f64,
+    secs: f64,
+    drain: Duration,
+) -> Result<Phase> {
+    let publishers: Vec<&Handle> = crowd
+        .members
+        .iter()
+        .filter(|m| m.publisher.is_some())
+        .collect();
+    if publishers.is_empty() {
+        return Err(Error::Usage("no connected publisher".into()));
+    }
+    // Discard latencies recorded before this phase.
+    let mut scratch = new_histogram();
+    for m in &crowd.members {
+        lock(&m.stats).drain_latencies(&mut scratch);
+    }
+    let dups0: u64 = crowd.members.iter().map(|m| lock(&m.stats).dups).sum();
+    let delivered0 = crowd.delivered();
+    let server_cpu = target.server_pid.and_then(CpuMeter::start);
+    let own_cpu = CpuMeter::start(std::process::id());
+    let per_pub = total_rate / publishers.len() as f64;
+    let duration = Duration::from_secs_f64(secs);
+    let mut waits = Vec::new();
+    for p in &publishers {
+        let Some((id, tx)) = &p.publisher else {
+            continue;
+        };
+        let (done, rx) = oneshot::channel();
+        let burst = Burst {
+            rate: per_pub,
+            duration,
+            done,
+        };
+        if tx.send(burst).await.is_ok() {
+            waits.push((*id, p.room_idx, rx));
+        }
+    }
+    let mut ranges = Vec::new();
+    let mut publish_secs: f64 = 0.0;
+    for (id, room, rx) in waits {
+        // A publisher whose socket died reports what it sent; one whose task
+        // is gone sent nothing we can account for.
+        if let Ok(Ok(r)) = tokio::time::timeout(duration * 3 + drain, rx).await {
+            publish_secs = publish_secs.max(r.elapsed.as_secs_f64());
+            ranges.push((id, room, r.first_seq, r.end_seq));
+        }
+    }
+    let publish_secs = publish_secs.max(secs.min(0.001));
+    let receivers_in = |room: usize| crowd.members.iter().filter(move |m| m.room_idx == room);
+    let expected: u64 = ranges
+        .iter()
+        .map(|&(id, room, a, b)| {
+            let n = receivers_in(room)
+                .filter(|m| target.self_echo || m.publisher.as_ref().map(|p| p.0) != Some(id))
+                .count() as u64;
+            (b - a) * n
+        })
+        .sum();
+    let drain_end = Instant::now() + drain;
+    while Instant::now() < drain_end && crowd.delivered() - delivered0 < expected {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let server_cpu = server_cpu.and_then(|m| m.cores());
+    let loadgen_cpu = own_cpu.and_then(|m| m.cores());
+    let mut delivered = 0;
+    for &(id, room, a, b) in &ranges {
+        for m in receivers_in(room) {
+            if !target.self_echo && m.publisher.as_ref().map(|p| p.0) == Some(id) {
+                continue;
+            }
+            delivered += lock(&m.stats).got(id, a, b);
+        }
+    }
+    let mut hist = new_histogram();
+    let (mut dups, mut acks, mut errors) = (0, 0, 0);
+    for m in &crowd.members {
+        let mut s = lock(&m.stats);
+        s.drain_latencies(&mut hist);
+        dups += s.dups;
+        acks += s.acks;
+        errors += s.errors;
+    }
+    let published: u64 = ranges.iter().map(|r| r.3 - r.2).sum();
+    Ok(Phase {
+        target_rate: total_rate,
+        published,
+        publish_secs,
+        publish_rate: published as f64 / publish_secs,
+        expected,
+        delivered,
+        lost: expected.saturating_sub(delivered),
+        dups: dups - dups0,
+        deliveries_per_sec: delivered as f64 / publish_secs,
+        latency: Latency::of(&hist),
+        server_cpu,
+        loadgen_cpu,
+        closed_conns: crowd.closed(),
+        acks,
+        errors,
+    })
+}
+
+/// Logs a phase on stderr in one line.
+pub fn log_phase(label: &str, p: &Phase) {
+    eprintln!(
+        "{label}: rate {:.0}/s (achieved {:.0}/s) -> {:.0} deliveries/s, lost {}/{}, dups {}, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, server cpu {}, loadgen cpu {}",
+        p.target_rate,
+        p.publish_rate,
+        p.deliveries_per_sec,
+        p.lost,
+        p.expected,
+        p.dups,
+        p.latency.p50_ms,
+        p.latency.p99_ms,
+        p.latency.max_ms,
+        p.server_cpu.map_or("?".into(), |c| format!("{:.0}%", c * 100.0)),
+        p.loadgen_cpu.map_or("?".into(), |c| format!("{:.0}%", c * 100.0)),
+    );
+}

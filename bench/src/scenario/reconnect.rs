@@ -1,0 +1,422 @@
+//! Reconnect storm (Confab native protocol only): N clients joined in rooms
+//! of K, one publisher per room; the harness process restarts the server
+//! (SIGTERM, then the same command again) and every client reconnects with
+//! full-jitter backoff and re-joins with `since` = the last position it saw.
+//! Figures: time from the kill until 99% (and 100%) have re-joined, and
+//! acknowledged messages a client never received, live or from history.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use confab_protocol::{decode_server, Position, ServerMsg};
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use serde::Serialize;
+use tokio::process::{Child, Command};
+use tokio::sync::{watch, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::Target;
+use crate::proto::{client_config, confab_join, confab_welcome, Ws};
+use crate::stats::BitSet;
+use crate::{now_us, Error, Protocol, Result, Stamp};
+
+/// Reconnect-storm options.
+#[derive(Debug, Clone, clap::Args, Serialize)]
+pub struct ReconnectArgs {
+    /// Clients (all joined before the restart).
+    #[arg(long, default_value_t = 5000)]
+    pub clients: usize,
+    /// Clients per room; the first of each room publishes.
+    #[arg(long, default_value_t = 50)]
+    pub per_room: usize,
+    /// Messages per second into each room, from its publisher, before, during and after the storm.
+    #[arg(long, default_value_t = 2.0)]
+    pub rate_per_room: f64,
+    /// Seconds of publishing before the restart.
+    #[arg(long, default_value_t = 2.0)]
+    pub before_secs: f64,
+    /// Seconds of publishing after 100% re-joined (or the timeout).
+    #[arg(long, default_value_t = 2.0)]
+    pub after_secs: f64,
+    /// Seconds to wait for deliveries after publishing stops.
+    #[arg(long, default_value_t = 2.0)]
+    pub drain_secs: f64,
+    /// Backoff: attempt n waits uniform(0, min(cap, base * 2^n)) ms (full jitter).
+    #[arg(long, default_value_t = 200)]
+    pub backoff_base_ms: u64,
+    /// Backoff cap in ms.
+    #[arg(long, default_value_t = 5000)]
+    pub backoff_cap_ms: u64,
+    /// Give up waiting for re-joins after this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout_secs: f64,
+    /// The server command (started, killed with SIGTERM and started again),
+    /// e.g. `-- taskset -c 0 target/release/confab-server --bind 127.0.0.1:8000`.
+    #[arg(last = true, required = true)]
+    pub server_cmd: Vec<String>,
+}
+
+/// Reconnect-storm figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReconnectResult {
+    /// Options used.
+    pub args: ReconnectArgs,
+    /// Clients joined before the restart.
+    pub joined_before: usize,
+    /// Seconds from SIGTERM until the old server exited.
+    pub shutdown_secs: f64,
+    /// Seconds from SIGTERM until the new server accepted TCP connections.
+    pub restart_secs: f64,
+    /// Seconds from SIGTERM until 99% of the clients had re-joined.
+    pub rejoin_p99_secs: Option<f64>,
+    /// Seconds from SIGTERM until every client had re-joined.
+    pub rejoin_all_secs: Option<f64>,
+    /// Clients that never re-joined within the timeout.
+    pub not_rejoined: usize,
+    /// Re-joins answered with `recovered: false` (history epoch changed or gap too old).
+    pub not_recovered: usize,
+    /// Messages acknowledged to publishers.
+    pub acked: u64,
+    /// (client, acked message) pairs never received live or from history.
+    pub lost: u64,
+    /// Messages received twice (live + history overlap).
+    pub dups: u64,
+    /// Connection attempts that failed during the storm.
+    pub failed_attempts: u64,
+}
+
+#[derive(Debug, Default)]
+struct EpochSeen {
+    join_offset: u64,
+    seen: BitSet,
+}
+
+#[derive(Debug, Default)]
+struct ClientState {
+    epochs: HashMap<String, EpochSeen>,
+    epoch: String,
+    last_offset: u64,
+    joins: u32,
+    last_join: Option<Instant>,
+    not_recovered: u32,
+    dups: u64,
+    failed_attempts: u64,
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+
+fn lock<T>(m: &Shared<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Offsets acknowledged to a room's publisher, per history epoch.
+type Acked = HashMap<String, BitSet>;
+
+impl ClientState {
+    fn see(&mut self, offset: u64) {
+        let e = self.epochs.entry(self.epoch.clone()).or_default();
+        if e.seen.insert(offset) {
+            self.dups += 1;
+        }
+        self.last_offset = self.last_offset.max(offset);
+    }
+}
+
+struct Client {
+    base: String,
+    room: String,
+    publisher: Option<u32>,
+    state: Shared<ClientState>,
+    acked: Shared<Acked>,
+    publishing: watch::Receiver<bool>,
+    rate: f64,
+    backoff: (u64, u64),
+}
+
+impl Client {
+    async fn connect(&self) -> Result<Ws> {
+        let url = Protocol::Confab.url(&self.base, &self.room);
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_with_config(url, Some(client_config()), true).await?;
+        confab_welcome(&mut ws).await?;
+        let since = {
+            let s = lock(&self.state);
+            (s.joins > 0).then(|| Position {
+                epoch: s.epoch.clone(),
+                offset: s.last_offset,
+            })
+        };
+        let resuming = since.is_some();
+        let (joined, early) = confab_join(&mut ws, &self.room, since).await?;
+        let mut s = lock(&self.state);
+        if resuming && (!joined.recovered || joined.epoch != s.epoch) {
+            s.not_recovered += 1;
+        }
+        if joined.epoch != s.epoch {
+            s.epoch = joined.epoch.clone();
+            s.last_offset = 0;
+        }
+        let join_offset = joined.offset;
+        s.epochs
+            .entry(joined.epoch.clone())
+            .or_insert_with(|| EpochSeen {
+                join_offset,
+                seen: BitSet::default(),
+            });
+        for m in &joined.history {
+            s.see(m.offset);
+        }
+        for text in early {
+            if let Ok(ServerMsg::Message(m)) = decode_server(&text) {
+                s.see(m.offset);
+            }
+        }
+        s.joins += 1;
+        s.last_join = Some(Instant::now());
+        Ok(ws)
+    }
+
+    /// One connection's life: returns when it ends.
+    async fn session(&mut self, mut ws: Ws) {
+        let epoch = lock(&self.state).epoch.clone();
+        let mut seq = 0u64;
+        let period = Duration::from_secs_f64(1.0 / self.rate.max(0.001));
+        let mut tick = tokio::time::interval(period);
+        let mut hb = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                frame = ws.next() => {
+                    let Some(Ok(frame)) = frame else { return };
+                    let Message::Text(t) = frame else {
+                        if matches!(frame, Message::Close(_)) { return }
+                        continue;
+                    };
+                    match decode_server(t.as_str()) {
+                        Ok(ServerMsg::Message(m)) if m.room == self.room => lock(&self.state).see(m.offset),
+                        Ok(ServerMsg::Ack(a)) => {
+                            if let Some(o) = a.offset {
+                                lock(&self.acked).entry(epoch.clone()).or_default().insert(o);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                _ = tick.tick(), if self.publisher.is_some() && *self.publishing.borrow() => {
+                    let stamp = Stamp { publisher: self.publisher.unwrap_or(0), seq, sent_us: now_us() };
+                    seq += 1;
+                    let frame = Protocol::Confab.publish_frame(&self.room, &stamp, seq);
+                    if ws.send(Message::text(frame)).await.is_err() { return }
+                }
+                _ = hb.tick() => {
+                    let ping = Protocol::Confab.heartbeat_frame().unwrap_or_default();
+                    if ws.send(Message::text(ping)).await.is_err() { return }
+                }
+            }
+        }
+    }
+
+    async fn run(mut self, first: Arc<Semaphore>) {
+        let mut attempt: u32 = 0;
+        let mut permit = first.acquire_owned().await.ok();
+        loop {
+            match self.connect().await {
+                Ok(ws) => {
+                    permit.take();
+                    attempt = 0;
+                    self.session(ws).await;
+                }
+                Err(_) => {
+                    lock(&self.state).failed_attempts += 1;
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+            let (base, cap) = self.backoff;
+            let ceiling = cap.min(base.saturating_mul(1 << attempt.min(16)));
+            let delay = rand::rng().random_range(0..=ceiling);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+    }
+}
+
+/// `host:port` of a `ws://host:port/...` base URL.
+fn host_port(base: &str) -> String {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+fn spawn_server(cmd: &[String]) -> Result<Child> {
+    let (prog, args) = cmd
+        .split_first()
+        .ok_or_else(|| Error::Usage("empty server command".into()))?;
+    Ok(Command::new(prog)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+async fn wait_ready(addr: &str, within: Duration) -> Result<()> {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(Error::Timeout(format!("server on {addr} not ready")))
+}
+
+async fn stop_server(child: &mut Child) -> Result<()> {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        child.kill().await?;
+    }
+    Ok(())
+}
+
+/// Runs the reconnect storm; it starts and restarts the server itself.
+pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult> {
+    if target.proto != Protocol::Confab {
+        return Err(Error::Usage(
+            "reconnect needs --proto confab (resume is a Confab feature)".into(),
+        ));
+    }
+    let addr = host_port(&target.base);
+    let mut server = spawn_server(&args.server_cmd)?;
+    wait_ready(&addr, Duration::from_secs(20)).await?;
+    let (pub_tx, pub_rx) = watch::channel(false);
+    let first = Arc::new(Semaphore::new(target.connect_concurrency.max(1)));
+    let per_room = args.per_room.max(1);
+    let rooms = args.clients.div_ceil(per_room);
+    let acked: Vec<Shared<Acked>> = (0..rooms).map(|_| Shared::default()).collect();
+    let mut states = Vec::with_capacity(args.clients);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..args.clients {
+        let state: Shared<ClientState> = Shared::default();
+        states.push((i / per_room, state.clone()));
+        let client = Client {
+            base: target.base.clone(),
+            room: format!("storm{}", i / per_room),
+            publisher: (i % per_room == 0).then_some(i as u32),
+            state,
+            acked: acked[i / per_room].clone(),
+            publishing: pub_rx.clone(),
+            rate: args.rate_per_room,
+            backoff: (args.backoff_base_ms, args.backoff_cap_ms),
+        };
+        tasks.spawn(client.run(first.clone()));
+    }
+    let joins_at_least = |n: u32, since: Option<Instant>| {
+        states
+            .iter()
+            .filter(|(_, s)| {
+                let s = lock(s);
+                s.joins >= n && since.is_none_or(|t| s.last_join.is_some_and(|j| j >= t))
+            })
+            .count()
+    };
+    let t0 = Instant::now();
+    while joins_at_least(1, None) < args.clients
+        && t0.elapsed() < Duration::from_secs_f64(args.timeout_secs * 2.0)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let joined_before = joins_at_least(1, None);
+    eprintln!(
+        "reconnect: {joined_before}/{} joined in {:.1} s",
+        args.clients,
+        t0.elapsed().as_secs_f64()
+    );
+    let _ = pub_tx.send(true);
+    tokio::time::sleep(Duration::from_secs_f64(args.before_secs)).await;
+
+    let t_kill = Instant::now();
+    stop_server(&mut server).await?;
+    let shutdown_secs = t_kill.elapsed().as_secs_f64();
+    server = spawn_server(&args.server_cmd)?;
+    wait_ready(&addr, Duration::from_secs(20)).await?;
+    let restart_secs = t_kill.elapsed().as_secs_f64();
+    let need99 = (joined_before as f64 * 0.99).ceil() as usize;
+    let (mut p99, mut all) = (None, None);
+    let deadline = t_kill + Duration::from_secs_f64(args.timeout_secs);
+    while Instant::now() < deadline && all.is_none() {
+        let n = joins_at_least(2, Some(t_kill));
+        if p99.is_none() && n >= need99 {
+            p99 = Some(t_kill.elapsed().as_secs_f64());
+        }
+        if n >= joined_before {
+            all = Some(t_kill.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let rejoined = joins_at_least(2, Some(t_kill));
+    eprintln!(
+        "reconnect: restart took {restart_secs:.2} s; 99% re-joined after {p99:?} s, all after {all:?} s ({rejoined}/{joined_before})"
+    );
+    tokio::time::sleep(Duration::from_secs_f64(args.after_secs)).await;
+    let _ = pub_tx.send(false);
+    tokio::time::sleep(Duration::from_secs_f64(args.drain_secs)).await;
+
+    let mut lost = 0;
+    let (mut dups, mut not_recovered, mut failed_attempts) = (0, 0, 0);
+    for (room, state) in &states {
+        let s = lock(state);
+        dups += s.dups;
+        not_recovered += s.not_recovered as usize;
+        failed_attempts += s.failed_attempts;
+        for (epoch, offsets) in lock(&acked[*room]).iter() {
+            let Some(e) = s.epochs.get(epoch) else {
+                continue;
+            };
+            for w in 0..=offsets_max(offsets) {
+                if offsets.contains(w) && w > e.join_offset && !e.seen.contains(w) {
+                    lost += 1;
+                }
+            }
+        }
+    }
+    let acked_total = acked
+        .iter()
+        .map(|a| {
+            lock(a)
+                .values()
+                .map(|b| b.count_in(0, offsets_max(b) + 1))
+                .sum::<u64>()
+        })
+        .sum();
+    tasks.shutdown().await;
+    stop_server(&mut server).await?;
+    let result = ReconnectResult {
+        joined_before,
+        shutdown_secs,
+        restart_secs,
+        rejoin_p99_secs: p99,
+        rejoin_all_secs: all,
+        not_rejoined: joined_before.saturating_sub(rejoined),
+        not_recovered,
+        acked: acked_total,
+        lost,
+        dups,
+        failed_attempts,
+        args,
+    };
+    eprintln!(
+        "reconnect: acked {}, lost {}, dups {}, not recovered {}",
+        result.acked, result.lost, result.dups, result.not_recovered
+    );
+    Ok(result)
+}
+
+fn offsets_max(b: &BitSet) -> u64 {
+    b.max().unwrap_or(0)
+}

@@ -1,0 +1,89 @@
+//! Many rooms: R rooms × K clients, every client publishing at a fixed rate.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{connect_all, log_phase, run_phase, Phase, Spec, Target};
+use crate::Result;
+
+/// Many-rooms options.
+#[derive(Debug, Clone, clap::Args, Serialize)]
+pub struct RoomsArgs {
+    /// Number of rooms.
+    #[arg(long, default_value_t = 500)]
+    pub rooms: usize,
+    /// Clients per room (all of them publish).
+    #[arg(long, default_value_t = 4)]
+    pub per_room: usize,
+    /// Messages per second each client publishes.
+    #[arg(long, default_value_t = 2.0)]
+    pub rate_per_client: f64,
+    /// Seconds of publishing.
+    #[arg(long, default_value_t = 10.0)]
+    pub secs: f64,
+    /// Seconds to wait for deliveries afterwards.
+    #[arg(long, default_value_t = 3.0)]
+    pub drain_secs: f64,
+    /// Give up connecting after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub connect_timeout_secs: f64,
+}
+
+/// Many-rooms figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomsResult {
+    /// Options used.
+    pub args: RoomsArgs,
+    /// Clients connected.
+    pub connected: usize,
+    /// Clients that failed to connect.
+    pub failed: usize,
+    /// Seconds to connect everyone.
+    pub connect_secs: f64,
+    /// The publishing phase.
+    pub phase: Phase,
+}
+
+/// Runs the many-rooms scenario.
+pub async fn run(target: &Target, args: RoomsArgs) -> Result<RoomsResult> {
+    let specs = (0..args.rooms * args.per_room)
+        .map(|i| Spec {
+            room: format!("room{}", i / args.per_room),
+            room_idx: i / args.per_room,
+            publisher: Some(i as u32),
+        })
+        .collect();
+    let crowd = connect_all(
+        target,
+        specs,
+        Duration::from_secs_f64(args.connect_timeout_secs),
+    )
+    .await;
+    eprintln!(
+        "rooms: {} connected, {} failed in {:.1} s",
+        crowd.members.len(),
+        crowd.failed,
+        crowd.connect_secs
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let total = args.rate_per_client * crowd.members.len() as f64;
+    let phase = run_phase(
+        target,
+        &crowd,
+        total,
+        args.secs,
+        Duration::from_secs_f64(args.drain_secs),
+    )
+    .await?;
+    log_phase("rooms", &phase);
+    let result = RoomsResult {
+        args,
+        connected: crowd.members.len(),
+        failed: crowd.failed,
+        connect_secs: crowd.connect_secs,
+        phase,
+    };
+    crowd.shutdown().await;
+    Ok(result)
+}
