@@ -1,0 +1,137 @@
+//! Server configuration: every flag also reads a `CONFAB_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Settings of a running server (`confab-server serve --help` lists them all).
+///
+/// ```
+/// use clap::Parser;
+/// #[derive(Parser)]
+/// struct Cli { #[command(flatten)] config: confab_server::Config }
+/// let cli = Cli::parse_from(["confab-server", "--bind", "127.0.0.1:0"]);
+/// assert_eq!(cli.config.max_message_bytes, 65536);
+/// ```
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// Directory of the built demo (trunk's `dist/`), served at `/` with a
+    /// fallback to its index.html. A missing directory serves a small page
+    /// saying the demo is not built.
+    #[arg(long, env = "CONFAB_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// Extra browser origins allowed to open WebSockets, as `host[:port]` or
+    /// full `scheme://host[:port]`, comma separated or repeated. The server's
+    /// own host (the request's Host header) is always allowed; requests
+    /// without an Origin header (non-browser clients) are always allowed.
+    #[arg(long, env = "CONFAB_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Bearer key for `POST /api/rooms/{room}/messages`. Unset: that
+    /// endpoint answers 503.
+    #[arg(long, env = "CONFAB_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// HMAC secret for signed user tokens. Repeat (or comma-separate) to
+    /// rotate keys: the first signs new tokens, every one verifies. Unset:
+    /// only guests can connect and any token is refused with 401.
+    #[arg(
+        long,
+        env = "CONFAB_TOKEN_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub token_secret: Vec<String>,
+
+    /// Largest accepted WebSocket message in bytes; larger closes with 1009.
+    #[arg(long, env = "CONFAB_MAX_MESSAGE_BYTES", default_value_t = 65536)]
+    pub max_message_bytes: usize,
+
+    /// Sustained inbound frames per second per connection.
+    #[arg(long, env = "CONFAB_RATE_PER_SEC", default_value_t = 50)]
+    pub rate_per_sec: u32,
+
+    /// Inbound burst allowed above the sustained rate (token bucket size).
+    #[arg(long, env = "CONFAB_RATE_BURST", default_value_t = 100)]
+    pub rate_burst: u32,
+
+    /// Rate-limited frames in a row after which the connection is closed
+    /// with 1008 (policy violation).
+    #[arg(long, env = "CONFAB_RATE_ABUSE_LIMIT", default_value_t = 100)]
+    pub rate_abuse_limit: u32,
+
+    /// Rooms one connection may be joined to at once (`too_many_rooms`).
+    #[arg(long, env = "CONFAB_MAX_ROOMS", default_value_t = 100)]
+    pub max_rooms: u32,
+
+    /// Outbound frames queued per connection; a connection whose queue is
+    /// full is closed with 4001 (slow consumer) and may resume from history.
+    #[arg(long, env = "CONFAB_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+
+    /// Messages kept per room for resume and join history.
+    #[arg(long, env = "CONFAB_HISTORY_SIZE", default_value_t = 1000)]
+    pub history_size: usize,
+
+    /// Messages sent in a `joined` reply when there is nothing to resume.
+    #[arg(long, env = "CONFAB_JOIN_HISTORY", default_value_t = 50)]
+    pub join_history: usize,
+
+    /// Heartbeat interval in milliseconds: the server pings this often and
+    /// closes a connection silent for twice as long with 4000.
+    #[arg(long, env = "CONFAB_HEARTBEAT_MS", default_value_t = 25_000)]
+    pub heartbeat_ms: u64,
+
+    /// Seconds to wait for sockets to close on SIGINT/SIGTERM before exiting.
+    #[arg(long, env = "CONFAB_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
+    pub shutdown_grace_secs: u64,
+
+    /// Enables `POST /debug/stall[/{session_id}]`, which makes connections
+    /// stop answering (a simulated dead link) for client heartbeat tests.
+    /// Never enable in production.
+    #[arg(long, env = "CONFAB_DEBUG_ENDPOINTS", hide = true)]
+    pub debug_endpoints: bool,
+}
+
+impl Config {
+    /// The heartbeat interval.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms.max(1))
+    }
+
+    /// Grace period for shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+impl Default for Config {
+    /// The documented defaults, without reading the command line or environment.
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            static_dir: PathBuf::from("dist"),
+            allowed_origins: Vec::new(),
+            api_key: None,
+            token_secret: Vec::new(),
+            max_message_bytes: 65536,
+            rate_per_sec: 50,
+            rate_burst: 100,
+            rate_abuse_limit: 100,
+            max_rooms: 100,
+            outbound_queue: 1024,
+            history_size: 1000,
+            join_history: 50,
+            heartbeat_ms: 25_000,
+            shutdown_grace_secs: 5,
+            debug_endpoints: false,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! `/ws/game/{room}/`: the seed's dice game. Game room `r` is native room
+//! `game-r`.
+
+use async_trait::async_trait;
+use axum::extract::ws::{rejection::WebSocketUpgradeRejection, Utf8Bytes, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use confab_protocol::Member;
+use rand::Rng;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::compat::{compat_payload, join_group, leave_group, publish, valid_compat_room};
+use super::{upgrade, ConnectParams};
+use crate::hub::Flavor;
+use crate::layer::Payload;
+use crate::socket::{Consumer, Ctx};
+use crate::AppState;
+
+/// Prefix of the native rooms of games.
+pub const GAME_ROOM_PREFIX: &str = "game-";
+
+fn roll() -> u8 {
+    rand::rng().random_range(1..=6)
+}
+
+fn to_payload(v: &serde_json::Value) -> Payload {
+    let raw = RawValue::from_string(v.to_string()).unwrap_or_else(|e| unreachable!("json: {e}"));
+    raw.into()
+}
+
+struct Game {
+    room: String,
+    member: Member,
+    joined: bool,
+}
+
+#[async_trait]
+impl Consumer for Game {
+    async fn connect(&mut self, cx: &Ctx) {
+        self.joined = join_group(cx, &self.room, &self.member).await;
+        if self.joined {
+            let start = json!({"message": "game started", "gameStatus": 1, "position": roll()});
+            publish(cx, &self.room, &self.member, to_payload(&start)).await;
+        }
+    }
+
+    async fn receive(&mut self, cx: &Ctx, text: Utf8Bytes) {
+        let payload = match compat_payload(text.as_str()) {
+            (Some(m), _) => to_payload(&json!({"message": m, "position": roll()})),
+            (None, raw) => raw,
+        };
+        publish(cx, &self.room, &self.member, payload).await;
+    }
+
+    async fn disconnect(&mut self, cx: &Ctx) {
+        if self.joined {
+            leave_group(cx, &self.room).await;
+        }
+    }
+}
+
+/// `GET /ws/game/{room}/`.
+pub async fn handler(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    Query(params): Query<ConnectParams>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !valid_compat_room(&room) {
+        return (
+            StatusCode::NOT_FOUND,
+            "room must match \\w+ (at most 100 ASCII characters)\n",
+        )
+            .into_response();
+    }
+    upgrade(state, &headers, &params, ws, Flavor::Compat, |id| Game {
+        room: format!("{GAME_ROOM_PREFIX}{room}"),
+        member: id.member.clone(),
+        joined: false,
+    })
+}

@@ -1,0 +1,175 @@
+//! Every route, in one place. WebSocket endpoints are [`Consumer`]s run by
+//! [`crate::socket::run`] after the common handshake checks in [`upgrade`].
+
+pub mod api;
+pub mod compat;
+pub mod debug;
+pub mod dwebsocket;
+pub mod game;
+pub mod native;
+pub mod static_files;
+
+use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use confab_protocol::{normalize_display_name, SUBPROTOCOL};
+use serde::Deserialize;
+
+use crate::auth::{unix_now, verify, Identity, TokenError};
+use crate::hub::{ConnHandle, Flavor};
+use crate::socket::{self, Consumer, Ctx};
+use crate::AppState;
+
+/// The router of all endpoints.
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new()
+        .route("/ws", get(native::handler))
+        .route("/ws/chat/", get(compat::global_chat))
+        .route("/ws/chat/{room}/", get(compat::room_chat))
+        .route("/chat/{room}/", get(compat::room_chat))
+        .route("/ws/echo/", get(compat::echo))
+        .route("/ws/game/{room}/", get(game::handler))
+        .route("/test_websocket/", get(dwebsocket::accept_websocket))
+        .route("/echo_once/", get(dwebsocket::require_websocket))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(api::metrics))
+        .route("/api/rooms/{room}/messages", post(api::publish));
+    if state.config.debug_endpoints {
+        r = r
+            .route("/debug/stall", post(debug::stall_all))
+            .route("/debug/stall/{session}", post(debug::stall_one));
+    }
+    static_files::attach(r, &state.config.static_dir).with_state(state)
+}
+
+/// Query parameters every WebSocket endpoint accepts.
+#[derive(Debug, Default, Deserialize)]
+pub struct ConnectParams {
+    /// Signed user token (browsers cannot set headers on WebSockets).
+    pub token: Option<String>,
+    /// Guest display name.
+    pub name: Option<String>,
+}
+
+fn reject(status: StatusCode, msg: &str) -> Response {
+    (status, format!("{msg}\n")).into_response()
+}
+
+/// The `host[:port]` of an Origin like `https://example.com:8443`, without a
+/// default port.
+fn origin_authority(origin: &str) -> Option<String> {
+    let (scheme, rest) = origin.split_once("://")?;
+    let host = rest.split('/').next()?.to_ascii_lowercase();
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => ":80",
+        "https" | "wss" => ":443",
+        _ => "",
+    };
+    Some(match host.strip_suffix(default) {
+        Some(h) if !default.is_empty() => h.to_owned(),
+        _ => host,
+    })
+}
+
+/// Channels' AllowedHostsOriginValidator: no Origin → allowed (non-browser
+/// client); else the Origin's host must be the request's Host or listed.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let authority = origin_authority(origin);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if let (Some(a), Some(h)) = (&authority, &host) {
+        if a == h || origin_authority(&format!("http://{h}")).as_ref() == Some(a) {
+            return true;
+        }
+    }
+    allowed.iter().any(|entry| {
+        let entry = entry.trim().to_ascii_lowercase();
+        entry == "*"
+            || entry == origin.to_ascii_lowercase()
+            || (entry.contains("://")
+                && origin_authority(&entry) == authority
+                && authority.is_some())
+            || authority.as_deref() == Some(entry.as_str())
+    })
+}
+
+/// Who is connecting: a token (header or `?token=`) or a guest.
+fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &ConnectParams,
+) -> Result<Identity, Response> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(token) = bearer.or(params.token.as_deref()) {
+        return verify(&state.config.token_secret, token, unix_now())
+            .map(Identity::from_claims)
+            .map_err(|e: TokenError| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
+    }
+    match params.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        None => Ok(Identity::guest(None)),
+        Some(n) => match normalize_display_name(n) {
+            Some(n) => Ok(Identity::guest(Some(n))),
+            None => Err(reject(
+                StatusCode::BAD_REQUEST,
+                "name must be 1-64 characters without control characters",
+            )),
+        },
+    }
+}
+
+/// The common handshake: origin check (403), identity (401/400), then the
+/// upgrade with the size limits, running `consumer` on the socket.
+pub fn upgrade<C: Consumer>(
+    state: AppState,
+    headers: &HeaderMap,
+    params: &ConnectParams,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    flavor: Flavor,
+    consumer: impl FnOnce(&Identity) -> C,
+) -> Response {
+    if !origin_allowed(headers, &state.config.allowed_origins) {
+        return reject(StatusCode::FORBIDDEN, "origin not allowed");
+    }
+    let identity = match identify(&state, headers, params) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return e.into_response(),
+    };
+    let consumer = consumer(&identity);
+    let max = state.config.max_message_bytes;
+    let queue = state.config.outbound_queue;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .protocols([SUBPROTOCOL])
+        .on_upgrade(move |socket| {
+            let (conn, out) = ConnHandle::new(
+                identity.member.id.clone(),
+                flavor,
+                queue,
+                state.metrics.clone(),
+            );
+            let cx = Ctx {
+                state,
+                conn,
+                identity,
+            };
+            socket::run(socket, cx, out, consumer)
+        })
+}

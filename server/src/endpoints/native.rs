@@ -1,0 +1,361 @@
+//! `/ws`: the native multiplexed protocol (see `confab_protocol`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::ws::{rejection::WebSocketUpgradeRejection, Utf8Bytes, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use confab_protocol::{
+    decode_client, dm_members, dm_room, encode, normalize_display_name, validate_room_name, Ack,
+    ClientMsg, Direct, ErrorCode, ErrorMsg, Join, Joined, Leave, Limits, List, Member, Members,
+    Pong, Publish, RawPayload, Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
+};
+
+use super::{upgrade, ConnectParams};
+use crate::auth::valid_user_id;
+use crate::hub::Flavor;
+use crate::layer::Payload;
+use crate::socket::{Consumer, Ctx};
+use crate::AppState;
+
+/// `GET /ws`.
+pub async fn handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<ConnectParams>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    upgrade(state, &headers, &params, ws, Flavor::Native, |id| Native {
+        member: id.member.clone(),
+        rooms: HashSet::new(),
+    })
+}
+
+/// A request that failed: the error envelope's fields.
+struct Fail {
+    code: ErrorCode,
+    message: String,
+    room: Option<String>,
+}
+
+impl Fail {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            room: None,
+        }
+    }
+
+    fn room(mut self, room: &str) -> Self {
+        self.room = Some(room.to_owned());
+        self
+    }
+}
+
+impl From<crate::Error> for Fail {
+    fn from(e: crate::Error) -> Self {
+        tracing::warn!(error = %e, "layer error");
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+type Reply = Result<(), Fail>;
+
+/// One native connection's state.
+struct Native {
+    member: Member,
+    rooms: HashSet<String>,
+}
+
+fn payload(p: RawPayload) -> Payload {
+    Arc::from(p)
+}
+
+fn send(cx: &Ctx, msg: &ServerMsg<Payload>) {
+    cx.send(encode(msg));
+}
+
+fn ack(
+    cx: &Ctx,
+    reference: Option<String>,
+    room: Option<String>,
+    offset: Option<u64>,
+    ts: Option<u64>,
+) {
+    send(
+        cx,
+        &ServerMsg::Ack(Ack {
+            reference,
+            room,
+            offset,
+            ts,
+        }),
+    );
+}
+
+fn send_error(cx: &Ctx, reference: Option<String>, fail: Fail) {
+    cx.state.metrics.error(fail.code);
+    send(
+        cx,
+        &ServerMsg::Error(ErrorMsg {
+            reference,
+            code: fail.code,
+            message: fail.message,
+            room: fail.room,
+        }),
+    );
+}
+
+fn check_room(room: &str) -> Reply {
+    validate_room_name(room)
+        .map_err(|e| Fail::new(ErrorCode::RoomNameInvalid, e.to_string()).room(room))
+}
+
+impl Native {
+    /// A DM room is only for its two users.
+    fn check_access(&self, room: &str) -> Reply {
+        match dm_members(room) {
+            Some((a, b)) if a != self.member.id && b != self.member.id => Err(Fail::new(
+                ErrorCode::Unauthorized,
+                "direct-message rooms are only for their two users",
+            )
+            .room(room)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn join(&mut self, cx: &Ctx, m: Join) -> Reply {
+        check_room(&m.room)?;
+        self.check_access(&m.room)?;
+        let rejoin = self.rooms.contains(&m.room);
+        let max = cx.state.config.max_rooms as usize;
+        if !rejoin && self.rooms.len() >= max {
+            return Err(Fail::new(
+                ErrorCode::TooManyRooms,
+                format!("a connection may join at most {max} rooms"),
+            )
+            .room(&m.room));
+        }
+        let groups = &cx.state.groups;
+        let snap = groups
+            .join_pending(
+                &m.room,
+                &cx.conn,
+                &self.member,
+                rejoin,
+                m.since.as_ref(),
+                cx.state.config.join_history,
+            )
+            .await
+            .map_err(|e| Fail::from(e).room(&m.room))?;
+        self.rooms.insert(m.room.clone());
+        let head = snap.history.head;
+        send(
+            cx,
+            &ServerMsg::Joined(Joined {
+                reference: m.reference,
+                room: m.room.clone(),
+                epoch: snap.history.epoch,
+                offset: head,
+                recovered: snap.history.recovered,
+                members: snap.members,
+                history: snap
+                    .history
+                    .messages
+                    .iter()
+                    .map(|s| s.msg.clone())
+                    .collect(),
+            }),
+        );
+        groups.activate(&m.room, &cx.conn, head);
+        Ok(())
+    }
+
+    async fn leave(&mut self, cx: &Ctx, m: Leave) -> Reply {
+        if !self.rooms.remove(&m.room) {
+            return Err(Fail::new(ErrorCode::NotJoined, "not joined to this room").room(&m.room));
+        }
+        cx.state
+            .groups
+            .leave(&m.room, &cx.conn)
+            .await
+            .map_err(|e| Fail::from(e).room(&m.room))?;
+        ack(cx, m.reference, Some(m.room), None, None);
+        Ok(())
+    }
+
+    async fn publish(&mut self, cx: &Ctx, m: Publish<RawPayload>) -> Reply {
+        if !self.rooms.contains(&m.room) {
+            check_room(&m.room)?;
+            return Err(
+                Fail::new(ErrorCode::NotJoined, "join the room before publishing").room(&m.room),
+            );
+        }
+        let stored = cx
+            .state
+            .groups
+            .publish(&m.room, &self.member, payload(m.payload))
+            .await
+            .map_err(|e| Fail::from(e).room(&m.room))?;
+        ack(
+            cx,
+            m.reference,
+            Some(m.room),
+            Some(stored.msg.offset),
+            Some(stored.msg.ts),
+        );
+        Ok(())
+    }
+
+    async fn direct(&mut self, cx: &Ctx, m: Direct<RawPayload>) -> Reply {
+        if !valid_user_id(&m.to) {
+            return Err(Fail::new(
+                ErrorCode::UnknownUser,
+                format!("{:?} is not a valid user id", m.to),
+            ));
+        }
+        let room = dm_room(&self.member.id, &m.to);
+        let stored = cx
+            .state
+            .groups
+            .publish(&room, &self.member, payload(m.payload))
+            .await
+            .map_err(|e| Fail::from(e).room(&room))?;
+        ack(
+            cx,
+            m.reference,
+            Some(room),
+            Some(stored.msg.offset),
+            Some(stored.msg.ts),
+        );
+        Ok(())
+    }
+
+    async fn rename(&mut self, cx: &Ctx, m: Rename) -> Reply {
+        let name = normalize_display_name(&m.name).ok_or_else(|| {
+            Fail::new(
+                ErrorCode::NameInvalid,
+                "name must be 1-64 characters without control characters",
+            )
+        })?;
+        self.member.name = name.to_owned();
+        for room in &self.rooms {
+            cx.state
+                .groups
+                .layer
+                .presence_update(room, &self.member)
+                .await
+                .map_err(|e| Fail::from(e).room(room))?;
+        }
+        ack(cx, m.reference, None, None, None);
+        Ok(())
+    }
+
+    async fn list(&mut self, cx: &Ctx, m: List) -> Reply {
+        check_room(&m.room)?;
+        self.check_access(&m.room)?;
+        let members = cx
+            .state
+            .groups
+            .layer
+            .members(&m.room)
+            .await
+            .map_err(|e| Fail::from(e).room(&m.room))?;
+        send(
+            cx,
+            &ServerMsg::Members(Members {
+                reference: m.reference,
+                room: m.room,
+                members,
+            }),
+        );
+        Ok(())
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl Consumer for Native {
+    async fn connect(&mut self, cx: &Ctx) {
+        let c = &cx.state.config;
+        send(
+            cx,
+            &ServerMsg::Welcome(Welcome {
+                version: PROTOCOL_VERSION,
+                session_id: cx.conn.session_id.clone(),
+                user: self.member.clone(),
+                heartbeat_ms: c.heartbeat_ms,
+                limits: Limits {
+                    max_message_bytes: c.max_message_bytes as u64,
+                    max_rooms: c.max_rooms,
+                    rate_per_sec: c.rate_per_sec,
+                },
+            }),
+        );
+    }
+
+    async fn receive(&mut self, cx: &Ctx, text: Utf8Bytes) {
+        let msg = match decode_client(text.as_str()) {
+            Ok(m) => m,
+            Err(e) => {
+                return send_error(cx, e.reference, Fail::new(e.code, e.message));
+            }
+        };
+        let reference = msg.reference().map(str::to_owned);
+        let result = match msg {
+            ClientMsg::Join(m) => self.join(cx, m).await,
+            ClientMsg::Leave(m) => self.leave(cx, m).await,
+            ClientMsg::Publish(m) => self.publish(cx, m).await,
+            ClientMsg::Direct(m) => self.direct(cx, m).await,
+            ClientMsg::Rename(m) => self.rename(cx, m).await,
+            ClientMsg::List(m) => self.list(cx, m).await,
+            ClientMsg::Ping(m) => {
+                send(
+                    cx,
+                    &ServerMsg::Pong(Pong {
+                        reference: m.reference,
+                        ts: now_ms(),
+                    }),
+                );
+                Ok(())
+            }
+            _ => Err(Fail::new(
+                ErrorCode::UnknownType,
+                "unsupported envelope type",
+            )),
+        };
+        if let Err(fail) = result {
+            send_error(cx, reference, fail);
+        }
+    }
+
+    fn rate_limited(&mut self, cx: &Ctx, text: &str) {
+        let reference = match decode_client(text) {
+            Ok(m) => m.reference().map(str::to_owned),
+            Err(e) => e.reference,
+        };
+        send_error(
+            cx,
+            reference,
+            Fail::new(ErrorCode::RateLimited, "too many frames; slow down"),
+        );
+    }
+
+    async fn disconnect(&mut self, cx: &Ctx) {
+        for room in self.rooms.drain() {
+            if let Err(e) = cx.state.groups.leave(&room, &cx.conn).await {
+                tracing::warn!(room, error = %e, "leave on disconnect failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! Node-local fan-out: which local connections are in which room, and which
+//! belong to which user (for direct messages). The channel layer feeds it
+//! events; it never blocks: a connection whose outbound queue is full is
+//! closed as a slow consumer.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use confab_protocol::{close, dm_members};
+use tokio::sync::{mpsc, watch};
+
+use crate::layer::{EventSink, LayerEvent};
+use crate::metrics::Metrics;
+
+/// Connection id, unique in this process.
+pub type ConnId = u64;
+
+/// What a connection receives of room traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Native `/ws` envelopes, presence included.
+    Native,
+    /// Seed-compatible sockets: message payloads only.
+    Compat,
+}
+
+/// Why and how a connection is being closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// WebSocket close code.
+    pub code: u16,
+    /// Short reason text.
+    pub reason: &'static str,
+}
+
+/// The hub's handle on one connection: its bounded outbound queue and its
+/// close signal.
+#[derive(Debug)]
+pub struct ConnHandle {
+    /// Process-unique id.
+    pub id: ConnId,
+    /// The connection's session id (sent in `welcome`).
+    pub session_id: String,
+    /// User id.
+    pub user_id: String,
+    /// What it receives.
+    pub flavor: Flavor,
+    tx: mpsc::Sender<Message>,
+    close: watch::Sender<Option<CloseReason>>,
+    stalled: AtomicBool,
+    metrics: Arc<Metrics>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Receiving ends of a connection's queue and close signal (for its send task).
+#[derive(Debug)]
+pub struct ConnOutput {
+    /// Outbound frames.
+    pub rx: mpsc::Receiver<Message>,
+    /// Set once when the connection must close.
+    pub close: watch::Receiver<Option<CloseReason>>,
+}
+
+impl ConnHandle {
+    /// A new handle with a queue of `capacity` frames.
+    pub fn new(
+        user_id: String,
+        flavor: Flavor,
+        capacity: usize,
+        metrics: Arc<Metrics>,
+    ) -> (Arc<Self>, ConnOutput) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (close_tx, close_rx) = watch::channel(None);
+        let id = NEXT_ID.fetch_add(1, Relaxed);
+        let handle = Arc::new(Self {
+            id,
+            session_id: format!("s-{id:x}-{:08x}", rand::random::<u32>()),
+            user_id,
+            flavor,
+            tx,
+            close: close_tx,
+            stalled: AtomicBool::new(false),
+            metrics,
+        });
+        (
+            handle,
+            ConnOutput {
+                rx,
+                close: close_rx,
+            },
+        )
+    }
+
+    /// Queues a frame without waiting; a full queue closes the connection
+    /// with 4001 (slow consumer). Returns whether it was queued.
+    pub fn send(&self, msg: Message) -> bool {
+        match self.tx.try_send(msg) {
+            Ok(()) => {
+                self.metrics.messages_out.fetch_add(1, Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.dropped.fetch_add(1, Relaxed);
+                if self.close(close::SLOW_CONSUMER, "slow consumer") {
+                    self.metrics.slow_consumers.fetch_add(1, Relaxed);
+                }
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Queues a text frame.
+    pub fn send_text(&self, text: impl Into<Utf8Bytes>) -> bool {
+        self.send(Message::Text(text.into()))
+    }
+
+    /// Asks the connection to close with `code`. The first request wins;
+    /// returns whether this one did.
+    pub fn close(&self, code: u16, reason: &'static str) -> bool {
+        self.close.send_if_modified(|c| {
+            if c.is_none() {
+                *c = Some(CloseReason { code, reason });
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    /// A receiver notified when a close is requested.
+    pub fn subscribe_close(&self) -> watch::Receiver<Option<CloseReason>> {
+        self.close.subscribe()
+    }
+
+    /// Whether a close was requested.
+    pub fn is_closing(&self) -> bool {
+        self.close.borrow().is_some()
+    }
+
+    /// Debug: make the connection stop sending and reading (a dead link).
+    pub fn stall(&self) {
+        self.stalled.store(true, Relaxed);
+    }
+
+    /// Whether [`Self::stall`] was called.
+    pub fn is_stalled(&self) -> bool {
+        self.stalled.load(Relaxed)
+    }
+}
+
+#[derive(Default)]
+struct RoomSubs {
+    live: HashMap<ConnId, Arc<ConnHandle>>,
+    /// Joining connections: events buffered until their `joined` reply is
+    /// queued, so no live message overtakes it.
+    pending: HashMap<ConnId, (Arc<ConnHandle>, Vec<LayerEvent>)>,
+}
+
+impl RoomSubs {
+    fn is_empty(&self) -> bool {
+        self.live.is_empty() && self.pending.is_empty()
+    }
+}
+
+/// Local connections by room and by user.
+#[derive(Default)]
+pub struct Hub {
+    rooms: RwLock<HashMap<String, Arc<Mutex<RoomSubs>>>>,
+    users: RwLock<HashMap<String, HashMap<ConnId, Arc<ConnHandle>>>>,
+    conns: RwLock<HashMap<ConnId, Arc<ConnHandle>>>,
+    pending_limit: usize,
+    /// Set by [`Hub::close_all`]: later connections are closed at once.
+    closing_all: RwLock<Option<CloseReason>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+fn deliver_to(conn: &ConnHandle, event: &LayerEvent) {
+    match (event, conn.flavor) {
+        (LayerEvent::Message(m), Flavor::Native) => {
+            conn.send_text(m.native_text());
+        }
+        (LayerEvent::Message(m), Flavor::Compat) => {
+            conn.send_text(m.compat_text());
+        }
+        (LayerEvent::Presence(p), Flavor::Native) => {
+            conn.send_text(p.text());
+        }
+        (LayerEvent::Presence(_), Flavor::Compat) => {}
+    }
+}
+
+impl Hub {
+    /// An empty hub; a joining connection may buffer up to `pending_limit`
+    /// events before it is treated as a slow consumer.
+    pub fn new(pending_limit: usize) -> Self {
+        Self {
+            pending_limit: pending_limit.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// Registers a connection (for user delivery, shutdown and debug).
+    pub fn register(&self, conn: &Arc<ConnHandle>) {
+        let closing = self
+            .closing_all
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(r) = closing {
+            conn.close(r.code, r.reason);
+        }
+        self.conns
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(conn.id, conn.clone());
+        self.users
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(conn.user_id.clone())
+            .or_default()
+            .insert(conn.id, conn.clone());
+    }
+
+    /// Forgets a connection (call after leaving its rooms).
+    pub fn unregister(&self, conn: &ConnHandle) {
+        self.conns
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&conn.id);
+        let mut users = self.users.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(set) = users.get_mut(&conn.user_id) {
+            set.remove(&conn.id);
+            if set.is_empty() {
+                users.remove(&conn.user_id);
+            }
+        }
+    }
+
+    /// Adds `conn` to `room`. With `pending`, events are buffered until
+    /// [`Hub::activate`]. Returns true when it is the room's first local
+    /// subscriber (the layer should be told to subscribe).
+    pub fn add(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> bool {
+        let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
+        let mut first = false;
+        let subs = rooms.entry(room.to_owned()).or_insert_with(|| {
+            first = true;
+            Arc::default()
+        });
+        let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
+        subs.live.remove(&conn.id);
+        if pending {
+            subs.pending.insert(conn.id, (conn.clone(), Vec::new()));
+        } else {
+            subs.pending.remove(&conn.id);
+            subs.live.insert(conn.id, conn.clone());
+        }
+        first
+    }
+
+    /// Drops the presence diffs buffered so far for a pending join (the
+    /// member list of its `joined` reply already reflects them).
+    pub fn clear_pending_presence(&self, room: &str, conn: &ConnHandle) {
+        let subs = self
+            .rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(room)
+            .cloned();
+        if let Some(subs) = subs {
+            let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, buf)) = subs.pending.get_mut(&conn.id) {
+                buf.retain(|e| matches!(e, LayerEvent::Message(_)));
+            }
+        }
+    }
+
+    /// Ends a pending join: queues the buffered events (messages only when
+    /// newer than `head`, the offset the `joined` reply's history ends at)
+    /// and makes the subscription live.
+    pub fn activate(&self, room: &str, conn: &Arc<ConnHandle>, head: u64) {
+        let subs = self
+            .rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(room)
+            .cloned();
+        let Some(subs) = subs else { return };
+        let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((c, buffered)) = subs.pending.remove(&conn.id) {
+            for ev in &buffered {
+                match ev {
+                    LayerEvent::Message(m) if m.msg.offset <= head => {}
+                    _ => deliver_to(&c, ev),
+                }
+            }
+            subs.live.insert(c.id, c);
+        }
+    }
+
+    /// Removes `conn` from `room`. Returns true when the room has no local
+    /// subscribers left (the layer may unsubscribe).
+    pub fn remove(&self, room: &str, conn: &ConnHandle) -> bool {
+        let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(subs) = rooms.get(room) else {
+            return false;
+        };
+        let empty = {
+            let mut s = subs.lock().unwrap_or_else(PoisonError::into_inner);
+            s.live.remove(&conn.id);
+            s.pending.remove(&conn.id);
+            s.is_empty()
+        };
+        if empty {
+            rooms.remove(room);
+        }
+        empty
+    }
+
+    /// Rooms with local subscribers.
+    pub fn room_count(&self) -> usize {
+        self.rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether any local connection belongs to `user_id`.
+    pub fn user_online(&self, user_id: &str) -> bool {
+        self.users
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(user_id)
+    }
+
+    /// All local connections.
+    pub fn connections(&self) -> Vec<Arc<ConnHandle>> {
+        self.conns
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// A local connection by session id.
+    pub fn by_session(&self, session_id: &str) -> Option<Arc<ConnHandle>> {
+        self.conns
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .find(|c| c.session_id == session_id)
+            .cloned()
+    }
+
+    /// Asks every connection to close with `code`.
+    pub fn close_all(&self, code: u16, reason: &'static str) {
+        *self
+            .closing_all
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(CloseReason { code, reason });
+        for c in self.connections() {
+            c.close(code, reason);
+        }
+    }
+
+    fn deliver_room(&self, room: &str, event: &LayerEvent) {
+        let subs = self
+            .rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(room)
+            .cloned();
+        let Some(subs) = subs else { return };
+        let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
+        for conn in subs.live.values() {
+            deliver_to(conn, event);
+        }
+        let limit = self.pending_limit;
+        for (conn, buf) in subs.pending.values_mut() {
+            if buf.len() >= limit {
+                conn.close(close::SLOW_CONSUMER, "slow consumer");
+            } else {
+                buf.push(event.clone());
+            }
+        }
+    }
+
+    fn deliver_dm(&self, room: &str, a: &str, b: &str, event: &LayerEvent) {
+        // Connections that joined the DM room get it through the room (in
+        // order with their `joined` reply); the users' other connections
+        // get it directly.
+        let joined: Vec<ConnId> = self
+            .rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(room)
+            .map(|s| {
+                let s = s.lock().unwrap_or_else(PoisonError::into_inner);
+                s.live.keys().chain(s.pending.keys()).copied().collect()
+            })
+            .unwrap_or_default();
+        self.deliver_room(room, event);
+        let users = self.users.read().unwrap_or_else(PoisonError::into_inner);
+        let mut ids = vec![a];
+        if b != a {
+            ids.push(b);
+        }
+        for user in ids {
+            for conn in users.get(user).into_iter().flat_map(HashMap::values) {
+                if conn.flavor == Flavor::Native && !joined.contains(&conn.id) {
+                    deliver_to(conn, event);
+                }
+            }
+        }
+    }
+}
+
+impl EventSink for Hub {
+    fn deliver(&self, event: LayerEvent) {
+        match &event {
+            LayerEvent::Message(m) => match dm_members(&m.msg.room) {
+                Some((a, b)) => self.deliver_dm(&m.msg.room, a, b, &event),
+                None => self.deliver_room(&m.msg.room, &event),
+            },
+            LayerEvent::Presence(p) => self.deliver_room(&p.diff.room, &event),
+        }
+    }
+}

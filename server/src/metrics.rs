@@ -1,0 +1,105 @@
+//! Prometheus counters, rendered by `GET /metrics`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use confab_protocol::ErrorCode;
+
+const CODES: [ErrorCode; 13] = [
+    ErrorCode::BadJson,
+    ErrorCode::UnknownType,
+    ErrorCode::BadRequest,
+    ErrorCode::NotJoined,
+    ErrorCode::RoomNameInvalid,
+    ErrorCode::NameInvalid,
+    ErrorCode::TooLarge,
+    ErrorCode::RateLimited,
+    ErrorCode::Unauthorized,
+    ErrorCode::TooManyRooms,
+    ErrorCode::UnknownUser,
+    ErrorCode::Unavailable,
+    ErrorCode::Internal,
+];
+
+/// Server-wide counters (all relaxed atomics).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Open WebSocket connections.
+    pub connections: AtomicI64,
+    /// Messages stored (published by clients, compat sockets or the API).
+    pub messages_in: AtomicU64,
+    /// Frames queued to connections.
+    pub messages_out: AtomicU64,
+    /// Frames dropped because a connection's queue was full.
+    pub dropped: AtomicU64,
+    /// Connections closed as slow consumers (4001).
+    pub slow_consumers: AtomicU64,
+    errors: [AtomicU64; CODES.len()],
+}
+
+impl Metrics {
+    /// Counts an error envelope sent with `code`.
+    pub fn error(&self, code: ErrorCode) {
+        if let Some(i) = CODES.iter().position(|c| *c == code) {
+            self.errors[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Prometheus text exposition; `rooms` is the number of rooms with local
+    /// subscribers.
+    pub fn render(&self, rooms: usize) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            );
+        };
+        metric(
+            "confab_connections",
+            "gauge",
+            "Open WebSocket connections.",
+            self.connections.load(Relaxed).to_string(),
+        );
+        metric(
+            "confab_rooms",
+            "gauge",
+            "Rooms with at least one connection on this server.",
+            rooms.to_string(),
+        );
+        metric(
+            "confab_messages_in_total",
+            "counter",
+            "Room messages stored.",
+            self.messages_in.load(Relaxed).to_string(),
+        );
+        metric(
+            "confab_messages_out_total",
+            "counter",
+            "Frames queued to connections.",
+            self.messages_out.load(Relaxed).to_string(),
+        );
+        metric(
+            "confab_dropped_total",
+            "counter",
+            "Frames dropped because a connection's outbound queue was full.",
+            self.dropped.load(Relaxed).to_string(),
+        );
+        metric(
+            "confab_slow_consumers_total",
+            "counter",
+            "Connections closed with 4001 (slow consumer).",
+            self.slow_consumers.load(Relaxed).to_string(),
+        );
+        out.push_str("# HELP confab_errors_total Error envelopes sent, by code.\n");
+        out.push_str("# TYPE confab_errors_total counter\n");
+        for (code, n) in CODES.iter().zip(&self.errors) {
+            let _ = writeln!(
+                out,
+                "confab_errors_total{{code=\"{code}\"}} {}",
+                n.load(Relaxed)
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,248 @@
+//! The per-connection driver shared by every WebSocket endpoint: a send task
+//! draining the bounded outbound queue, and a receive loop that enforces
+//! limits and heartbeats and hands text frames to a [`Consumer`] (Django
+//! Channels' connect / receive / disconnect).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use confab_protocol::close;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
+
+use crate::auth::{unix_now, Identity};
+use crate::hub::{CloseReason, ConnHandle, ConnOutput};
+use crate::limits::{RateDecision, RateLimiter};
+use crate::AppState;
+
+/// How long a close frame may take to go out before the socket is dropped.
+const CLOSE_SEND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Everything a consumer may use while handling its connection.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Server state.
+    pub state: AppState,
+    /// This connection's queue and close signal.
+    pub conn: Arc<ConnHandle>,
+    /// Who is connected.
+    pub identity: Identity,
+}
+
+impl Ctx {
+    /// Queues a text frame (a full queue closes the connection with 4001).
+    pub fn send(&self, text: impl Into<Utf8Bytes>) {
+        self.conn.send_text(text);
+    }
+
+    /// Closes the connection with `code` once queued frames before it are
+    /// abandoned.
+    pub fn close(&self, code: u16, reason: &'static str) {
+        self.conn.close(code, reason);
+    }
+}
+
+/// The behaviour of one endpoint, called by the driver in order:
+/// `connect`, then `receive` per text frame (and `tick` if it asks for one),
+/// then `disconnect` exactly once.
+#[async_trait]
+pub trait Consumer: Send + 'static {
+    /// After the upgrade, before any frame is read.
+    async fn connect(&mut self, cx: &Ctx);
+    /// One text frame within the limits.
+    async fn receive(&mut self, cx: &Ctx, text: Utf8Bytes);
+    /// A text frame refused by the rate limiter (default: dropped).
+    fn rate_limited(&mut self, _cx: &Ctx, _text: &str) {}
+    /// How often [`Consumer::tick`] runs, if at all.
+    fn tick_every(&self) -> Option<Duration> {
+        None
+    }
+    /// Periodic work (e.g. dwebsocket's pushes).
+    async fn tick(&mut self, _cx: &Ctx) {}
+    /// The connection is gone (or going); clean up.
+    async fn disconnect(&mut self, cx: &Ctx);
+}
+
+/// How the receive loop ended.
+enum End {
+    /// The peer closed or the transport failed.
+    Peer,
+    /// The server asked the connection to close (a close frame is due).
+    Server,
+}
+
+/// Runs one connection to its end: registers it, drives `consumer`, closes
+/// with the requested code, unregisters it.
+pub async fn run<S, C>(socket: S, cx: Ctx, out: ConnOutput, mut consumer: C)
+where
+    S: Stream<Item = Result<Message, axum::Error>>
+        + Sink<Message, Error = axum::Error>
+        + Send
+        + 'static,
+    C: Consumer,
+{
+    let state = cx.state.clone();
+    state.metrics.connections.fetch_add(1, Relaxed);
+    state.hub().register(&cx.conn);
+    let (sink, mut stream) = socket.split();
+    let mut send = tokio::spawn(send_loop(sink, out, cx.conn.clone()));
+
+    consumer.connect(&cx).await;
+    let end = tokio::select! {
+        _ = &mut send => End::Peer,
+        end = recv_loop(&mut stream, &cx, &mut consumer) => end,
+    };
+    consumer.disconnect(&cx).await;
+    state.hub().unregister(&cx.conn);
+    match end {
+        End::Server => {
+            let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT * 2, &mut send).await;
+        }
+        End::Peer => {
+            // Let tungstenite flush its close reply, briefly.
+            cx.conn.close(close::NORMAL, "");
+            let _ = tokio::time::timeout(Duration::from_millis(200), &mut send).await;
+        }
+    }
+    send.abort();
+    state.metrics.connections.fetch_sub(1, Relaxed);
+}
+
+async fn send_loop<S>(mut sink: S, mut out: ConnOutput, conn: Arc<ConnHandle>)
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
+    let reason: Option<CloseReason> = {
+        let forward = async {
+            while let Some(msg) = out.rx.recv().await {
+                if conn.is_stalled() {
+                    continue;
+                }
+                sink.feed(msg).await?;
+                while let Ok(msg) = out.rx.try_recv() {
+                    sink.feed(msg).await?;
+                }
+                sink.flush().await?;
+            }
+            Ok::<(), axum::Error>(())
+        };
+        tokio::select! {
+            biased;
+            r = out.close.wait_for(Option::is_some) => r.ok().and_then(|r| r.clone()),
+            _ = forward => None,
+        }
+    };
+    if let Some(r) = reason {
+        if conn.is_stalled() {
+            return;
+        }
+        let frame = CloseFrame {
+            code: r.code,
+            reason: Utf8Bytes::from_static(r.reason),
+        };
+        // Frames queued before the close still go out, except for a slow
+        // consumer, whose queue is the problem.
+        let drain = r.code != close::SLOW_CONSUMER;
+        let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT, async {
+            while let (true, Ok(msg)) = (drain, out.rx.try_recv()) {
+                sink.feed(msg).await?;
+            }
+            sink.send(Message::Close(Some(frame))).await
+        })
+        .await;
+    }
+}
+
+fn is_too_big(err: axum::Error) -> bool {
+    err.into_inner()
+        .downcast::<tungstenite::Error>()
+        .is_ok_and(|e| matches!(*e, tungstenite::Error::Capacity(_)))
+}
+
+async fn maybe_tick(i: &mut Option<Interval>) {
+    match i {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_loop<St, C>(stream: &mut St, cx: &Ctx, consumer: &mut C) -> End
+where
+    St: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    C: Consumer,
+{
+    let config = &cx.state.config;
+    let conn = &cx.conn;
+    let hb = config.heartbeat();
+    let mut heartbeat = interval_at(Instant::now() + hb, hb);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ticks = consumer.tick_every().map(|every| {
+        let mut i = interval_at(Instant::now() + every, every);
+        i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        i
+    });
+    let mut limiter = RateLimiter::new(
+        config.rate_per_sec,
+        config.rate_burst,
+        config.rate_abuse_limit,
+    );
+    let mut closing = conn_close_watch(conn);
+    let mut last_seen = Instant::now();
+    loop {
+        if conn.is_closing() {
+            return End::Server;
+        }
+        tokio::select! {
+            frame = stream.next() => {
+                let msg = match frame {
+                    None => return End::Peer,
+                    Some(Err(e)) => {
+                        if is_too_big(e) {
+                            conn.close(close::TOO_BIG, "message too big");
+                            return End::Server;
+                        }
+                        return End::Peer;
+                    }
+                    Some(Ok(msg)) => msg,
+                };
+                last_seen = Instant::now();
+                if conn.is_stalled() {
+                    continue;
+                }
+                match msg {
+                    Message::Text(text) => match limiter.check() {
+                        RateDecision::Allow => consumer.receive(cx, text).await,
+                        RateDecision::Limited => consumer.rate_limited(cx, &text),
+                        RateDecision::Abuse => cx.close(close::POLICY, "rate limit abuse"),
+                    },
+                    Message::Binary(_) => cx.close(close::UNSUPPORTED_DATA, "binary frames are not supported"),
+                    Message::Close(_) => return End::Peer,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_seen.elapsed() >= hb * 2 {
+                    if conn.is_stalled() {
+                        return End::Peer;
+                    }
+                    cx.close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                } else if cx.identity.expires.is_some_and(|exp| exp <= unix_now()) {
+                    cx.close(close::TOKEN_EXPIRED, "token expired");
+                } else {
+                    conn.send(Message::Ping(Default::default()));
+                }
+            }
+            _ = maybe_tick(&mut ticks) => consumer.tick(cx).await,
+            _ = closing.changed() => {}
+        }
+    }
+}
+
+fn conn_close_watch(conn: &ConnHandle) -> tokio::sync::watch::Receiver<Option<CloseReason>> {
+    conn.subscribe_close()
+}
