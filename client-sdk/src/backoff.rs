@@ -1,0 +1,177 @@
+//! Reconnect delays: exponential backoff with full jitter, as a pure function.
+
+use std::time::Duration;
+
+/// Backoff settings. `delay(attempt)` grows as `min · 2^(attempt-1)`, capped
+/// at `max`, and full jitter picks uniformly in `[min, that]` (never below
+/// `min`, so a flapping server is not hammered).
+///
+/// ```
+/// use std::time::Duration;
+/// use confab_client::Backoff;
+/// let b = Backoff::default();
+/// assert_eq!(b.delay(1, 1.0), Duration::from_millis(250));
+/// assert_eq!(b.delay(3, 1.0), Duration::from_millis(1000));
+/// assert_eq!(b.delay(30, 1.0), Duration::from_secs(10));
+/// assert_eq!(b.delay(30, 0.0), Duration::from_millis(250));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Smallest delay (default 250 ms).
+    pub min: Duration,
+    /// Largest delay (default 10 s).
+    pub max: Duration,
+    /// A connection open at least this long counts as stable: the attempt
+    /// counter restarts from 1 after it drops (default 5 s).
+    pub stable_after: Duration,
+    /// Give up (state `Closed`) after this many failed attempts in a row;
+    /// `None` (default) retries forever.
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            min: Duration::from_millis(250),
+            max: Duration::from_secs(10),
+            stable_after: Duration::from_secs(5),
+            max_attempts: None,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before reconnect attempt `attempt` (1-based), given a
+    /// uniform random `sample` in `[0, 1]`. Pure: same inputs, same output.
+    pub fn delay(&self, attempt: u32, sample: f64) -> Duration {
+        let min = self.min.as_millis() as f64;
+        let max = (self.max.as_millis() as f64).max(min);
+        let exp = attempt.saturating_sub(1).min(52) as i32;
+        let cap = (min * 2f64.powi(exp)).min(max);
+        let sample = if sample.is_nan() {
+            1.0
+        } else {
+            sample.clamp(0.0, 1.0)
+        };
+        Duration::from_millis((min + (cap - min) * sample).round() as u64)
+    }
+}
+
+/// Counts consecutive failed connection attempts; pure, driven by the
+/// socket with timestamps in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attempts {
+    failed: u32,
+    opened_at: Option<f64>,
+}
+
+impl Attempts {
+    /// The link opened at `now_ms`.
+    pub fn opened(&mut self, now_ms: f64) {
+        self.opened_at = Some(now_ms);
+    }
+
+    /// The link closed (or failed to open) at `now_ms`; returns the number
+    /// of the next attempt (1 after a stable connection).
+    pub fn closed(&mut self, now_ms: f64, backoff: &Backoff) -> u32 {
+        match self.opened_at.take() {
+            Some(t) if now_ms - t >= backoff.stable_after.as_millis() as f64 => self.failed = 1,
+            _ => self.failed = self.failed.saturating_add(1),
+        }
+        self.failed
+    }
+
+    /// Whether attempt `n` is beyond `max_attempts`.
+    pub fn exhausted(&self, backoff: &Backoff) -> bool {
+        backoff.max_attempts.is_some_and(|m| self.failed > m)
+    }
+
+    /// Current attempt number (0 before any failure).
+    pub fn current(&self) -> u32 {
+        self.failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn grows_exponentially_and_caps() {
+        let b = Backoff::default();
+        let tops: Vec<_> = (1..=8).map(|a| b.delay(a, 1.0)).collect();
+        assert_eq!(
+            tops,
+            [250, 500, 1000, 2000, 4000, 8000, 10000, 10000].map(ms)
+        );
+        assert_eq!(b.delay(u32::MAX, 1.0), ms(10_000));
+        assert_eq!(b.delay(0, 1.0), ms(250));
+    }
+
+    #[test]
+    fn full_jitter_stays_in_range_and_is_pure() {
+        let b = Backoff::default();
+        for attempt in 1..20 {
+            for i in 0..=10 {
+                let s = f64::from(i) / 10.0;
+                let d = b.delay(attempt, s);
+                assert!(d >= b.min && d <= b.max, "{attempt} {s} {d:?}");
+                assert_eq!(d, b.delay(attempt, s));
+            }
+        }
+        // Half-way between min and cap.
+        assert_eq!(b.delay(3, 0.5), ms(625));
+        // Out-of-range samples are clamped, NaN counts as 1.
+        assert_eq!(b.delay(3, 7.0), ms(1000));
+        assert_eq!(b.delay(3, -1.0), ms(250));
+        assert_eq!(b.delay(3, f64::NAN), ms(1000));
+    }
+
+    #[test]
+    fn custom_bounds_and_inverted_bounds() {
+        let b = Backoff {
+            min: ms(10),
+            max: ms(15),
+            ..Backoff::default()
+        };
+        assert_eq!(b.delay(5, 1.0), ms(15));
+        let b = Backoff {
+            min: ms(100),
+            max: ms(50),
+            ..Backoff::default()
+        };
+        assert_eq!(b.delay(5, 1.0), ms(100));
+    }
+
+    #[test]
+    fn attempts_reset_after_stable_connection_only() {
+        let b = Backoff::default();
+        let mut a = Attempts::default();
+        assert_eq!(a.closed(0.0, &b), 1); // never opened
+        assert_eq!(a.closed(100.0, &b), 2);
+        a.opened(1000.0);
+        assert_eq!(a.closed(2000.0, &b), 3); // open only 1 s: flapping
+        a.opened(3000.0);
+        assert_eq!(a.closed(9000.0, &b), 1); // open 6 s: stable, start over
+        assert_eq!(a.current(), 1);
+    }
+
+    #[test]
+    fn max_attempts() {
+        let b = Backoff {
+            max_attempts: Some(2),
+            ..Backoff::default()
+        };
+        let mut a = Attempts::default();
+        a.closed(0.0, &b);
+        a.closed(0.0, &b);
+        assert!(!a.exhausted(&b));
+        a.closed(0.0, &b);
+        assert!(a.exhausted(&b));
+        assert!(!Attempts::default().exhausted(&Backoff::default()));
+    }
+}

@@ -1,0 +1,98 @@
+//! One browser `WebSocket` and the closures attached to it.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+
+use crate::debug::Tracked;
+
+/// What the socket reports to its owner.
+pub(crate) enum WsEvent {
+    Open,
+    Message(JsValue),
+    Close { code: u16, reason: String },
+}
+
+/// A WebSocket whose `onopen`/`onmessage`/`onclose` closures are owned
+/// here. Dropping it clears the handlers first, then closes the socket, so
+/// no callback can run into freed state and nothing leaks.
+pub(crate) struct WsConn {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _tracked: [Tracked; 3],
+}
+
+impl WsConn {
+    pub(crate) fn open(
+        url: &str,
+        protocols: &[String],
+        on_event: impl Fn(WsEvent) + Clone + 'static,
+    ) -> Result<Self, JsValue> {
+        let ws = if protocols.is_empty() {
+            WebSocket::new(url)?
+        } else {
+            let list: js_sys::Array = protocols.iter().map(|p| JsValue::from_str(p)).collect();
+            WebSocket::new_with_str_sequence(url, &list)?
+        };
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let f = on_event.clone();
+        let on_open = Closure::<dyn FnMut()>::new(move || f(WsEvent::Open));
+        let f = on_event.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let data = e.data();
+            let value = match data.as_string() {
+                // JSON frames become JS values; other text stays a string.
+                Some(text) => js_sys::JSON::parse(&text).unwrap_or(data),
+                None => data,
+            };
+            f(WsEvent::Message(value));
+        });
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+            on_event(WsEvent::Close {
+                code: e.code(),
+                reason: e.reason(),
+            });
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Self {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+            _tracked: [Tracked::new(), Tracked::new(), Tracked::new()],
+        })
+    }
+
+    /// Sends a text frame; false if the browser refused (not open).
+    pub(crate) fn send(&self, text: &str) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN && self.ws.send_with_str(text).is_ok()
+    }
+
+    /// Closes with `code` (1000 or 3000–4999) when dropped.
+    pub(crate) fn close(self, code: u16, reason: &str) {
+        self.clear();
+        let _ = self.ws.close_with_code_and_reason(code, reason);
+    }
+
+    fn clear(&self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+    }
+}
+
+impl Drop for WsConn {
+    fn drop(&mut self) {
+        self.clear();
+        if matches!(
+            self.ws.ready_state(),
+            WebSocket::CONNECTING | WebSocket::OPEN
+        ) {
+            let _ = self.ws.close_with_code(1000);
+        }
+    }
+}
