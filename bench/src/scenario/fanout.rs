@@ -27,6 +27,9 @@ pub struct FanoutArgs {
     /// Seconds of the fixed-rate phase.
     #[arg(long, default_value_t = 5.0)]
     pub fixed_secs: f64,
+    /// Seconds of unreported warm-up at the fixed rate (JITs, allocators, caches).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_secs: f64,
     /// First step's publish rate (messages per second into the room).
     #[arg(long, default_value_t = 20.0)]
     pub start_rate: f64,
@@ -125,6 +128,16 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let drain = Duration::from_secs_f64(args.drain_secs);
+    if args.warmup_secs > 0.0 {
+        let rate = if args.fixed_rate > 0.0 {
+            args.fixed_rate
+        } else {
+            args.start_rate
+        };
+        let p = run_phase(target, &crowd, rate, args.warmup_secs, drain).await?;
+        log_phase("fanout warm-up", &p);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     let fixed = if args.fixed_rate > 0.0 {
         let p = run_phase(target, &crowd, args.fixed_rate, args.fixed_secs, drain).await?;
         log_phase("fanout fixed", &p);

@@ -22,6 +22,9 @@ pub struct RoomsArgs {
     /// Seconds of publishing.
     #[arg(long, default_value_t = 10.0)]
     pub secs: f64,
+    /// Seconds of unreported warm-up at the same rate first.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_secs: f64,
     /// Seconds to wait for deliveries afterwards.
     #[arg(long, default_value_t = 3.0)]
     pub drain_secs: f64,
@@ -68,14 +71,13 @@ pub async fn run(target: &Target, args: RoomsArgs) -> Result<RoomsResult> {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let total = args.rate_per_client * crowd.members.len() as f64;
-    let phase = run_phase(
-        target,
-        &crowd,
-        total,
-        args.secs,
-        Duration::from_secs_f64(args.drain_secs),
-    )
-    .await?;
+    let drain = Duration::from_secs_f64(args.drain_secs);
+    if args.warmup_secs > 0.0 {
+        let p = run_phase(target, &crowd, total, args.warmup_secs, drain).await?;
+        log_phase("rooms warm-up", &p);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let phase = run_phase(target, &crowd, total, args.secs, drain).await?;
     log_phase("rooms", &phase);
     let result = RoomsResult {
         args,

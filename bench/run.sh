@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark harness: starts each server (raw-broadcast ceiling,
+# Confab, Socket.IO, Django Channels + daphne) pinned to one core, runs the
+# confab-load scenarios from the other core, stops the server, and writes
+# bench/results/latest.md + latest.json (raw per-scenario JSON in
+# bench/results/latest/).
+#
+#   bench/run.sh --quick           # small N, a few minutes: validation
+#   bench/run.sh                   # issue-6 sizes (1000 subscribers, 500x4 rooms,
+#                                  # 10,000 idle, 5,000-client storm); < 20 min
+#   bench/run.sh --only raw,confab # a subset of servers
+#
+# Env: BENCH_WORK (scratch dir for the Python venv and the Node copy, default
+# /tmp/confab-bench), SERVER_CPU / LOAD_CPU (cores, default 0 / 1),
+# CONFAB_SERVER_ARGS (extra confab-server flags, e.g. a Redis URL).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BENCH="$ROOT/bench"
+ANCHORS="${ANCHORS:-$ROOT/../shared/anchors}"
+WORK="${BENCH_WORK:-/tmp/confab-bench}"
+SERVER_CPU="${SERVER_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+MODE=full
+ONLY="raw,confab,socketio,django"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) MODE=quick ;;
+    --only) ONLY="$2"; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+OUT="$BENCH/results/latest"
+LOGS="$WORK/logs"
+rm -rf "$OUT"
+mkdir -p "$OUT" "$LOGS"
+# 10,000 idle sockets need 10,000 descriptors in the server and in the client.
+ulimit -n "$(ulimit -Hn)"
+
+TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+BIN="$TARGET_DIR/release"
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+
+# --- build and set up ------------------------------------------------------
+log "building release binaries"
+(cd "$ROOT" && cargo build --release -q -p confab-bench)
+if want confab; then (cd "$ROOT" && cargo build --release -q -p confab-server); fi
+
+if want django; then
+  if [ ! -x "$WORK/venv/bin/daphne" ]; then
+    log "creating the Django venv in $WORK/venv"
+    python3 -m venv "$WORK/venv"
+    "$WORK/venv/bin/pip" install -q -r "$ANCHORS/django_chat/requirements.txt"
+  fi
+  rm -rf "$WORK/django_chat" && cp -r "$ANCHORS/django_chat" "$WORK/" && chmod -R u+w "$WORK/django_chat"
+fi
+if want socketio; then
+  if [ ! -d "$WORK/socketio_chat/node_modules/socket.io" ]; then
+    log "npm ci for the Socket.IO anchor in $WORK/socketio_chat"
+    rm -rf "$WORK/socketio_chat" && cp -r "$ANCHORS/socketio_chat" "$WORK/" && chmod -R u+w "$WORK/socketio_chat"
+    (cd "$WORK/socketio_chat" && npm ci --silent --no-audit --no-fund)
+  fi
+fi
+
+# --- servers -----------------------------------------------------------------
+declare -A PORT=([raw]=18101 [confab]=18100 [socketio]=18102 [django]=18103)
+declare -A PROTO=([raw]=seed [confab]=seed [socketio]=socketio [django]=seed)
+# Confab's per-connection rate limit (50 frames/s by default) would throttle
+# the few fan-out publishers; the other servers have none, so lift it.
+CONFAB_ARGS=(--rate-per-sec 1000000 --rate-burst 1000000 ${CONFAB_SERVER_ARGS:-})
+
+server_cmd() { # name -> the command line that runs it in the foreground
+  local p="${PORT[$1]}"
+  case "$1" in
+    raw) echo taskset -c "$SERVER_CPU" "$BIN/raw-broadcast" --bind "127.0.0.1:$p" ;;
+    confab) echo taskset -c "$SERVER_CPU" "$BIN/confab-server" --bind "127.0.0.1:$p" "${CONFAB_ARGS[@]}" ;;
+  esac
+}
+
+SERVER_PID=""
+start_server() { # name scenario
+  local name="$1" p="${PORT[$1]}" logf="$LOGS/$1-$2.log"
+  case "$name" in
+    raw|confab) RUST_LOG=warn $(server_cmd "$name") >"$logf" 2>&1 & ;;
+    socketio) (cd "$WORK/socketio_chat" && PORT="$p" exec taskset -c "$SERVER_CPU" node server.js) >"$logf" 2>&1 & ;;
+    django) (cd "$WORK/django_chat" && exec taskset -c "$SERVER_CPU" "$WORK/venv/bin/daphne" -b 127.0.0.1 -p "$p" project.asgi:application) >"$logf" 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  for _ in $(seq 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then sleep 0.3; return 0; fi
+    sleep 0.05
+  done
+  log "$name did not start; see $logf"; kill "$SERVER_PID" 2>/dev/null || true; return 1
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+trap stop_server EXIT
+
+load() { # name scenario args...
+  local name="$1" scen="$2"; shift 2
+  taskset -c "$LOAD_CPU" "$BIN/confab-load" --url "ws://127.0.0.1:${PORT[$name]}" --proto "${PROTO[$name]}" \
+    --server-pid "$SERVER_PID" --label "$name" --json "$OUT/$name-$scen.json" "$scen" "$@" \
+    2> >(tee "$LOGS/$name-$scen.load.log" >&2) || log "$name $scen failed (see $LOGS/$name-$scen.load.log)"
+}
+
+# --- scenario sizes ------------------------------------------------------------
+if [ "$MODE" = quick ]; then
+  FANOUT=(--subscribers 100 --publishers 2 --fixed-rate 20 --fixed-secs 2 --start-rate 50 --factor 2 --step-secs 2 --max-steps 8 --drain-secs 1.5)
+  ROOMS=(--rooms 50 --per-room 4 --rate-per-client 2 --secs 3)
+  IDLE=(--conns 1000)
+  STORM=(--clients 500 --per-room 50)
+else
+  FANOUT=(--subscribers 1000 --publishers 4 --fixed-rate 10 --fixed-secs 5 --start-rate 5 --factor 1.5 --step-secs 3 --max-steps 14 --drain-secs 2)
+  ROOMS=(--rooms 500 --per-room 4 --rate-per-client 1 --secs 10)
+  IDLE=(--conns 10000)
+  STORM=(--clients 5000 --per-room 50)
+fi
+
+# --- machine state -----------------------------------------------------------
+{
+  echo "{"
+  echo "\"mode\": \"$MODE\","
+  echo "\"started\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
+  echo "\"commit\": \"$(cd "$ROOT" && git rev-parse --short HEAD)\","
+  echo "\"cpus\": $(nproc),"
+  echo "\"server_cpu\": $SERVER_CPU, \"load_cpu\": $LOAD_CPU,"
+  echo "\"confab_args\": \"${CONFAB_ARGS[*]}\","
+  echo "\"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
+  echo "\"busy_start\": $(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin]))')"
+  echo "}"
+} > "$OUT/meta.json"
+
+# --- run ---------------------------------------------------------------------
+T0=$(date +%s)
+for name in raw confab socketio django; do
+  want "$name" || continue
+  for scen in idle fanout rooms; do
+    log "== $name $scen"
+    start_server "$name" "$scen" || continue
+    case "$scen" in
+      idle) load "$name" idle "${IDLE[@]}" ;;
+      fanout) load "$name" fanout "${FANOUT[@]}" ;;
+      rooms) load "$name" rooms "${ROOMS[@]}" ;;
+    esac
+    stop_server
+  done
+done
+if want confab; then
+  log "== confab reconnect storm"
+  # confab-load starts, restarts and stops the server itself.
+  taskset -c "$LOAD_CPU" "$BIN/confab-load" --url "ws://127.0.0.1:${PORT[confab]}" --proto confab --label confab \
+    --json "$OUT/confab-reconnect.json" reconnect "${STORM[@]}" -- $(server_cmd confab) \
+    2> >(tee "$LOGS/confab-reconnect.load.log" >&2) || log "confab reconnect failed"
+fi
+python3 - "$OUT/meta.json" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(( $(date +%s) - T0 ))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, sys
+path, ended, secs, load = sys.argv[1:]
+m = json.load(open(path))
+m.update(ended=ended, duration_secs=int(secs), loadavg_end=load)
+json.dump(m, open(path, "w"), indent=1)
+PY
+
+# SDK size hook (scenario 5 is built elsewhere): gzip sizes of the npm build if present.
+if [ -d "$ROOT/client-sdk/pkg" ]; then
+  python3 - "$ROOT/client-sdk/pkg" > "$OUT/sdk.json" <<'PY'
+import gzip, json, os, sys
+pkg = sys.argv[1]
+files = {f: os.path.getsize(os.path.join(pkg, f)) for f in os.listdir(pkg) if f.endswith((".wasm", ".js"))}
+gz = {f: len(gzip.compress(open(os.path.join(pkg, f), "rb").read(), 9)) for f in files}
+print(json.dumps({"files": files, "gzip": gz, "gzip_total": sum(gz.values())}, indent=1))
+PY
+fi
+
+python3 "$BENCH/scripts/report.py" "$OUT" "$BENCH/results"
+log "wrote $BENCH/results/latest.md and latest.json"
