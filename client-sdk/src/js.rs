@@ -1,1 +1,684 @@
-//! JavaScript API (wasm-bindgen).
+//! JavaScript / TypeScript API (`wasm-bindgen`): `ConfabClient`,
+//! `ConfabRoom`, `ConfabSocket`, `liveHandles()`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use js_sys::{Function, Promise, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use crate::socket::TokenProvider;
+use crate::{
+    Backoff, Client, ClientEvent, ClientOptions, ConnectionState, Error, OverflowPolicy, Payload,
+    Room, RoomEvent, Socket, SocketOptions, Subscription,
+};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A user: stable id and display name. */
+export interface Member { id: string; name: string }
+/** The server's confirmation of a publish / direct / rename / leave. */
+export interface Ack { ref?: string; room?: string; offset?: number; ts?: number }
+/** A room message (`payload` is whatever the publisher sent). */
+export interface ConfabMessage<P = unknown> { room: string; offset: number; from: Member; ts: number; payload: P }
+export type ConnectionStateName = "connecting" | "open" | "reconnecting" | "closed";
+/** Connection state with its details. */
+export interface ConnectionStateInfo {
+  state: ConnectionStateName;
+  /** reconnecting: attempt number (1-based). */ attempt?: number;
+  /** reconnecting: delay before that attempt. */ retryInMs?: number;
+  /** closed: WebSocket close code. */ code?: number;
+  /** closed: close reason. */ reason?: string;
+}
+export type RoomStateName = "joining" | "joined" | "leaving" | "left" | "errored";
+export interface PresenceDiff { joins: Member[]; leaves: Member[]; updates: Member[] }
+/** SDK codes, plus the server's error codes (`not_joined`, `rate_limited`, ...). */
+export type ConfabErrorCode =
+  | "ack_timeout" | "disconnected" | "closed" | "buffer_full" | "buffer_overflow" | "not_joined"
+  | "room_name_invalid" | "serde" | "invalid_url" | "js" | "bad_json" | "unknown_type" | "bad_request"
+  | "name_invalid" | "too_large" | "rate_limited" | "unauthorized" | "too_many_rooms" | "unknown_user"
+  | "unavailable" | "internal";
+/** Every promise the SDK rejects rejects with one of these. */
+export interface ConfabError extends Error { code: ConfabErrorCode }
+export interface BackoffOptions {
+  /** Smallest reconnect delay (default 250). */ minMs?: number;
+  /** Largest reconnect delay (default 10000). */ maxMs?: number;
+  /** A connection open this long resets the attempt counter (default 5000). */ stableAfterMs?: number;
+  /** Give up after this many failed attempts in a row (default: never). */ maxAttempts?: number;
+}
+/** Returns the token for the next (re)connect, sent as `?token=`. */
+export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
+export interface ConfabClientOptions {
+  /** Guest display name. */ name?: string;
+  /** Several endpoint URLs tried in turn (replaces the constructor's). */ urls?: string[];
+  tokenProvider?: TokenProvider;
+  /** Reply timeout for publish/direct/rename/join, including time queued offline (default 10000). */ ackTimeoutMs?: number;
+  /** Requests that may wait while offline (default 100). */ sendBuffer?: number;
+  /** Full buffer: refuse the new request (default) or drop the oldest. */ overflow?: "reject-new" | "drop-oldest";
+  /** Ping at least this often (the server's interval is used when shorter). */ heartbeatMs?: number;
+  backoff?: BackoffOptions;
+  /** Messages kept per room for `room.history()` (default 1000). */ historyLimit?: number;
+}
+export interface ConfabSocketOptions {
+  urls?: string[];
+  protocols?: string[];
+  tokenProvider?: TokenProvider;
+  /** Extra query parameters added to the URL. */ query?: Record<string, string>;
+  /** Frames kept while offline (default 100). */ sendBuffer?: number;
+  overflow?: "reject-new" | "drop-oldest";
+  /** Unread messages kept for read()/wait()/iteration (default 10000; 0 = off). */ readBuffer?: number;
+  backoff?: BackoffOptions;
+}
+export interface ClientEvents { state: ConnectionStateInfo; welcome: Member; direct: ConfabMessage; error: ConfabError }
+export interface RoomEvents { message: ConfabMessage; presence: PresenceDiff; members: Member[]; state: RoomStateName; gap: undefined }
+export interface SocketEvents { message: unknown; state: ConnectionStateInfo }
+export interface ConfabClient {
+  /** Adds a listener. */
+  on<K extends keyof ClientEvents>(event: K, listener: (e: ClientEvents[K]) => void): void;
+  /** Removes a listener added with `on`. */
+  off<K extends keyof ClientEvents>(event: K, listener: (e: ClientEvents[K]) => void): void;
+}
+export interface ConfabRoom {
+  on<K extends keyof RoomEvents>(event: K, listener: (e: RoomEvents[K]) => void): void;
+  off<K extends keyof RoomEvents>(event: K, listener: (e: RoomEvents[K]) => void): void;
+}
+export interface ConfabSocket {
+  on<K extends keyof SocketEvents>(event: K, listener: (e: SocketEvents[K]) => void): void;
+  off<K extends keyof SocketEvents>(event: K, listener: (e: SocketEvents[K]) => void): void;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `ConfabClientOptions` (TypeScript type).
+    #[wasm_bindgen(typescript_type = "ConfabClientOptions")]
+    pub type JsClientOptions;
+    /// `ConfabSocketOptions` (TypeScript type).
+    #[wasm_bindgen(typescript_type = "ConfabSocketOptions")]
+    pub type JsSocketOptions;
+}
+
+#[wasm_bindgen(inline_js = "export function asyncIterable(sock) {
+  return { [Symbol.asyncIterator]() { return { next: async () => {
+    const value = await sock.wait();
+    return value === undefined ? { done: true, value: undefined } : { done: false, value };
+  } }; } };
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = asyncIterable)]
+    fn async_iterable(sock: JsSocket) -> JsValue;
+}
+
+/// Number of closures/listeners/timers the SDK holds (0 when every client
+/// and socket is closed): for leak tests.
+#[wasm_bindgen(js_name = liveHandles)]
+pub fn live_handles() -> u32 {
+    crate::debug::live_handles() as u32
+}
+
+/// A JS `Error` with `code` set to [`Error::code`].
+pub fn to_js_error(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    let _ = Reflect::set(
+        &err,
+        &JsValue::from_str("code"),
+        &JsValue::from_str(e.code()),
+    );
+    err.into()
+}
+
+fn to_value<T: Serialize + ?Sized>(v: &T) -> JsValue {
+    crate::payload::to_js(v).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
+    if !obj.is_object() {
+        return None;
+    }
+    Reflect::get(obj, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn get_f64(obj: &JsValue, key: &str) -> Option<f64> {
+    get(obj, key).and_then(|v| v.as_f64()).filter(|v| *v >= 0.0)
+}
+
+fn get_ms(obj: &JsValue, key: &str) -> Option<Duration> {
+    get_f64(obj, key).map(|v| Duration::from_millis(v as u64))
+}
+
+fn get_strings(obj: &JsValue, key: &str) -> Option<Vec<String>> {
+    let arr = get(obj, key)?.dyn_into::<js_sys::Array>().ok()?;
+    Some(arr.iter().filter_map(|v| v.as_string()).collect())
+}
+
+fn get_overflow(obj: &JsValue) -> Option<OverflowPolicy> {
+    match get(obj, "overflow")?.as_string()?.as_str() {
+        "drop-oldest" => Some(OverflowPolicy::DropOldest),
+        _ => Some(OverflowPolicy::RejectNew),
+    }
+}
+
+fn get_backoff(obj: &JsValue) -> Backoff {
+    let mut b = Backoff::default();
+    if let Some(o) = get(obj, "backoff") {
+        b.min = get_ms(&o, "minMs").unwrap_or(b.min);
+        b.max = get_ms(&o, "maxMs").unwrap_or(b.max);
+        b.stable_after = get_ms(&o, "stableAfterMs").unwrap_or(b.stable_after);
+        b.max_attempts = get_f64(&o, "maxAttempts").map(|n| n as u32);
+    }
+    b
+}
+
+fn get_token_provider(obj: &JsValue) -> Option<TokenProvider> {
+    let f = get(obj, "tokenProvider")?.dyn_into::<Function>().ok()?;
+    Some(Rc::new(move || {
+        let result = f.call0(&JsValue::NULL);
+        Box::pin(async move {
+            let v = result.ok()?;
+            let v = match v.dyn_ref::<Promise>() {
+                Some(p) => JsFuture::from(p.clone()).await.ok()?,
+                None => v,
+            };
+            v.as_string()
+        })
+    }))
+}
+
+fn state_info(st: &ConnectionState) -> JsValue {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Info<'a> {
+        state: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attempt: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    }
+    let mut info = Info {
+        state: st.name(),
+        attempt: None,
+        retry_in_ms: None,
+        code: None,
+        reason: None,
+    };
+    match st {
+        ConnectionState::Reconnecting { attempt, retry_in } => {
+            info.attempt = Some(*attempt);
+            info.retry_in_ms = Some(retry_in.as_millis() as u64);
+        }
+        ConnectionState::Closed { code, reason } => {
+            info.code = Some(*code);
+            info.reason = Some(reason);
+        }
+        _ => {}
+    }
+    to_value(&info)
+}
+
+/// JS listeners by event name.
+#[derive(Default)]
+struct Listeners(RefCell<Vec<(String, Function)>>);
+
+impl Listeners {
+    fn on(&self, event: String, f: Function) {
+        self.0.borrow_mut().push((event, f));
+    }
+
+    fn off(&self, event: &str, f: &Function) {
+        self.0.borrow_mut().retain(|(e, g)| !(e == event && g == f));
+    }
+
+    fn emit(&self, event: &str, value: impl FnOnce() -> JsValue) {
+        let fs: Vec<Function> = self
+            .0
+            .borrow()
+            .iter()
+            .filter(|(e, _)| e == event)
+            .map(|(_, f)| f.clone())
+            .collect();
+        if fs.is_empty() {
+            return;
+        }
+        let v = value();
+        for f in fs {
+            let _ = f.call1(&JsValue::NULL, &v);
+        }
+    }
+}
+
+fn reject(e: Error) -> Promise {
+    Promise::reject(&to_js_error(&e))
+}
+
+/// A Confab connection (see the Rust [`Client`]).
+///
+/// ```js
+/// const client = new ConfabClient("ws://127.0.0.1:8000/ws", { name: "Alice" });
+/// const room = await client.join("lobby");
+/// room.on("message", m => console.log(m.from.name, m.payload));
+/// await room.publish({ message: "hi" });
+/// ```
+#[wasm_bindgen(js_name = ConfabClient)]
+pub struct JsClient {
+    client: Client,
+    listeners: Rc<Listeners>,
+    _sub: Subscription,
+}
+
+#[wasm_bindgen(js_class = ConfabClient)]
+impl JsClient {
+    /// Connects (in the background) to the native endpoint `url`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: String, options: Option<JsClientOptions>) -> JsClient {
+        let o: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        let mut opts = ClientOptions::new(url).backoff(get_backoff(&o));
+        if let Some(urls) = get_strings(&o, "urls") {
+            opts = opts.urls(urls);
+        }
+        if let Some(name) = get(&o, "name").and_then(|v| v.as_string()) {
+            opts = opts.name(name);
+        }
+        if let Some(t) = get_ms(&o, "ackTimeoutMs") {
+            opts = opts.ack_timeout(t);
+        }
+        if let Some(n) = get_f64(&o, "sendBuffer") {
+            opts = opts.send_buffer(n as usize);
+        }
+        if let Some(p) = get_overflow(&o) {
+            opts = opts.overflow(p);
+        }
+        if let Some(t) = get_ms(&o, "heartbeatMs") {
+            opts = opts.heartbeat(t);
+        }
+        if let Some(n) = get_f64(&o, "historyLimit") {
+            opts = opts.history_limit(n as usize);
+        }
+        if let Some(tp) = get_token_provider(&o) {
+            opts.socket = opts.socket.token_provider_rc(tp);
+        }
+        let client = Client::connect(opts);
+        let listeners = Rc::new(Listeners::default());
+        let l = listeners.clone();
+        let sub = client.on_event(move |ev| match ev {
+            ClientEvent::StateChanged(st) => l.emit("state", || state_info(st)),
+            ClientEvent::Welcome(m) => l.emit("welcome", || to_value(m)),
+            ClientEvent::Direct(m) => l.emit("direct", || to_value(m)),
+            ClientEvent::Error(e) => l.emit("error", || to_js_error(e)),
+        });
+        JsClient {
+            client,
+            listeners,
+            _sub: sub,
+        }
+    }
+
+    /// `"connecting" | "open" | "reconnecting" | "closed"`.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStateName")]
+    pub fn state(&self) -> String {
+        self.client.state().name().to_owned()
+    }
+
+    /// The state with its details (attempt, retry delay, close code).
+    #[wasm_bindgen(getter, js_name = stateInfo, unchecked_return_type = "ConnectionStateInfo")]
+    pub fn state_info(&self) -> JsValue {
+        state_info(&self.client.state())
+    }
+
+    /// This connection's user (after `welcome`).
+    #[wasm_bindgen(getter, unchecked_return_type = "Member | undefined")]
+    pub fn me(&self) -> JsValue {
+        self.client
+            .me()
+            .map(|m| to_value(&m))
+            .unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// The server's id for the current connection.
+    #[wasm_bindgen(getter, js_name = sessionId)]
+    pub fn session_id(&self) -> Option<String> {
+        self.client.session_id()
+    }
+
+    /// Requests waiting for their ack (queued offline or in flight).
+    #[wasm_bindgen(getter)]
+    pub fn pending(&self) -> u32 {
+        self.client.pending() as u32
+    }
+
+    /// Joins a room and resolves once the server confirmed it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ConfabRoom>")]
+    pub fn join(&self, room: String) -> Promise {
+        let fut = self.client.join(&room);
+        future_to_promise(async move {
+            match fut.await {
+                Ok(room) => Ok(JsRoom::new(room).into()),
+                Err(e) => Err(to_js_error(&e)),
+            }
+        })
+    }
+
+    /// Registers a room without waiting (joined whenever connected).
+    pub fn room(&self, room: String) -> Result<JsRoom, JsValue> {
+        self.client
+            .room(&room)
+            .map(JsRoom::new)
+            .map_err(|e| to_js_error(&e))
+    }
+
+    /// Sends a direct message to user `to`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
+    pub fn direct(&self, to: String, payload: JsValue) -> Promise {
+        ack_promise(self.client.direct(&to, &Payload::from_js(payload)))
+    }
+
+    /// Changes the display name.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
+    pub fn rename(&self, name: String) -> Promise {
+        let fut = self.client.rename(&name);
+        future_to_promise(
+            async move { fut.await.map(|a| to_value(&a)).map_err(|e| to_js_error(&e)) },
+        )
+    }
+
+    /// Closes for good (no reconnect).
+    pub fn close(&self) {
+        self.client.close();
+    }
+
+    /// Drops the current link and reconnects now (rooms are resumed).
+    pub fn reconnect(&self) {
+        self.client.socket().reconnect();
+    }
+
+    /// Adds a listener (`state`, `welcome`, `direct`, `error`).
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: String, listener: Function) {
+        self.listeners.on(event, listener);
+    }
+
+    /// Removes a listener.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn off(&self, event: String, listener: Function) {
+        self.listeners.off(&event, &listener);
+    }
+}
+
+fn ack_promise(fut: crate::AckFuture) -> Promise {
+    future_to_promise(async move { fut.await.map(|a| to_value(&a)).map_err(|e| to_js_error(&e)) })
+}
+
+/// A joined room (see the Rust [`Room`]).
+#[wasm_bindgen(js_name = ConfabRoom)]
+pub struct JsRoom {
+    room: Room,
+    listeners: Rc<Listeners>,
+    _sub: Subscription,
+}
+
+impl JsRoom {
+    fn new(room: Room) -> Self {
+        let listeners = Rc::new(Listeners::default());
+        let l = listeners.clone();
+        let sub = room.on_event(move |ev| match ev {
+            RoomEvent::Message(m) => l.emit("message", || to_value(m)),
+            RoomEvent::Presence {
+                joins,
+                leaves,
+                updates,
+            } => l.emit("presence", || {
+                #[derive(Serialize)]
+                struct Diff<'a> {
+                    joins: &'a [crate::Member],
+                    leaves: &'a [crate::Member],
+                    updates: &'a [crate::Member],
+                }
+                to_value(&Diff {
+                    joins,
+                    leaves,
+                    updates,
+                })
+            }),
+            RoomEvent::Members(m) => l.emit("members", || to_value(m)),
+            RoomEvent::StateChanged(s) => l.emit("state", || JsValue::from_str(s.name())),
+            RoomEvent::Gap => l.emit("gap", || JsValue::UNDEFINED),
+        });
+        Self {
+            room,
+            listeners,
+            _sub: sub,
+        }
+    }
+}
+
+#[wasm_bindgen(js_class = ConfabRoom)]
+impl JsRoom {
+    /// Room name.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.room.name().to_owned()
+    }
+
+    /// `"joining" | "joined" | "leaving" | "left" | "errored"`.
+    #[wasm_bindgen(getter, unchecked_return_type = "RoomStateName")]
+    pub fn state(&self) -> String {
+        self.room.state().name().to_owned()
+    }
+
+    /// Last seen offset.
+    #[wasm_bindgen(getter)]
+    pub fn offset(&self) -> f64 {
+        self.room.offset() as f64
+    }
+
+    /// How many resumes could not be recovered (`gap` events).
+    #[wasm_bindgen(getter)]
+    pub fn gaps(&self) -> u32 {
+        self.room.gaps()
+    }
+
+    /// Who is in the room.
+    #[wasm_bindgen(unchecked_return_type = "Member[]")]
+    pub fn members(&self) -> JsValue {
+        to_value(&self.room.members())
+    }
+
+    /// Messages seen, oldest first, deduplicated.
+    #[wasm_bindgen(unchecked_return_type = "ConfabMessage[]")]
+    pub fn history(&self) -> JsValue {
+        to_value(&self.room.history())
+    }
+
+    /// Publishes a JSON-compatible value; resolves with the ack.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
+    pub fn publish(&self, payload: JsValue) -> Promise {
+        if payload.is_undefined() || payload.is_function() || payload.is_symbol() {
+            return reject(Error::Serde("payload must be JSON-compatible".to_owned()));
+        }
+        ack_promise(self.room.publish_payload(Payload::from_js(payload)))
+    }
+
+    /// Leaves the room.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn leave(&self) -> Promise {
+        let fut = self.room.leave();
+        future_to_promise(async move {
+            fut.await
+                .map(|()| JsValue::UNDEFINED)
+                .map_err(|e| to_js_error(&e))
+        })
+    }
+
+    /// Adds a listener (`message`, `presence`, `members`, `state`, `gap`).
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: String, listener: Function) {
+        self.listeners.on(event, listener);
+    }
+
+    /// Removes a listener.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn off(&self, event: String, listener: Function) {
+        self.listeners.off(&event, &listener);
+    }
+}
+
+/// A reconnecting JSON WebSocket for any server (see the Rust [`Socket`]).
+///
+/// ```js
+/// const sock = new ConfabSocket("ws://127.0.0.1:8000/ws/chat/lobby/");
+/// sock.send({ message: "hi" });
+/// for await (const msg of sock.messages()) console.log(msg);
+/// ```
+#[wasm_bindgen(js_name = ConfabSocket)]
+pub struct JsSocket {
+    socket: Socket,
+    listeners: Rc<Listeners>,
+    _subs: Vec<Subscription>,
+}
+
+#[wasm_bindgen(js_class = ConfabSocket)]
+impl JsSocket {
+    /// Opens (in the background) and keeps reconnecting until `close()`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: String, options: Option<JsSocketOptions>) -> JsSocket {
+        let o: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        let mut opts = SocketOptions::new(url).backoff(get_backoff(&o));
+        if let Some(urls) = get_strings(&o, "urls") {
+            opts = opts.urls(urls);
+        }
+        if let Some(p) = get_strings(&o, "protocols") {
+            opts = opts.protocols(p);
+        }
+        if let Some(n) = get_f64(&o, "sendBuffer") {
+            opts = opts.send_buffer(n as usize);
+        }
+        if let Some(n) = get_f64(&o, "readBuffer") {
+            opts = opts.read_buffer(n as usize);
+        }
+        if let Some(p) = get_overflow(&o) {
+            opts = opts.overflow(p);
+        }
+        if let Some(q) = get(&o, "query") {
+            if let Ok(entries) =
+                js_sys::Object::entries(q.unchecked_ref()).dyn_into::<js_sys::Array>()
+            {
+                for e in entries.iter() {
+                    let pair: js_sys::Array = e.unchecked_into();
+                    if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                        opts = opts.query(k, v);
+                    }
+                }
+            }
+        }
+        if let Some(tp) = get_token_provider(&o) {
+            opts = opts.token_provider_rc(tp);
+        }
+        let socket = Socket::open(opts);
+        let listeners = Rc::new(Listeners::default());
+        let l = listeners.clone();
+        let s1 = socket.on_message(move |v| l.emit("message", || v.clone()));
+        let l = listeners.clone();
+        let s2 = socket.on_state(move |st| l.emit("state", || state_info(st)));
+        JsSocket {
+            socket,
+            listeners,
+            _subs: vec![s1, s2],
+        }
+    }
+
+    /// `"connecting" | "open" | "reconnecting" | "closed"`.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStateName")]
+    pub fn state(&self) -> String {
+        self.socket.state().name().to_owned()
+    }
+
+    /// The state with its details.
+    #[wasm_bindgen(getter, js_name = stateInfo, unchecked_return_type = "ConnectionStateInfo")]
+    pub fn state_info(&self) -> JsValue {
+        state_info(&self.socket.state())
+    }
+
+    /// Sends a JSON-compatible value (queued while offline). Throws a
+    /// `ConfabError` (`closed`, `buffer_full`).
+    pub fn send(&self, value: JsValue) -> Result<(), JsValue> {
+        self.socket.send_js(&value).map_err(|e| to_js_error(&e))
+    }
+
+    /// Sends a text frame as is.
+    #[wasm_bindgen(js_name = sendText)]
+    pub fn send_text(&self, text: String) -> Result<(), JsValue> {
+        self.socket.send_text(text).map_err(|e| to_js_error(&e))
+    }
+
+    /// Frames waiting in the offline buffer.
+    #[wasm_bindgen(getter)]
+    pub fn buffered(&self) -> u32 {
+        self.socket.buffered() as u32
+    }
+
+    /// Whether unread messages are queued.
+    #[wasm_bindgen(js_name = hasMessages)]
+    pub fn has_messages(&self) -> bool {
+        self.socket.has_messages()
+    }
+
+    /// Number of unread messages.
+    #[wasm_bindgen(js_name = countMessages)]
+    pub fn count_messages(&self) -> u32 {
+        self.socket.count_messages() as u32
+    }
+
+    /// Next unread message, or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
+    pub fn read(&self) -> JsValue {
+        self.socket.read().unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// Next message (waits); `undefined` once closed for good.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    pub fn wait(&self) -> Promise {
+        let next = self.socket.wait();
+        future_to_promise(async move { Ok(next.await.unwrap_or(JsValue::UNDEFINED)) })
+    }
+
+    /// The messages as an async iterable: `for await (const m of sock.messages())`.
+    #[wasm_bindgen(unchecked_return_type = "AsyncIterable<unknown>")]
+    pub fn messages(&self) -> JsValue {
+        async_iterable(JsSocket {
+            socket: self.socket.clone(),
+            listeners: Rc::new(Listeners::default()),
+            _subs: Vec::new(),
+        })
+    }
+
+    /// Drops the current link and reconnects now.
+    pub fn reconnect(&self) {
+        self.socket.reconnect();
+    }
+
+    /// Closes for good.
+    pub fn close(&self) {
+        self.socket.close();
+    }
+
+    /// Adds a listener (`message`, `state`).
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: String, listener: Function) {
+        self.listeners.on(event, listener);
+    }
+
+    /// Removes a listener.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn off(&self, event: String, listener: Function) {
+        self.listeners.off(&event, &listener);
+    }
+}
