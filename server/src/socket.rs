@@ -92,20 +92,22 @@ where
 
     consumer.connect(&cx).await;
     let end = tokio::select! {
-        _ = &mut send => End::Peer,
-        end = recv_loop(&mut stream, &cx, &mut consumer) => end,
+        _ = &mut send => None,
+        end = recv_loop(&mut stream, &cx, &mut consumer) => Some(end),
     };
     consumer.disconnect(&cx).await;
     state.hub().unregister(&cx.conn);
-    match end {
-        End::Server => {
-            let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT * 2, &mut send).await;
-        }
-        End::Peer => {
+    let wait = match end {
+        None => Duration::ZERO, // the send task already ended
+        Some(End::Server) => CLOSE_SEND_TIMEOUT * 2,
+        Some(End::Peer) => {
             // Let tungstenite flush its close reply, briefly.
             cx.conn.close(close::NORMAL, "");
-            let _ = tokio::time::timeout(Duration::from_millis(200), &mut send).await;
+            Duration::from_millis(200)
         }
+    };
+    if !wait.is_zero() {
+        let _ = tokio::time::timeout(wait, &mut send).await;
     }
     send.abort();
     state.metrics.connections.fetch_sub(1, Relaxed);

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
@@ -25,6 +25,12 @@ pub fn attach(router: Router<AppState>, dir: &Path) -> Router<AppState> {
         router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
     } else {
         tracing::warn!(dir = %dir.display(), "static directory has no index.html: serving a placeholder page");
-        router.fallback(|| async { (StatusCode::OK, Html(NOT_BUILT)).into_response() })
+        router.fallback(|method: Method| async move {
+            if method == Method::GET || method == Method::HEAD {
+                (StatusCode::OK, Html(NOT_BUILT)).into_response()
+            } else {
+                StatusCode::NOT_FOUND.into_response()
+            }
+        })
     }
 }
