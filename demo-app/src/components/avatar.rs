@@ -1,0 +1,36 @@
+use yew::prelude::*;
+
+use crate::format::{hue, initials};
+
+/// Props of [`Avatar`].
+#[derive(Properties, PartialEq)]
+pub struct AvatarProps {
+    /// Name the initials come from.
+    pub name: AttrValue,
+    /// Stable seed for the colour (user id or room name).
+    pub seed: AttrValue,
+    /// Draws the presence dot: `Some(true)` online, `Some(false)` offline.
+    #[prop_or_default]
+    pub online: Option<bool>,
+    /// Text instead of initials (e.g. `#` for rooms).
+    #[prop_or_default]
+    pub glyph: Option<AttrValue>,
+}
+
+/// A round avatar with initials and an optional online dot.
+#[component]
+pub fn Avatar(props: &AvatarProps) -> Html {
+    let style = format!("--hue: {}", hue(&props.seed));
+    let text = props
+        .glyph
+        .as_ref()
+        .map_or_else(|| initials(&props.name), ToString::to_string);
+    html! {
+        <span class="avatar" {style} aria-hidden="true">
+            { text }
+            if let Some(online) = props.online {
+                <span class={classes!("dot", online.then_some("online"))}></span>
+            }
+        </span>
+    }
+}

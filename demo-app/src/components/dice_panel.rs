@@ -1,0 +1,34 @@
+use yew::prelude::*;
+
+use crate::hooks::use_chat;
+use crate::state::{Body, ConvKey, Link};
+
+const FACES: [&str; 6] = ["⚀", "⚁", "⚂", "⚃", "⚄", "⚅"];
+
+/// The dice game controls: the last roll, big, and the Roll button.
+#[component]
+pub fn DicePanel() -> Html {
+    let chat = use_chat();
+    let last = chat.state.conversation(&ConvKey::Game).and_then(|c| {
+        c.lines.iter().rev().find_map(|l| match &l.body {
+            Body::Dice { text, position } => Some((text.clone(), *position)),
+            _ => None,
+        })
+    });
+    let roll = {
+        let conn = chat.conn.clone();
+        Callback::from(move |_: MouseEvent| conn.roll())
+    };
+    let online = chat.state.link == Link::Open;
+    html! {
+        <div class="dice-panel">
+            <div class="die-big" data-testid="last-roll" data-position={last.as_ref().map(|(_, p)| p.to_string())}>
+                { last.as_ref().and_then(|(_, p)| FACES.get(usize::from(*p).wrapping_sub(1)).copied()).unwrap_or("?") }
+            </div>
+            <div class="dice-text">
+                { last.map_or_else(|| "No roll yet".to_owned(), |(t, p)| format!("{t}: {p}")) }
+            </div>
+            <button class="send roll" onclick={roll} disabled={!online}>{ "Roll" }</button>
+        </div>
+    }
+}

@@ -1,0 +1,68 @@
+use yew::prelude::*;
+
+use super::MessageBubble;
+use crate::format::divider_time;
+use crate::hooks::{use_auto_scroll, use_chat};
+use crate::state::{Body, Conversation, Line};
+
+/// Props of [`MessageList`].
+#[derive(Properties, PartialEq)]
+pub struct MessageListProps {
+    /// The conversation to show.
+    pub conversation: Conversation,
+}
+
+/// Two lines closer than this (ms) from the same sender form a group.
+const GROUP_MS: f64 = 5.0 * 60.0 * 1000.0;
+
+fn same_group(prev: Option<&Line>, line: &Line) -> bool {
+    prev.is_some_and(|p| {
+        p.from.id == line.from.id && !matches!(p.body, Body::Notice(_)) && line.ts - p.ts < GROUP_MS
+    })
+}
+
+/// The scrolling list of bubbles under a "conversation started" divider;
+/// follows new messages unless the person scrolled up.
+#[component]
+pub fn MessageList(props: &MessageListProps) -> Html {
+    let chat = use_chat();
+    let state = &chat.state;
+    let c = &props.conversation;
+    let scroll = use_auto_scroll(c.lines.len());
+
+    let mut prev: Option<&Line> = None;
+    let bubbles = c
+        .lines
+        .iter()
+        .map(|line| {
+            let mine = state.is_mine(&line.from);
+            let first_of_group = !same_group(prev, line);
+            prev = Some(line);
+            let name = state.name_of(&line.from.id, &line.from.name).to_owned();
+            html! {
+                <MessageBubble
+                    key={format!("{:?}", line.key)}
+                    line={line.clone()}
+                    {mine}
+                    sender={name}
+                    show_name={first_of_group && !mine}
+                />
+            }
+        })
+        .collect::<Html>();
+
+    html! {
+        <section class="messages" ref={scroll.node} onscroll={scroll.onscroll} aria-live="polite">
+            <div class="divider" data-testid="conversation-start">
+                <span>{ format!("Conversation started · {}", divider_time(c.started_at())) }</span>
+            </div>
+            if c.lines.is_empty() {
+                <p class="empty">{ "No messages yet. Say hello!" }</p>
+            }
+            { bubbles }
+            if scroll.behind {
+                <button class="jump" onclick={scroll.jump}>{ "↓ New messages" }</button>
+            }
+        </section>
+    }
+}

@@ -1,0 +1,44 @@
+use confab_protocol::normalize_display_name;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+/// Props of [`NamePrompt`].
+#[derive(Properties, PartialEq)]
+pub struct NamePromptProps {
+    /// Called with the trimmed, valid name.
+    pub on_submit: Callback<String>,
+}
+
+/// First visit: "What should we call you?"
+#[component]
+pub fn NamePrompt(props: &NamePromptProps) -> Html {
+    let input = use_node_ref();
+    let error = use_state(|| false);
+    let onsubmit = {
+        let (input, error, on_submit) = (input.clone(), error.clone(), props.on_submit.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let Some(el) = input.cast::<HtmlInputElement>() else {
+                return;
+            };
+            match normalize_display_name(&el.value()) {
+                Some(name) => on_submit.emit(name.to_owned()),
+                None => error.set(true),
+            }
+        })
+    };
+    html! {
+        <div class="welcome">
+            <form class="welcome-card" {onsubmit}>
+                <div class="logo" aria-hidden="true">{ "C" }</div>
+                <h1>{ "Welcome to Confab" }</h1>
+                <p>{ "Pick a name people will see. You can change it later with " }<code>{ "/name NEW" }</code>{ "." }</p>
+                <input ref={input} type="text" name="name" placeholder="Your name" aria-label="Your name" maxlength="64" autofocus=true />
+                if *error {
+                    <p class="error-text">{ "A name is 1–64 characters." }</p>
+                }
+                <button type="submit" class="send">{ "Start chatting" }</button>
+            </form>
+        </div>
+    }
+}

@@ -1,0 +1,391 @@
+//! The demo's only door to the network: a thin layer over the Confab SDK
+//! that turns SDK events into [`Action`]s and UI intents into SDK calls.
+//! There is no WebSocket code here: the SDK does that.
+//!
+//! - chat rooms and DMs: [`sdk::Client`] (`/ws`), payload `{"message": text}`
+//!   so websocat users in `/ws/chat/<room>/` read and write the same room;
+//! - the dice game: the SDK's generic reconnecting [`sdk::Socket`] on the
+//!   seed-compatible `/ws/game/dice/` endpoint, so the server throws the die
+//!   (a client-side random number could be forged).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
+use yew::Callback;
+
+use crate::state::{now_ms, Action, Body, ConvKey, Incoming, Link, DICE_ROOM, LOBBY};
+use confab_client as sdk;
+use sdk::{ClientEvent, ConnectionState, RoomEvent, RoomState};
+
+/// The chat payload, the same as the seed's Django Channels chat.
+#[derive(Debug, Serialize, Deserialize)]
+struct ChatPayload {
+    message: String,
+}
+
+/// Anything a room may carry: chat text, a dice event, or a foreign shape.
+#[derive(Debug, Deserialize)]
+struct AnyPayload {
+    message: Option<String>,
+    position: Option<u8>,
+    #[serde(rename = "gameStatus")]
+    game_status: Option<u8>,
+}
+
+/// How long a message may wait (including while offline) for its ack.
+const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The WebSocket URL of a path on the server that served this page
+/// (`ws://` or `wss://` by the page's scheme, same host and port), so the
+/// demo works behind `trunk serve`'s proxy and on any port.
+pub fn server_url(path: &str) -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let host = location
+        .as_ref()
+        .and_then(|l| l.host().ok())
+        .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
+    let secure = location
+        .and_then(|l| l.protocol().ok())
+        .is_some_and(|p| p == "https:");
+    format!("{}://{host}{path}", if secure { "wss" } else { "ws" })
+}
+
+fn next_local_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn decode_body(payload: &sdk::Payload) -> Body {
+    match payload.get::<AnyPayload>() {
+        Ok(AnyPayload {
+            message: Some(text),
+            position: Some(position),
+            ..
+        }) => Body::Dice { text, position },
+        Ok(AnyPayload {
+            message: Some(text),
+            ..
+        }) => Body::Text(text),
+        // A compat client may send raw text: it arrives as a JSON string.
+        _ => match payload.get::<String>() {
+            Ok(text) => Body::Text(text),
+            Err(_) => Body::Notice("(a message this demo cannot show)".to_owned()),
+        },
+    }
+}
+
+fn incoming(m: &sdk::RoomMessage) -> Incoming {
+    Incoming {
+        room: m.room.clone(),
+        offset: m.offset,
+        from: m.from.clone(),
+        ts: m.ts as f64,
+        body: decode_body(&m.payload),
+    }
+}
+
+fn link(state: &ConnectionState) -> Link {
+    match state {
+        ConnectionState::Connecting => Link::Connecting,
+        ConnectionState::Open => Link::Open,
+        ConnectionState::Reconnecting { attempt, retry_in } => Link::Reconnecting {
+            attempt: *attempt,
+            retry_at: now_ms() + retry_in.as_millis() as f64,
+        },
+        ConnectionState::Closed { code, reason } => Link::Closed {
+            code: *code,
+            reason: reason.clone(),
+        },
+        _ => Link::Connecting,
+    }
+}
+
+/// A joined room and its event listener.
+struct JoinedRoom {
+    room: sdk::Room,
+    _events: sdk::Subscription,
+}
+
+/// The dice game socket and its listener.
+struct Game {
+    socket: sdk::Socket,
+    _messages: sdk::Subscription,
+}
+
+struct Inner {
+    client: sdk::Client,
+    dispatch: Callback<Action>,
+    /// The name the person chose; re-applied if a reconnect forgets it.
+    name: RefCell<String>,
+    rooms: RefCell<HashMap<String, JoinedRoom>>,
+    game: RefCell<Option<Game>>,
+    events: RefCell<Option<sdk::Subscription>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(game) = self.game.get_mut() {
+            game.socket.close();
+        }
+        self.client.close();
+    }
+}
+
+/// A live connection: the SDK client, the rooms it joined and the game
+/// socket. Cheap to clone; the last clone dropped closes everything.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Rc<Inner>,
+}
+
+impl PartialEq for Connection {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Connection {
+    /// Connects as `name` and joins the lobby; every change is reported
+    /// through `dispatch`.
+    pub fn start(name: &str, dispatch: Callback<Action>) -> Self {
+        let options = sdk::ClientOptions::new(server_url("/ws"))
+            .name(name)
+            .ack_timeout(ACK_TIMEOUT);
+        let client = sdk::Client::connect(options);
+        let inner = Rc::new(Inner {
+            client,
+            dispatch,
+            name: RefCell::new(name.to_owned()),
+            rooms: RefCell::default(),
+            game: RefCell::default(),
+            events: RefCell::default(),
+        });
+        let events = inner
+            .client
+            .on_event(client_listener(Rc::downgrade(&inner)));
+        *inner.events.borrow_mut() = Some(events);
+        let conn = Self { inner };
+        conn.join(LOBBY);
+        conn
+    }
+
+    /// Joins `room` once (later calls do nothing). The SDK joins it as soon
+    /// as (and every time) the connection is up; members, history and live
+    /// messages all arrive as room events, so none is missed between the
+    /// join and the subscription.
+    pub fn join(&self, room: &str) {
+        let inner = &self.inner;
+        if inner.rooms.borrow().contains_key(room) {
+            return;
+        }
+        match inner.client.room(room) {
+            Ok(handle) => {
+                let events = handle.on_event(room_listener(Rc::downgrade(inner), room.to_owned()));
+                inner.rooms.borrow_mut().insert(
+                    room.to_owned(),
+                    JoinedRoom {
+                        room: handle,
+                        _events: events,
+                    },
+                );
+            }
+            Err(e) => inner
+                .dispatch
+                .emit(Action::Error(Some(format!("could not join {room}: {e}")))),
+        }
+    }
+
+    /// Opens a direct conversation: joins its `dm:` room for the history.
+    pub fn open_dm(&self, other_id: &str) {
+        if let Some(me) = self.inner.client.me() {
+            self.join(&confab_protocol::dm_room(&me.id, other_id));
+        }
+    }
+
+    /// Sends `text` to a room or person: shown at once as pending, then
+    /// sent (or failed) when the SDK resolves the publish.
+    pub fn send(&self, conv: &ConvKey, text: String) {
+        let local_id = next_local_id();
+        let dispatch = self.inner.dispatch.clone();
+        dispatch.emit(Action::Pending {
+            conv: conv.clone(),
+            local_id,
+            text: text.clone(),
+            ts: now_ms(),
+        });
+        let payload = ChatPayload { message: text };
+        let conv = conv.clone();
+        let fail = {
+            let (dispatch, conv) = (dispatch.clone(), conv.clone());
+            move |reason: String| {
+                dispatch.emit(Action::Failed {
+                    conv,
+                    local_id,
+                    reason,
+                })
+            }
+        };
+        match &conv {
+            ConvKey::Room(name) => {
+                let Some(room) = self.inner.rooms.borrow().get(name).map(|j| j.room.clone()) else {
+                    return fail(format!("not in {name} yet"));
+                };
+                spawn_local(async move {
+                    match room.publish(&payload).await {
+                        Ok(ack) => dispatch.emit(Action::Acked {
+                            conv,
+                            local_id,
+                            offset: ack.offset,
+                            ts: ack.ts.map(|t| t as f64),
+                        }),
+                        Err(e) => fail(e.to_string()),
+                    }
+                });
+            }
+            ConvKey::Dm(to) => {
+                let client = self.inner.client.clone();
+                let to = to.clone();
+                spawn_local(async move {
+                    match client.direct(&to, &payload).await {
+                        Ok(ack) => dispatch.emit(Action::Acked {
+                            conv,
+                            local_id,
+                            offset: ack.offset,
+                            ts: ack.ts.map(|t| t as f64),
+                        }),
+                        Err(e) => fail(e.to_string()),
+                    }
+                });
+            }
+            ConvKey::Game => fail("use the Roll button in the dice game".to_owned()),
+        }
+    }
+
+    /// Changes the display name (the `/name` command).
+    pub fn rename(&self, name: String) {
+        let inner = Rc::clone(&self.inner);
+        spawn_local(async move {
+            match inner.client.rename(&name).await {
+                Ok(_) => {
+                    crate::storage::save_name(&name);
+                    if let Some(mut me) = inner.client.me() {
+                        me.name.clone_from(&name);
+                        inner.dispatch.emit(Action::Welcome(me));
+                    }
+                    *inner.name.borrow_mut() = name;
+                }
+                Err(e) => inner
+                    .dispatch
+                    .emit(Action::Error(Some(format!("could not rename: {e}")))),
+            }
+        });
+    }
+
+    /// Opens the dice game socket once.
+    pub fn open_game(&self) {
+        if self.inner.game.borrow().is_some() {
+            return;
+        }
+        let socket = sdk::Socket::open(sdk::SocketOptions::new(server_url(&format!(
+            "/ws/game/{DICE_ROOM}/"
+        ))));
+        let dispatch = self.inner.dispatch.clone();
+        let messages = socket.on_message(move |v: &JsValue| {
+            if let Ok(AnyPayload {
+                message: Some(text),
+                position: Some(position),
+                game_status,
+            }) = serde_wasm_bindgen::from_value::<AnyPayload>(v.clone())
+            {
+                dispatch.emit(Action::Dice {
+                    text,
+                    position,
+                    game_status,
+                    ts: now_ms(),
+                });
+            }
+        });
+        *self.inner.game.borrow_mut() = Some(Game {
+            socket,
+            _messages: messages,
+        });
+    }
+
+    /// Rolls the die: the server answers every player with the position.
+    pub fn roll(&self) {
+        self.open_game();
+        let name = self.inner.name.borrow().clone();
+        if let Some(game) = self.inner.game.borrow().as_ref() {
+            let sent = game.socket.send(&ChatPayload {
+                message: format!("{name} rolls"),
+            });
+            if let Err(e) = sent {
+                self.inner
+                    .dispatch
+                    .emit(Action::Error(Some(format!("could not roll: {e}"))));
+            }
+        }
+    }
+}
+
+fn client_listener(inner: Weak<Inner>) -> impl Fn(&ClientEvent) + 'static {
+    move |ev: &ClientEvent| {
+        let Some(inner) = inner.upgrade() else { return };
+        let dispatch = &inner.dispatch;
+        match ev {
+            ClientEvent::StateChanged(s) => dispatch.emit(Action::Link(link(s))),
+            ClientEvent::Welcome(me) => {
+                dispatch.emit(Action::Welcome(me.clone()));
+                // A reconnect introduces us with the name given at connect
+                // time: keep the one chosen later with /name.
+                let wanted = inner.name.borrow().clone();
+                if me.name != wanted {
+                    Connection {
+                        inner: Rc::clone(&inner),
+                    }
+                    .rename(wanted);
+                }
+            }
+            ClientEvent::Direct(m) => dispatch.emit(Action::Message(incoming(m))),
+            ClientEvent::Error(e) => dispatch.emit(Action::Error(Some(e.to_string()))),
+            _ => {}
+        }
+    }
+}
+
+fn room_listener(inner: Weak<Inner>, name: String) -> impl Fn(&RoomEvent) + 'static {
+    move |ev: &RoomEvent| {
+        let Some(inner) = inner.upgrade() else { return };
+        let dispatch = &inner.dispatch;
+        match ev {
+            RoomEvent::Message(m) => dispatch.emit(Action::Message(incoming(m))),
+            RoomEvent::Presence {
+                joins,
+                leaves,
+                updates,
+            } => dispatch.emit(Action::Presence {
+                room: name.clone(),
+                joins: joins.clone(),
+                leaves: leaves.clone(),
+                updates: updates.clone(),
+            }),
+            RoomEvent::Members(members) => dispatch.emit(Action::Members {
+                room: name.clone(),
+                members: members.clone(),
+            }),
+            RoomEvent::StateChanged(RoomState::Errored) => {
+                let error = inner.rooms.borrow().get(&name).and_then(|j| j.room.error());
+                let why = error.map_or_else(|| "refused".to_owned(), |e| e.to_string());
+                dispatch.emit(Action::Error(Some(format!("could not join {name}: {why}"))));
+            }
+            RoomEvent::Gap => dispatch.emit(Action::Gap(name.clone())),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,865 @@
+//! The chat window's state: one [`Reducible`] value changed only through
+//! [`Action`]s (the shape of Yew's `function_todomvc` example).
+//!
+//! Everything here is plain data, independent of the SDK and the DOM, so the
+//! rules (dedupe by offset, pending → sent, unread counts, presence) are unit
+//! tested natively: `cargo test -p confab-demo`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use confab_protocol::{dm_members, Member};
+use yew::Reducible;
+
+/// The lobby every client joins on start.
+pub const LOBBY: &str = "lobby";
+/// Name of the dice game room (served by the compat `/ws/game/{room}/` endpoint).
+pub const DICE_ROOM: &str = "dice";
+
+/// Which conversation a line belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConvKey {
+    /// A named room (`lobby`, or any room joined by name).
+    Room(String),
+    /// The direct conversation with the user of this id.
+    Dm(String),
+    /// The dice game room.
+    Game,
+}
+
+/// The connection as the person sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    /// First connection attempt in progress.
+    Connecting,
+    /// Connected and welcomed.
+    Open,
+    /// Lost; the SDK retries at `retry_at` (ms since the Unix epoch).
+    Reconnecting {
+        /// Attempt number (1 = first retry).
+        attempt: u32,
+        /// When the next attempt starts, ms since the Unix epoch.
+        retry_at: f64,
+    },
+    /// Closed for good (the server refused or closed normally).
+    Closed {
+        /// WebSocket close code.
+        code: u16,
+        /// Close reason, possibly empty.
+        reason: String,
+    },
+}
+
+/// Where a line sits in its conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LineKey {
+    /// Stored by the server: `offset` within history `generation` (the
+    /// generation goes up when the server lost history, e.g. a restart, and
+    /// offsets start again at 1). Offset 0 holds the generation's notice.
+    Stored {
+        /// History generation (0, then +1 per unrecoverable gap).
+        generation: u32,
+        /// Per-room offset.
+        offset: u64,
+    },
+    /// Sent by this page and not yet acknowledged; sorts after stored lines.
+    Local(u64),
+}
+
+/// What a line shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A chat message (`{"message": …}` payload), shown as text.
+    Text(String),
+    /// A dice roll: the thrower's message and the position 1–6.
+    Dice {
+        /// The message sent with the roll (e.g. "Alice rolls").
+        text: String,
+        /// The die, 1–6.
+        position: u8,
+    },
+    /// A note from the app (history reset, game started, …).
+    Notice(String),
+}
+
+impl Body {
+    /// Short text for previews in the conversation list.
+    pub fn preview(&self) -> String {
+        match self {
+            Body::Text(t) | Body::Notice(t) => t.clone(),
+            Body::Dice { text, position } => format!("{text}: {position}"),
+        }
+    }
+}
+
+/// Delivery state of a line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Typed here, waiting for the server's ack (queued while offline).
+    Pending,
+    /// Stored by the server.
+    Sent,
+    /// The SDK gave up (ack timeout, refused): the reason.
+    Failed(String),
+}
+
+/// One line of a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Position / identity.
+    pub key: LineKey,
+    /// Sender.
+    pub from: Member,
+    /// Server time (or local time while pending), ms since the Unix epoch.
+    pub ts: f64,
+    /// Content.
+    pub body: Body,
+    /// Delivery state.
+    pub status: Status,
+}
+
+/// A room, DM or the dice game, with its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    /// Identity.
+    pub key: ConvKey,
+    /// Lines ordered by [`LineKey`].
+    pub lines: Vec<Line>,
+    /// Messages from others that arrived while another conversation was shown.
+    pub unread: u32,
+    /// Current history generation (see [`LineKey::Stored`]).
+    pub generation: u32,
+    /// When this page opened the conversation (ms), for the start divider.
+    pub opened_at: f64,
+    /// Dice game status text, for [`ConvKey::Game`].
+    pub game_status: Option<String>,
+}
+
+impl Conversation {
+    fn new(key: ConvKey, now: f64) -> Self {
+        Self {
+            key,
+            lines: Vec::new(),
+            unread: 0,
+            generation: 0,
+            opened_at: now,
+            game_status: None,
+        }
+    }
+
+    /// The newest line, for previews.
+    pub fn last(&self) -> Option<&Line> {
+        self.lines.last()
+    }
+
+    /// When the conversation started: its first line, else when it was opened.
+    pub fn started_at(&self) -> f64 {
+        self.lines.first().map_or(self.opened_at, |l| l.ts)
+    }
+
+    fn has(&self, key: LineKey) -> bool {
+        self.lines.iter().any(|l| l.key == key)
+    }
+
+    fn insert(&mut self, line: Line) {
+        let at = self.lines.partition_point(|l| l.key <= line.key);
+        self.lines.insert(at, line);
+    }
+}
+
+/// Someone seen in a joined room's presence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    /// Id and current name.
+    pub member: Member,
+    /// Joined rooms the person is in now; empty = offline.
+    pub rooms: BTreeSet<String>,
+}
+
+impl Person {
+    /// Present in at least one room this page has joined.
+    pub fn online(&self) -> bool {
+        !self.rooms.is_empty()
+    }
+}
+
+/// A message delivered by the server (live, from history, or a DM).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    /// Room name (`dm:<a>:<b>` for DMs).
+    pub room: String,
+    /// Per-room offset.
+    pub offset: u64,
+    /// Sender.
+    pub from: Member,
+    /// Server time, ms since the Unix epoch.
+    pub ts: f64,
+    /// Decoded payload.
+    pub body: Body,
+}
+
+/// Everything that changes the chat window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// The connection state changed.
+    Link(Link),
+    /// The server said who we are (on every (re)connect; guest ids may change).
+    Welcome(Member),
+    /// A room was (re)joined: its full member list.
+    Members {
+        /// Room.
+        room: String,
+        /// Everyone in it now.
+        members: Vec<Member>,
+    },
+    /// A presence diff of a joined room.
+    Presence {
+        /// Room.
+        room: String,
+        /// Arrivals.
+        joins: Vec<Member>,
+        /// Departures.
+        leaves: Vec<Member>,
+        /// Renames.
+        updates: Vec<Member>,
+    },
+    /// A message (live, or replayed by the SDK on join / resume).
+    Message(Incoming),
+    /// The server could not resume this room (history lost): offsets restart.
+    Gap(String),
+    /// The person sent text; shown at once as pending.
+    Pending {
+        /// Target conversation.
+        conv: ConvKey,
+        /// Local id (see [`LineKey::Local`]).
+        local_id: u64,
+        /// Text typed.
+        text: String,
+        /// Local time, ms.
+        ts: f64,
+    },
+    /// The server acknowledged a pending line.
+    Acked {
+        /// Conversation.
+        conv: ConvKey,
+        /// The pending line.
+        local_id: u64,
+        /// Offset the server stored it at (always sent for publishes).
+        offset: Option<u64>,
+        /// Server time, ms.
+        ts: Option<f64>,
+    },
+    /// A pending line failed.
+    Failed {
+        /// Conversation.
+        conv: ConvKey,
+        /// The pending line.
+        local_id: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A dice game event from the game socket.
+    Dice {
+        /// The event's message.
+        text: String,
+        /// The die.
+        position: u8,
+        /// `gameStatus`, when the event carried one.
+        game_status: Option<u8>,
+        /// Local receive time, ms.
+        ts: f64,
+    },
+    /// Show a conversation (creating it if needed) and clear its unread count.
+    Open(ConvKey),
+    /// The search box text.
+    Search(String),
+    /// Phone layout: show the list (true) or the conversation (false).
+    ShowList(bool),
+    /// An error to show in the status bar (`None` clears it).
+    Error(Option<String>),
+}
+
+/// The chat window's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatState {
+    /// Who we are now.
+    pub me: Option<Member>,
+    /// Every id this page has had (guest ids change on reconnect): lines from
+    /// any of them are ours.
+    pub my_ids: BTreeSet<String>,
+    /// Connection state.
+    pub link: Link,
+    /// Conversations in the order they were opened.
+    pub conversations: Vec<Conversation>,
+    /// Everyone seen, by id.
+    pub people: BTreeMap<String, Person>,
+    /// The conversation on the right.
+    pub active: ConvKey,
+    /// Search box text.
+    pub search: String,
+    /// Phone layout shows the list instead of the conversation.
+    pub list_open: bool,
+    /// Last error reported by the SDK.
+    pub error: Option<String>,
+    /// Counter for dice lines.
+    dice_seq: u64,
+}
+
+impl ChatState {
+    /// A fresh window showing the lobby (and the dice game listed).
+    pub fn new(now: f64) -> Self {
+        Self {
+            me: None,
+            my_ids: BTreeSet::new(),
+            link: Link::Connecting,
+            conversations: vec![
+                Conversation::new(ConvKey::Room(LOBBY.to_owned()), now),
+                Conversation::new(ConvKey::Game, now),
+            ],
+            people: BTreeMap::new(),
+            active: ConvKey::Room(LOBBY.to_owned()),
+            search: String::new(),
+            list_open: false,
+            error: None,
+            dice_seq: 0,
+        }
+    }
+
+    /// Whether a line was sent by this page's user (under any of its ids).
+    pub fn is_mine(&self, from: &Member) -> bool {
+        self.my_ids.contains(&from.id)
+    }
+
+    /// A conversation by key.
+    pub fn conversation(&self, key: &ConvKey) -> Option<&Conversation> {
+        self.conversations.iter().find(|c| &c.key == key)
+    }
+
+    /// Display name for a user id: the current one from presence, else `fallback`.
+    pub fn name_of<'a>(&'a self, id: &str, fallback: &'a str) -> &'a str {
+        if let Some(me) = self.me.as_ref().filter(|_| self.my_ids.contains(id)) {
+            return &me.name;
+        }
+        self.people
+            .get(id)
+            .map_or(fallback, |p| p.member.name.as_str())
+    }
+
+    /// Title of a conversation ("lobby", a person's name, "Dice game").
+    pub fn title(&self, key: &ConvKey) -> String {
+        match key {
+            ConvKey::Room(r) => format!("#{r}"),
+            ConvKey::Dm(id) => self.name_of(id, id).to_owned(),
+            ConvKey::Game => "Dice game".to_owned(),
+        }
+    }
+
+    /// People other than me to list: online ones and those with a DM, online
+    /// first, then by name; filtered by the search text.
+    pub fn visible_people(&self) -> Vec<&Person> {
+        let needle = self.search.trim().to_lowercase();
+        let mut people: Vec<&Person> = self
+            .people
+            .values()
+            .filter(|p| !self.my_ids.contains(&p.member.id))
+            .filter(|p| {
+                p.online()
+                    || self
+                        .conversation(&ConvKey::Dm(p.member.id.clone()))
+                        .is_some()
+            })
+            .filter(|p| needle.is_empty() || p.member.name.to_lowercase().contains(&needle))
+            .collect();
+        people.sort_by(|a, b| {
+            b.online().cmp(&a.online()).then_with(|| {
+                a.member
+                    .name
+                    .to_lowercase()
+                    .cmp(&b.member.name.to_lowercase())
+            })
+        });
+        people
+    }
+
+    /// Rooms (and the game) to list, filtered by the search text.
+    pub fn visible_rooms(&self) -> Vec<&Conversation> {
+        let needle = self.search.trim().to_lowercase();
+        self.conversations
+            .iter()
+            .filter(|c| !matches!(c.key, ConvKey::Dm(_)))
+            .filter(|c| needle.is_empty() || self.title(&c.key).to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    /// The conversation key a server room name maps to.
+    pub fn conv_for_room(&self, room: &str) -> ConvKey {
+        match dm_members(room) {
+            Some((a, b)) => {
+                let other = if self.my_ids.contains(a) { b } else { a };
+                ConvKey::Dm(other.to_owned())
+            }
+            None if room == DICE_ROOM => ConvKey::Game,
+            None => ConvKey::Room(room.to_owned()),
+        }
+    }
+
+    fn conv_mut(&mut self, key: &ConvKey, now: f64) -> &mut Conversation {
+        let i = match self.conversations.iter().position(|c| &c.key == key) {
+            Some(i) => i,
+            None => {
+                self.conversations.push(Conversation::new(key.clone(), now));
+                self.conversations.len() - 1
+            }
+        };
+        &mut self.conversations[i]
+    }
+
+    fn person_mut(&mut self, m: &Member) -> &mut Person {
+        let p = self.people.entry(m.id.clone()).or_insert_with(|| Person {
+            member: m.clone(),
+            rooms: BTreeSet::new(),
+        });
+        p.member.name.clone_from(&m.name);
+        p
+    }
+
+    fn add_message(&mut self, msg: Incoming) {
+        let key = self.conv_for_room(&msg.room);
+        let mine = self.is_mine(&msg.from);
+        let active = self.active == key && !self.list_open;
+        let conv = self.conv_mut(&key, msg.ts);
+        let line_key = LineKey::Stored {
+            generation: conv.generation,
+            offset: msg.offset,
+        };
+        if conv.has(line_key) {
+            return;
+        }
+        // Our own message may come back before its ack: it replaces the
+        // oldest pending line with the same text.
+        if mine {
+            if let Body::Text(text) = &msg.body {
+                if let Some(i) = conv.lines.iter().position(|l| {
+                    matches!(l.key, LineKey::Local(_))
+                        && l.status == Status::Pending
+                        && l.body == Body::Text(text.clone())
+                }) {
+                    conv.lines.remove(i);
+                }
+            }
+        }
+        if !mine && !active {
+            conv.unread += 1;
+        }
+        conv.insert(Line {
+            key: line_key,
+            from: msg.from,
+            ts: msg.ts,
+            body: msg.body,
+            status: Status::Sent,
+        });
+    }
+
+    fn apply(&mut self, action: Action, now: f64) {
+        match action {
+            Action::Link(link) => {
+                if link == Link::Open {
+                    self.error = None;
+                }
+                self.link = link;
+            }
+            Action::Welcome(me) => {
+                self.my_ids.insert(me.id.clone());
+                self.me = Some(me);
+            }
+            Action::Members { room, members } => {
+                for p in self.people.values_mut() {
+                    p.rooms.remove(&room);
+                }
+                for m in &members {
+                    self.person_mut(m).rooms.insert(room.clone());
+                }
+            }
+            Action::Presence {
+                room,
+                joins,
+                leaves,
+                updates,
+            } => {
+                for m in &joins {
+                    self.person_mut(m).rooms.insert(room.clone());
+                }
+                for m in &leaves {
+                    if let Some(p) = self.people.get_mut(&m.id) {
+                        p.rooms.remove(&room);
+                    }
+                }
+                for m in &updates {
+                    self.person_mut(m);
+                    if let Some(me) = self.me.as_mut().filter(|me| me.id == m.id) {
+                        me.name.clone_from(&m.name);
+                    }
+                }
+            }
+            Action::Message(m) => self.add_message(m),
+            Action::Gap(room) => {
+                let key = self.conv_for_room(&room);
+                let conv = self.conv_mut(&key, now);
+                if !conv.lines.is_empty() {
+                    conv.generation += 1;
+                    let generation = conv.generation;
+                    conv.insert(Line {
+                        key: LineKey::Stored {
+                            generation,
+                            offset: 0,
+                        },
+                        from: Member {
+                            id: String::new(),
+                            name: String::new(),
+                        },
+                        ts: now,
+                        body: Body::Notice(
+                            "The server lost its history (restart): earlier messages may be incomplete"
+                                .to_owned(),
+                        ),
+                        status: Status::Sent,
+                    });
+                }
+            }
+            Action::Pending {
+                conv,
+                local_id,
+                text,
+                ts,
+            } => {
+                let from = self.me.clone().unwrap_or(Member {
+                    id: String::new(),
+                    name: String::new(),
+                });
+                self.conv_mut(&conv, now).insert(Line {
+                    key: LineKey::Local(local_id),
+                    from,
+                    ts,
+                    body: Body::Text(text),
+                    status: Status::Pending,
+                });
+            }
+            Action::Acked {
+                conv,
+                local_id,
+                offset,
+                ts,
+            } => {
+                let conv = self.conv_mut(&conv, now);
+                let Some(i) = conv
+                    .lines
+                    .iter()
+                    .position(|l| l.key == LineKey::Local(local_id))
+                else {
+                    return;
+                };
+                let Some(offset) = offset else {
+                    conv.lines[i].status = Status::Sent;
+                    return;
+                };
+                let stored = LineKey::Stored {
+                    generation: conv.generation,
+                    offset,
+                };
+                let mut line = conv.lines.remove(i);
+                if !conv.has(stored) {
+                    line.key = stored;
+                    line.ts = ts.unwrap_or(line.ts);
+                    line.status = Status::Sent;
+                    conv.insert(line);
+                }
+            }
+            Action::Failed {
+                conv,
+                local_id,
+                reason,
+            } => {
+                let conv = self.conv_mut(&conv, now);
+                if let Some(l) = conv
+                    .lines
+                    .iter_mut()
+                    .find(|l| l.key == LineKey::Local(local_id))
+                {
+                    l.status = Status::Failed(reason);
+                }
+            }
+            Action::Dice {
+                text,
+                position,
+                game_status,
+                ts,
+            } => {
+                self.dice_seq += 1;
+                let offset = self.dice_seq;
+                let active = self.active == ConvKey::Game && !self.list_open;
+                let conv = self.conv_mut(&ConvKey::Game, now);
+                if game_status == Some(1) {
+                    conv.game_status = Some("Game on".to_owned());
+                }
+                if !active {
+                    conv.unread += 1;
+                }
+                let body = if game_status.is_some() {
+                    Body::Notice(format!("{text} (first roll: {position})"))
+                } else {
+                    Body::Dice { text, position }
+                };
+                conv.insert(Line {
+                    key: LineKey::Stored {
+                        generation: 0,
+                        offset,
+                    },
+                    from: Member {
+                        id: String::new(),
+                        name: String::new(),
+                    },
+                    ts,
+                    body,
+                    status: Status::Sent,
+                });
+            }
+            Action::Open(key) => {
+                let conv = self.conv_mut(&key, now);
+                conv.unread = 0;
+                self.active = key;
+                self.list_open = false;
+            }
+            Action::Search(s) => self.search = s,
+            Action::ShowList(open) => {
+                self.list_open = open;
+                if !open {
+                    let key = self.active.clone();
+                    self.conv_mut(&key, now).unread = 0;
+                }
+            }
+            Action::Error(e) => self.error = e,
+        }
+    }
+}
+
+impl Reducible for ChatState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
+        next.apply(action, now_ms());
+        Rc::new(next)
+    }
+}
+
+/// Current time in ms since the Unix epoch.
+pub fn now_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_millis() as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(id: &str, name: &str) -> Member {
+        Member {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+
+    fn msg(room: &str, offset: u64, from: Member, text: &str) -> Incoming {
+        Incoming {
+            room: room.into(),
+            offset,
+            from,
+            ts: 1000.0 + offset as f64,
+            body: Body::Text(text.into()),
+        }
+    }
+
+    fn reduce(s: ChatState, a: Action) -> ChatState {
+        (*Rc::new(s).reduce(a)).clone()
+    }
+
+    fn texts(s: &ChatState, key: &ConvKey) -> Vec<String> {
+        s.conversation(key)
+            .map(|c| c.lines.iter().map(|l| l.body.preview()).collect())
+            .unwrap_or_default()
+    }
+
+    fn lobby() -> ConvKey {
+        ConvKey::Room(LOBBY.into())
+    }
+
+    fn welcomed() -> ChatState {
+        reduce(ChatState::new(0.0), Action::Welcome(m("g-a", "Alice")))
+    }
+
+    #[test]
+    fn messages_are_deduplicated_by_offset_and_ordered() {
+        let mut s = welcomed();
+        s = reduce(s, Action::Message(msg("lobby", 2, m("g-b", "Bob"), "two")));
+        s = reduce(s, Action::Message(msg("lobby", 1, m("g-b", "Bob"), "one")));
+        s = reduce(s, Action::Message(msg("lobby", 2, m("g-b", "Bob"), "two")));
+        assert_eq!(texts(&s, &lobby()), ["one", "two"]);
+    }
+
+    #[test]
+    fn pending_turns_sent_once_whatever_comes_first() {
+        let pending = |s| {
+            reduce(
+                s,
+                Action::Pending {
+                    conv: lobby(),
+                    local_id: 7,
+                    text: "hi".into(),
+                    ts: 5.0,
+                },
+            )
+        };
+        let ack = Action::Acked {
+            conv: lobby(),
+            local_id: 7,
+            offset: Some(3),
+            ts: Some(9.0),
+        };
+        let echo = Action::Message(msg("lobby", 3, m("g-a", "Alice"), "hi"));
+
+        let s = pending(welcomed());
+        assert_eq!(
+            s.conversation(&lobby()).map(|c| c.lines[0].status.clone()),
+            Some(Status::Pending)
+        );
+        let ack_first = reduce(reduce(s.clone(), ack.clone()), echo.clone());
+        let echo_first = reduce(reduce(s, echo), ack);
+        for s in [ack_first, echo_first] {
+            let c = s.conversation(&lobby()).cloned().expect("lobby");
+            assert_eq!(c.lines.len(), 1);
+            assert_eq!(c.lines[0].status, Status::Sent);
+            assert_eq!(
+                c.lines[0].key,
+                LineKey::Stored {
+                    generation: 0,
+                    offset: 3
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn unread_counts_only_live_messages_from_others_elsewhere() {
+        let mut s = welcomed();
+        s = reduce(
+            s,
+            Action::Message(msg("dm:g-a:g-b", 1, m("g-b", "Bob"), "psst")),
+        );
+        s = reduce(
+            s,
+            Action::Message(msg("lobby", 1, m("g-b", "Bob"), "shown")),
+        );
+        // Another DM from Bob; and our own line does not count.
+        s = reduce(
+            s,
+            Action::Message(msg("dm:g-a:g-b", 2, m("g-b", "Bob"), "there?")),
+        );
+        s = reduce(
+            s,
+            Action::Message(msg("dm:g-a:g-b", 3, m("g-a", "Alice"), "from my phone")),
+        );
+        let dm = ConvKey::Dm("g-b".into());
+        assert_eq!(s.conversation(&dm).map(|c| c.unread), Some(2));
+        assert_eq!(s.conversation(&lobby()).map(|c| c.unread), Some(0));
+        s = reduce(s, Action::Open(dm.clone()));
+        assert_eq!(s.conversation(&dm).map(|c| c.unread), Some(0));
+        assert_eq!(s.active, dm);
+    }
+
+    #[test]
+    fn presence_renames_and_my_old_ids_stay_mine() {
+        let mut s = welcomed();
+        s = reduce(
+            s,
+            Action::Members {
+                room: "lobby".into(),
+                members: vec![m("g-a", "Alice"), m("g-b", "Bob")],
+            },
+        );
+        assert_eq!(s.visible_people().len(), 1);
+        s = reduce(
+            s,
+            Action::Presence {
+                room: "lobby".into(),
+                joins: vec![],
+                leaves: vec![],
+                updates: vec![m("g-b", "Robert")],
+            },
+        );
+        assert_eq!(s.visible_people()[0].member.name, "Robert");
+        assert_eq!(s.name_of("g-b", "Bob"), "Robert");
+        s = reduce(
+            s,
+            Action::Presence {
+                room: "lobby".into(),
+                joins: vec![],
+                leaves: vec![m("g-b", "Robert")],
+                updates: vec![],
+            },
+        );
+        assert!(
+            s.visible_people().is_empty(),
+            "offline people without a DM are not listed"
+        );
+        s = reduce(s, Action::Welcome(m("g-a2", "Alice")));
+        assert!(s.is_mine(&m("g-a", "Alice")) && s.is_mine(&m("g-a2", "Alice")));
+    }
+
+    #[test]
+    fn a_gap_starts_a_new_generation_so_restarted_offsets_are_kept() {
+        let mut s = welcomed();
+        s = reduce(
+            s,
+            Action::Message(msg("lobby", 1, m("g-b", "Bob"), "before")),
+        );
+        s = reduce(s, Action::Gap("lobby".into()));
+        s = reduce(
+            s,
+            Action::Message(msg("lobby", 1, m("g-b", "Bob"), "after")),
+        );
+        let t = texts(&s, &lobby());
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0], "before");
+        assert_eq!(t[2], "after");
+    }
+
+    #[test]
+    fn search_filters_people_and_rooms() {
+        let mut s = welcomed();
+        s = reduce(
+            s,
+            Action::Members {
+                room: "lobby".into(),
+                members: vec![m("g-b", "Bob"), m("g-c", "Carol")],
+            },
+        );
+        s = reduce(s, Action::Search("car".into()));
+        let names: Vec<_> = s
+            .visible_people()
+            .iter()
+            .map(|p| p.member.name.clone())
+            .collect();
+        assert_eq!(names, ["Carol"]);
+        assert!(s.visible_rooms().is_empty());
+        s = reduce(s, Action::Search("LOB".into()));
+        assert_eq!(s.visible_rooms().len(), 1);
+    }
+}
