@@ -98,6 +98,32 @@ pub struct Config {
     /// Never enable in production.
     #[arg(long, env = "CONFAB_DEBUG_ENDPOINTS", hide = true)]
     pub debug_endpoints: bool,
+
+    /// Directory for durable room and DM history (an embedded redb file):
+    /// a restarted server continues the same offsets and epoch. Unset:
+    /// history is in memory and a restart starts a new epoch.
+    #[arg(long, env = "CONFAB_DATA_DIR", conflicts_with = "redis_url")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Redis URL (e.g. `redis://127.0.0.1:6379/0`) of the channel layer
+    /// shared by several server nodes: history in Redis Streams, presence
+    /// and delivery across nodes. Unreachable at start: exit 1.
+    #[arg(long, env = "CONFAB_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel, so several deployments (or
+    /// tests) can share one Redis.
+    #[arg(long, env = "CONFAB_REDIS_PREFIX", default_value = "confab")]
+    pub redis_prefix: String,
+
+    /// Seconds after which a node that stopped refreshing its presence in
+    /// Redis (crashed, partitioned) is dropped from every room's members.
+    #[arg(long, env = "CONFAB_PRESENCE_TTL_SECS", default_value_t = 15)]
+    pub presence_ttl_secs: u64,
+
+    /// This node's id in Redis presence (default: random per start).
+    #[arg(long, env = "CONFAB_NODE_ID")]
+    pub node_id: Option<String>,
 }
 
 impl Config {
@@ -132,6 +158,11 @@ impl Default for Config {
             heartbeat_ms: 25_000,
             shutdown_grace_secs: 5,
             debug_endpoints: false,
+            data_dir: None,
+            redis_url: None,
+            redis_prefix: "confab".to_owned(),
+            presence_ttl_secs: 15,
+            node_id: None,
         }
     }
 }

@@ -68,6 +68,35 @@ impl AppState {
         }
     }
 
+    /// State with the layer the configuration selects: Redis with
+    /// `redis_url`, the durable embedded store with `data_dir`, else memory.
+    /// Fails (with the reason) when Redis is unreachable or the store cannot
+    /// be opened.
+    pub async fn from_config(config: Config) -> Result<Self> {
+        let hub = Arc::new(Hub::new(config.outbound_queue));
+        let metrics = Arc::new(Metrics::default());
+        let layer: Arc<dyn ChannelLayer> = if let Some(url) = config.redis_url.clone() {
+            Arc::new(layer::RedisLayer::connect(&config, &url, hub.clone(), metrics.clone()).await?)
+        } else if let Some(dir) = &config.data_dir {
+            Arc::new(layer::DurableLayer::open(
+                dir,
+                config.history_size,
+                hub.clone(),
+            )?)
+        } else {
+            return Ok(Self::new(config));
+        };
+        Ok(Self {
+            config: Arc::new(config),
+            groups: Groups {
+                layer,
+                hub,
+                metrics: metrics.clone(),
+            },
+            metrics,
+        })
+    }
+
     /// The node-local hub.
     pub fn hub(&self) -> &Hub {
         &self.groups.hub

@@ -90,7 +90,14 @@ async fn serve(config: Config) -> ExitCode {
         .local_addr()
         .map_or_else(|_| config.bind.to_string(), |a| a.to_string());
     let grace = config.shutdown_grace();
-    let state = AppState::new(config);
+    let state = match AppState::from_config(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the channel layer");
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing::info!(%addr, static_dir = %state.config.static_dir.display(), "confab-server listening on http://{addr}/");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async {

@@ -34,6 +34,10 @@ pub struct Metrics {
     pub dropped: AtomicU64,
     /// Connections closed as slow consumers (4001).
     pub slow_consumers: AtomicU64,
+    /// Failed channel-layer (Redis) operations.
+    pub layer_errors: AtomicU64,
+    /// Channel-layer (Redis pub/sub) reconnections.
+    pub layer_reconnects: AtomicU64,
     errors: [AtomicU64; CODES.len()],
 }
 
@@ -90,6 +94,18 @@ impl Metrics {
             "counter",
             "Connections closed with 4001 (slow consumer).",
             self.slow_consumers.load(Relaxed).to_string(),
+        );
+        metric(
+            "confab_layer_errors_total",
+            "counter",
+            "Failed channel-layer (Redis) operations.",
+            self.layer_errors.load(Relaxed).to_string(),
+        );
+        metric(
+            "confab_layer_reconnects_total",
+            "counter",
+            "Channel-layer (Redis pub/sub) reconnections.",
+            self.layer_reconnects.load(Relaxed).to_string(),
         );
         out.push_str("# HELP confab_errors_total Error envelopes sent, by code.\n");
         out.push_str("# TYPE confab_errors_total counter\n");

@@ -8,7 +8,9 @@
 //! the same trait, using [`ChannelLayer::subscribe`] to listen to a room only
 //! while this node has local members in it.
 
+mod durable;
 mod memory;
+mod redis;
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +19,8 @@ use axum::extract::ws::Utf8Bytes;
 use confab_protocol::{encode, Member, Message, Position, Presence, ServerMsg};
 use serde_json::value::RawValue;
 
+pub use self::redis::{redis_backoff, RedisLayer};
+pub use durable::DurableLayer;
 pub use memory::MemoryLayer;
 
 use crate::error::Result;
@@ -157,4 +161,17 @@ pub trait ChannelLayer: Send + Sync + 'static {
 
     /// This node no longer has local subscribers in `room`.
     async fn unsubscribe(&self, room: &str) -> Result<()>;
+
+    /// A connection of `user_id` opened on this node, so direct messages to
+    /// that user must reach this node even when no room is joined (the
+    /// Redis layer subscribes to the user's channel). Default: nothing.
+    async fn connected(&self, _user_id: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// A connection of `user_id` closed on this node (pairs with
+    /// [`ChannelLayer::connected`]). Default: nothing.
+    async fn disconnected(&self, _user_id: &str) -> Result<()> {
+        Ok(())
+    }
 }
