@@ -1,0 +1,328 @@
+// End-to-end test of the Yew chat demo in headless Chromium (Playwright),
+// against the release build served by a real confab-server process.
+//
+// Run through e2e/run.sh (it builds everything and sets the variables):
+//   CONFAB_SERVER=target/debug/confab-server CONFAB_PORT=18123 STATIC_DIR=dist \
+//   SHOTS=e2e/screenshots node e2e/chat.mjs
+//
+// Every wait has a timeout; any failure exits non-zero after saving
+// failure-*.png screenshots next to the others.
+
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { mkdirSync, writeFileSync, appendFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+const require = createRequire(path.join(root, "tools", "package.json"));
+const { chromium } = require("playwright-core");
+
+const SERVER = process.env.CONFAB_SERVER ?? path.join(root, "target/debug/confab-server");
+const PORT = Number(process.env.CONFAB_PORT ?? 18123);
+const STATIC_DIR = process.env.STATIC_DIR ?? path.join(root, "dist");
+const SHOTS = process.env.SHOTS ?? path.join(here, "screenshots");
+const PIDFILE = process.env.PIDFILE; // run.sh kills what is listed here
+const BASE = `http://127.0.0.1:${PORT}/`;
+const T = 10_000; // default per-step timeout (ms)
+
+const XSS = "<img src=x onerror=alert(1)>";
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+mkdirSync(SHOTS, { recursive: true });
+
+// ---------------------------------------------------------------- server
+
+let server = null;
+let serverLog = "";
+
+async function startServer() {
+  const child = spawn(SERVER, ["--bind", `127.0.0.1:${PORT}`, "--static-dir", STATIC_DIR], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+  });
+  child.stdout.on("data", (d) => (serverLog += d));
+  child.stderr.on("data", (d) => (serverLog += d));
+  if (PIDFILE) appendFileSync(PIDFILE, `${child.pid}\n`);
+  server = child;
+  // Ready when /healthz answers.
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}):\n${serverLog}`);
+    try {
+      const r = await fetch(`${BASE}healthz`);
+      if (r.ok) return child;
+    } catch {
+      /* not up yet */
+    }
+    await sleep(100);
+  }
+  throw new Error(`server not healthy within 20 s:\n${serverLog}`);
+}
+
+async function killServer() {
+  const child = server;
+  server = null;
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGKILL"); // a crash, not a graceful shutdown
+  await Promise.race([exited, sleep(5_000)]);
+}
+
+// ---------------------------------------------------------------- helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let step = "start";
+function log(msg) {
+  step = msg;
+  console.log(`[e2e] ${msg}`);
+}
+function check(cond, msg) {
+  if (!cond) throw new Error(`check failed: ${msg}`);
+}
+
+const pages = {};
+const dialogs = [];
+const pageErrors = [];
+
+async function openUser(browser, name, viewport) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.setDefaultTimeout(T);
+  page.on("dialog", (d) => {
+    dialogs.push(`${name}: ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") console.log(`[${name} console] ${m.text()}`);
+  });
+  await page.goto(BASE);
+  // First visit asks for a name.
+  await page.locator(".welcome input[name=name]").fill(name);
+  await page.locator(".welcome button[type=submit]").click();
+  await page.locator('.app[data-link="open"]').waitFor();
+  await page.waitForFunction((n) => document.querySelector("[data-testid=my-name]")?.textContent === n, name);
+  pages[name] = page;
+  return page;
+}
+
+/** Sends text from the write box (Enter, or the Send button). */
+async function send(page, text, { button = false } = {}) {
+  const input = page.locator(".composer input");
+  await input.fill(text);
+  if (button) await page.locator(".composer button.send").click();
+  else await input.press("Enter");
+}
+
+/** The bubbles whose text is exactly `text`: side, sender shown, status. */
+function bubbles(page, text) {
+  return page.evaluate((t) => {
+    return [...document.querySelectorAll(".msg")]
+      .filter((m) => m.querySelector(".text")?.textContent === t)
+      .map((m) => ({
+        side: m.classList.contains("mine") ? "mine" : "theirs",
+        from: m.dataset.from,
+        sender: m.querySelector(".sender")?.textContent ?? null,
+        status: m.dataset.status,
+      }));
+  }, text);
+}
+
+async function waitBubble(page, text, side, status = "sent", timeout = T) {
+  await page.waitForFunction(
+    ([t, s, st]) =>
+      [...document.querySelectorAll(`.msg.${s}`)].some(
+        (m) => m.querySelector(".text")?.textContent === t && m.dataset.status === st,
+      ),
+    [text, side, status],
+    { timeout },
+  );
+}
+
+async function openItem(page, kind, name) {
+  const title = kind === "room" ? `#${name}` : name;
+  await page.locator(`.item[data-kind="${kind}"][data-name="${title}"]`).click();
+  await page.waitForFunction(
+    (t) => document.querySelector("[data-testid=chat-title]")?.textContent === t,
+    title,
+  );
+}
+
+async function shot(page, name) {
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  console.log(`[e2e] screenshot ${file}`);
+}
+
+// ---------------------------------------------------------------- the test
+
+async function run(browser) {
+  log(`server ${SERVER} on ${BASE}`);
+  await startServer();
+
+  log("Alice, Bob (desktop) and Carol (phone) open the page and pick names");
+  const alice = await openUser(browser, "Alice", DESKTOP);
+  const bob = await openUser(browser, "Bob", DESKTOP);
+  const carol = await openUser(browser, "Carol", PHONE);
+
+  log("they see each other in the people list, online");
+  await alice.locator('.people .item[data-name="Bob"] .dot.online').waitFor();
+  await alice.locator('.people .item[data-name="Carol"] .dot.online').waitFor();
+  await bob.locator('.people .item[data-name="Alice"] .dot.online').waitFor();
+
+  log("the search box filters people and rooms as you type");
+  await alice.locator(".search input").fill("car");
+  await alice.waitForFunction(() => {
+    const names = [...document.querySelectorAll(".people .item")].map((e) => e.dataset.name);
+    return names.length === 1 && names[0] === "Carol" && !document.querySelector('.rooms .item[data-kind="room"]');
+  });
+  await alice.locator(".search input").fill("");
+  await alice.locator('.people .item[data-name="Bob"]').waitFor();
+
+  log("lobby messages: Enter and the Send button; mine right, others left with the name");
+  await send(alice, "Hello Bob, welcome to the lobby!");
+  await waitBubble(alice, "Hello Bob, welcome to the lobby!", "mine");
+  await waitBubble(bob, "Hello Bob, welcome to the lobby!", "theirs");
+  await send(bob, "Hi Alice, good to see you :)", { button: true });
+  await waitBubble(alice, "Hi Alice, good to see you :)", "theirs");
+  await waitBubble(bob, "Hi Alice, good to see you :)", "mine");
+  {
+    const [b] = await bubbles(bob, "Hello Bob, welcome to the lobby!");
+    check(b.sender === "Alice", `Bob sees Alice's name on her bubble (got ${JSON.stringify(b)})`);
+    const [a] = await bubbles(alice, "Hi Alice, good to see you :)");
+    check(a.sender === "Bob", `Alice sees Bob's name on his bubble (got ${JSON.stringify(a)})`);
+  }
+  await waitBubble(carol, "Hello Bob, welcome to the lobby!", "theirs");
+  await send(carol, "Carol here, on my phone");
+  await waitBubble(alice, "Carol here, on my phone", "theirs");
+
+  log("the XSS string renders literally and runs nothing");
+  await send(alice, XSS);
+  await waitBubble(bob, XSS, "theirs");
+  await waitBubble(alice, XSS, "mine");
+  check((await bob.locator(".messages img").count()) === 0, "no <img> element was created");
+  await sleep(300);
+  check(dialogs.length === 0, `no dialog fired (${dialogs.join("; ")})`);
+
+  log("a DM from Alice reaches Bob only");
+  const secret = "psst Bob, this is just for you";
+  await openItem(alice, "person", "Bob");
+  await send(alice, secret);
+  await waitBubble(alice, secret, "mine");
+  await bob.locator('.people .item[data-name="Alice"] .badge').waitFor();
+  await openItem(bob, "person", "Alice");
+  await waitBubble(bob, secret, "theirs");
+  await send(bob, "got it, thanks");
+  await waitBubble(alice, "got it, thanks", "theirs");
+  await sleep(500);
+  for (const where of ["body"]) {
+    const seen = await carol.evaluate((w) => document.querySelector(w).innerText, where);
+    check(!seen.includes(secret) && !seen.includes("got it, thanks"), "Carol does not see the DM");
+  }
+  await shot(bob, "desktop-dm");
+
+  log("/name renames Bob on Alice's screen (and is remembered)");
+  await send(bob, "/name Robert");
+  await alice.locator('.people .item[data-name="Robert"]').waitFor();
+  check((await alice.locator('.people .item[data-name="Bob"]').count()) === 0, "the old name is gone");
+  await alice.waitForFunction(() => document.querySelector("[data-testid=chat-title]")?.textContent === "Robert");
+  await bob.waitForFunction(() => document.querySelector("[data-testid=my-name]")?.textContent === "Robert");
+  check((await bob.evaluate(() => localStorage.getItem("confab.name"))) === "Robert", "name kept in localStorage");
+
+  log("the dice game: Alice rolls, both see the same roll 1–6 and the game status");
+  await openItem(alice, "game", "Dice game");
+  await openItem(bob, "game", "Dice game");
+  await alice.waitForFunction(() => document.querySelector(".chat-sub")?.textContent === "Game on");
+  await bob.waitForFunction(() => document.querySelector(".chat-sub")?.textContent === "Game on");
+  await alice.locator(".dice-panel button.roll").click();
+  const rollOf = (page) =>
+    page.waitForFunction(() => {
+      const line = [...document.querySelectorAll(".dice-line")].find((e) => e.textContent.includes("Alice rolls"));
+      return line ? Number(line.dataset.position) : null;
+    });
+  const aRoll = await (await rollOf(alice)).jsonValue();
+  const bRoll = await (await rollOf(bob)).jsonValue();
+  check(aRoll >= 1 && aRoll <= 6, `roll in 1..6 (got ${aRoll})`);
+  check(aRoll === bRoll, `both see the same roll (${aRoll} vs ${bRoll})`);
+  await shot(alice, "desktop-dice");
+
+  log("back to the lobby; screenshots at desktop and phone width");
+  await openItem(alice, "room", "lobby");
+  await openItem(bob, "room", "lobby");
+  await shot(alice, "desktop-lobby");
+  await shot(carol, "phone-chat");
+  await carol.locator("button.back").click();
+  await carol.locator(".sidebar .people").waitFor();
+  check(!(await carol.locator(".chat").isVisible()), "phone shows one pane at a time");
+  await shot(carol, "phone-list");
+  await openItem(carol, "room", "lobby");
+
+  log("server killed: both pages show reconnecting");
+  await killServer();
+  for (const p of [alice, bob, carol]) {
+    await p.locator('.app[data-link="reconnecting"]').waitFor();
+    await p.waitForFunction(() => /^reconnecting( in \d+ s)?…$/.test(document.querySelector(".offline .status-text")?.textContent ?? ""));
+  }
+  const offline = "typed while the server was down";
+  await send(alice, offline);
+  await waitBubble(alice, offline, "mine", "pending");
+  await shot(alice, "desktop-reconnecting");
+  await shot(carol, "phone-reconnecting");
+
+  log("server restarted on the same port: pages recover by themselves");
+  await startServer();
+  for (const p of [alice, bob, carol]) await p.locator('.app[data-link="open"]').waitFor({ timeout: 20_000 });
+  for (const p of [alice, bob, carol]) check((await p.locator(".offline").count()) === 0, "the offline banner is gone");
+  await waitBubble(alice, offline, "mine", "sent", 20_000);
+  await waitBubble(bob, offline, "theirs", "sent", 20_000);
+  await sleep(1_500); // let any duplicate arrive before counting
+  for (const [who, p] of [["Alice", alice], ["Bob", bob], ["Carol", carol]]) {
+    const n = (await bubbles(p, offline)).length;
+    check(n === 1, `${who} sees the offline message exactly once (saw ${n})`);
+  }
+  log("after the restart Bob's chosen name is kept and chat still works both ways");
+  // Guest ids are per connection: the restarted server gave Bob a new id, so
+  // the online "Robert" is a new entry (the old one keeps the DM history).
+  await alice.locator('.people .item[data-name="Robert"] .dot.online').waitFor();
+  await send(bob, "back online");
+  await waitBubble(alice, "back online", "theirs");
+  await shot(alice, "desktop-after-restart");
+
+  check(pageErrors.length === 0, `no page errors (${pageErrors.join("; ")})`);
+  check(dialogs.length === 0, `no dialogs (${dialogs.join("; ")})`);
+}
+
+// ---------------------------------------------------------------- main
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+});
+let code = 0;
+try {
+  await run(browser);
+  console.log(`[e2e] PASS. Screenshots in ${SHOTS}`);
+} catch (e) {
+  code = 1;
+  console.error(`[e2e] FAIL during "${step}": ${e.stack ?? e}`);
+  for (const [name, p] of Object.entries(pages)) {
+    await p.screenshot({ path: path.join(SHOTS, `failure-${name}.png`) }).catch(() => {});
+  }
+  writeFileSync(path.join(SHOTS, "failure-server.log"), serverLog);
+  console.error(`[e2e] failure screenshots and server log in ${SHOTS}`);
+} finally {
+  await browser.close().catch(() => {});
+  await killServer();
+}
+process.exit(code);
