@@ -1,0 +1,388 @@
+//! Helpers for the multi-process tests (durable*.rs, redis*.rs): real
+//! `confab-server` processes, real `redis-server` processes, bounded waits.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{self, Ws};
+
+/// Longest wait for a process to come up.
+pub const START_WAIT: Duration = Duration::from_secs(20);
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "confab-{tag}-{}-{:08x}",
+        std::process::id(),
+        rand_u32()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish() as u32
+}
+
+async fn wait_port(addr: SocketAddr, child: &mut Child, log: &PathBuf) {
+    let deadline = tokio::time::Instant::now() + START_WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "process exited early ({status}); log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{addr} did not come up; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One real `confab-server` process.
+pub struct Node {
+    pub addr: SocketAddr,
+    pub args: Vec<String>,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// Starts the server binary on a free port with `args`.
+    pub async fn start(args: &[String]) -> Node {
+        Self::start_on(free_port(), args).await
+    }
+
+    /// Starts the server binary on `port`.
+    pub async fn start_on(port: u16, args: &[String]) -> Node {
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log = std::env::temp_dir().join(format!(
+            "confab-node-{port}-{}-{:08x}.log",
+            std::process::id(),
+            rand_u32()
+        ));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_confab-server"))
+            .arg("--bind")
+            .arg(addr.to_string())
+            .arg("--static-dir")
+            .arg("/nonexistent-confab-dist")
+            .args(args)
+            .env("RUST_LOG", "confab_server=info")
+            .env_remove("CONFAB_REDIS_URL")
+            .env_remove("CONFAB_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn confab-server");
+        wait_port(addr, &mut child, &log).await;
+        Node {
+            addr,
+            args: args.to_vec(),
+            log,
+            child: Some(child),
+        }
+    }
+
+    /// `ws://addr{path}`.
+    pub fn ws(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// SIGKILL: a crash, no goodbye.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then wait (bounded) for a clean exit; returns its status code.
+    pub fn term(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s.code();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("server did not exit after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Whether these tests must run (CI: `CI=true`), so a missing Redis fails
+/// instead of skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The shared test Redis (`CONFAB_TEST_REDIS_URL`, set by
+/// scripts/test-redis.sh). Unset: panics in CI, else `None` (skip).
+pub fn redis_url() -> Option<String> {
+    match std::env::var("CONFAB_TEST_REDIS_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                !in_ci(),
+                "CONFAB_TEST_REDIS_URL is not set: run scripts/test-redis.sh (CI may not skip Redis tests)"
+            );
+            eprintln!("SKIPPED: CONFAB_TEST_REDIS_URL not set; run scripts/test-redis.sh");
+            None
+        }
+    }
+}
+
+/// A key prefix unique to one test, so tests share one Redis.
+pub fn prefix(test: &str) -> String {
+    format!("t-{test}-{:08x}", rand_u32())
+}
+
+/// The arguments of a node on `url` under `prefix`.
+pub fn redis_args(url: &str, prefix: &str, ttl_secs: u64) -> Vec<String> {
+    vec![
+        "--redis-url".into(),
+        url.into(),
+        "--redis-prefix".into(),
+        prefix.into(),
+        "--presence-ttl-secs".into(),
+        ttl_secs.to_string(),
+    ]
+}
+
+/// A redis-server this test owns (to crash and restart it), persisting with
+/// an fsync'd append-only file so a restart keeps the data.
+pub struct OwnedRedis {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnedRedis {
+    /// Starts `redis-server` on a free port, or None when it is not
+    /// installed (a failure in CI).
+    pub async fn start() -> Option<OwnedRedis> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            assert!(!in_ci(), "redis-server is not installed");
+            eprintln!("SKIPPED: redis-server not installed");
+            return None;
+        }
+        let mut r = OwnedRedis {
+            port: free_port(),
+            dir: temp_dir("redis"),
+            child: None,
+        };
+        r.restart().await;
+        Some(r)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// (Re)starts it on the same port and directory.
+    pub async fn restart(&mut self) {
+        let log = self.dir.join("redis.log");
+        let mut child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .args(["--dir", self.dir.to_str().unwrap()])
+            .args(["--logfile", log.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        wait_port(addr, &mut child, &log).await;
+        self.child = Some(child);
+    }
+
+    /// SIGKILL.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnedRedis {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A native client after `welcome`; returns the socket and its user.
+pub async fn native(url: &str) -> (Ws, Value) {
+    let mut ws = common::connect(url).await;
+    let welcome = common::recv(&mut ws).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let user = welcome["user"].clone();
+    (ws, user)
+}
+
+/// Joins `room` (optionally resuming) and returns the `joined` reply.
+pub async fn join(ws: &mut Ws, room: &str, since: Option<(&str, u64)>) -> Value {
+    let mut msg = json!({"type": "join", "ref": format!("j-{room}"), "room": room});
+    if let Some((epoch, offset)) = since {
+        msg["since"] = json!({"epoch": epoch, "offset": offset});
+    }
+    common::send(ws, msg).await;
+    loop {
+        let v = common::recv(ws).await;
+        if v["type"] == "joined" && v["room"] == room {
+            return v;
+        }
+        assert_ne!(v["type"], "error", "join failed: {v}");
+    }
+}
+
+/// Sends a publish and returns the reply (`ack` or `error`) for its ref,
+/// collecting `message`s of `room` seen meanwhile into `seen`.
+pub async fn publish_collect(
+    ws: &mut Ws,
+    room: &str,
+    r: &str,
+    payload: Value,
+    seen: &mut Vec<Value>,
+) -> Value {
+    common::send(
+        ws,
+        json!({"type": "publish", "ref": r, "room": room, "payload": payload}),
+    )
+    .await;
+    loop {
+        let v = common::recv(ws).await;
+        if (v["type"] == "ack" || v["type"] == "error") && v["ref"] == r {
+            return v;
+        }
+        if v["type"] == "message" && v["room"] == room {
+            seen.push(v);
+        }
+    }
+}
+
+/// Next `message` of `room` (skipping presence and others).
+pub async fn next_message(ws: &mut Ws, room: &str) -> Value {
+    loop {
+        let v = common::recv(ws).await;
+        if v["type"] == "message" && v["room"] == room {
+            return v;
+        }
+    }
+}
+
+/// Reads presence diffs of `room` until `pred` holds for one; panics after
+/// `within`.
+pub async fn wait_presence(
+    ws: &mut Ws,
+    room: &str,
+    within: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let v = tokio::time::timeout_at(deadline, common::recv(ws))
+            .await
+            .unwrap_or_else(|_| panic!("no matching presence diff in {within:?}"));
+        if v["type"] == "presence" && v["room"] == room && pred(&v) {
+            return v;
+        }
+    }
+}
+
+/// Whether a presence diff's `field` list names `user_id`.
+pub fn lists(diff: &Value, field: &str, user_id: &Value) -> bool {
+    diff[field]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|m| m["id"] == *user_id))
+}
+
+/// A Prometheus counter's value from `/metrics`.
+pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let (status, body) = common::http(addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{body}"))
+}
+
+/// Token secret the multi-process tests start servers with.
+pub const SECRET: &str = "confab-test-secret";
+
+/// `--token-secret` arguments for [`SECRET`].
+pub fn token_args() -> Vec<String> {
+    vec!["--token-secret".into(), SECRET.into()]
+}
+
+/// `?token=…` for user `id` (stable ids across reconnects and nodes).
+pub fn as_user(id: &str) -> String {
+    let claims = confab_server::auth::Claims {
+        sub: id.to_owned(),
+        name: Some(id.to_owned()),
+        exp: confab_server::auth::unix_now() + 3600,
+    };
+    format!("?token={}", confab_server::auth::mint(SECRET, &claims))
+}
