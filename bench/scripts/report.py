@@ -79,7 +79,7 @@ def main():
     L.append(
         f"One run, mode `{meta.get('mode')}`, commit `{meta.get('commit')}`, {meta.get('started')} → {meta.get('ended')} "
         f"({meta.get('duration_secs', '?')} s). {meta.get('cpus')} cores: every server pinned to core {meta.get('server_cpu')}, "
-        f"the load generator (`confab-load`) to core {meta.get('load_cpu')}; loopback only."
+        f"the load generator (`confab-load`) to core {meta.get('load_cpu')}, both at nice {meta.get('nice', 0)}; loopback only."
     )
     L.append("")
     L.append(
@@ -105,7 +105,7 @@ def main():
     if i0:
         L.append(f"- **idle**: {i0['conns']:,} connections in rooms of {i0['per_room']}; server RSS growth over the fresh server's baseline, per open connection.")
     L.append("")
-    L.append("| server | fan-out ceiling (deliveries/s) | vs raw | server CPU at ceiling | deliveries per server core-second | vs raw | fixed rate p50 / p99 (ms), lost | many rooms: deliveries/s, p99 (ms), lost | idle: KiB per connection | vs raw |")
+    L.append("| server | fan-out ceiling (deliveries/s) | vs raw | server / load gen CPU at ceiling | deliveries per server core-second | vs raw | fixed rate p50 / p99 (ms), lost | many rooms: deliveries/s, p99 (ms), lost | idle: KiB per connection | vs raw |")
     L.append("|---|---|---|---|---|---|---|---|---|---|")
     for key, label in SERVERS:
         e = data["servers"].get(key)
@@ -116,7 +116,8 @@ def main():
         if f:
             st = ceiling_step(f)
             c = f["ceiling_deliveries_per_sec"]
-            cells += [fmt_int(c), ratio(c, raw_ceiling), pct(st.get("server_cpu") if st else None)]
+            cpus = f"{pct(st.get('server_cpu'))} / {pct(st.get('loadgen_cpu'))}" if st else "–"
+            cells += [fmt_int(c), ratio(c, raw_ceiling), cpus]
             eff = st["deliveries_per_sec"] / st["server_cpu"] if st and st.get("server_cpu") else None
             cells += [fmt_int(eff), ratio(eff, raw_eff)]
             fx = f.get("fixed")
@@ -187,7 +188,9 @@ def main():
         L.append("")
         L.append("| phase | msg/s in (target → achieved) | deliveries/s | lost | dups | p50 ms | p99 ms | max ms | server CPU | load gen CPU |")
         L.append("|---|---|---|---|---|---|---|---|---|---|")
-        rows = ([("fixed", f["fixed"])] if f.get("fixed") else []) + [(f"step {i}", s) for i, s in enumerate(f["steps"])]
+        rows = ([("fixed", f["fixed"])] if f.get("fixed") else []) + [
+            (f"step {i}" + (" (retry)" if s.get("retry") else ""), s) for i, s in enumerate(f["steps"])
+        ]
         for name, s in rows:
             lat = s["latency"]
             L.append(

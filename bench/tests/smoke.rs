@@ -4,6 +4,8 @@
 //! against each, and checks that messages arrived, none were lost and none
 //! were duplicated. Real processes, real sockets; about 15 s.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -47,6 +47,8 @@ fn room_of(path: &str) -> Option<String> {
     (!room.is_empty() && !room.contains('/')).then(|| room.to_owned())
 }
 
+// The handshake callback's error type is fixed by tungstenite's `Callback` trait.
+#[allow(clippy::result_large_err)]
 async fn serve(stream: TcpStream, rooms: Rooms, args: Arc<Args>) {
     let _ = stream.set_nodelay(true);
     let mut room = None;

@@ -214,6 +214,8 @@ pub struct Phase {
     pub acks: u64,
     /// Error envelopes so far.
     pub errors: u64,
+    /// Whether this phase re-ran a rate that had just failed.
+    pub retry: bool,
 }
 
 /// Runs one phase: every publisher publishes `total_rate / publishers`
@@ -324,6 +326,7 @@ pub async fn run_phase(
         closed_conns: crowd.closed(),
         acks,
         errors,
+        retry: false,
     })
 }
 
