@@ -57,49 +57,51 @@ fn reject(status: StatusCode, msg: &str) -> Response {
     (status, format!("{msg}\n")).into_response()
 }
 
-/// The `host[:port]` of an Origin like `https://example.com:8443`, without a
-/// default port.
-fn origin_authority(origin: &str) -> Option<String> {
+/// `(scheme, host[:port])` of an origin like `https://Example.com:443`,
+/// lower-cased and without the scheme's default port.
+fn parse_origin(origin: &str) -> Option<(String, String)> {
     let (scheme, rest) = origin.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
     let host = rest.split('/').next()?.to_ascii_lowercase();
-    let default = match scheme.to_ascii_lowercase().as_str() {
+    let default = match scheme.as_str() {
         "http" | "ws" => ":80",
         "https" | "wss" => ":443",
         _ => "",
     };
-    Some(match host.strip_suffix(default) {
+    let host = match host.strip_suffix(default) {
         Some(h) if !default.is_empty() => h.to_owned(),
         _ => host,
-    })
+    };
+    (!host.is_empty()).then_some((scheme, host))
 }
 
-/// Channels' AllowedHostsOriginValidator: no Origin → allowed (non-browser
-/// client); else the Origin's host must be the request's Host or listed.
+/// Channels' AllowedHostsOriginValidator: no Origin header → allowed (a
+/// non-browser client); else the Origin's `host[:port]` must equal the
+/// request's Host, or match an `--allowed-origins` entry: `*`, a full
+/// origin `scheme://host[:port]` (scheme must match too) or `host[:port]`
+/// (any scheme).
 pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
-    let Ok(origin) = origin.to_str() else {
-        return false;
+    let Some((scheme, authority)) = origin.to_str().ok().and_then(parse_origin) else {
+        // `null` (file://, sandboxed frames) or garbage: only with `*`.
+        return allowed.iter().any(|e| e.trim() == "*");
     };
-    let authority = origin_authority(origin);
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(str::to_ascii_lowercase);
-    if let (Some(a), Some(h)) = (&authority, &host) {
-        if a == h || origin_authority(&format!("http://{h}")).as_ref() == Some(a) {
-            return true;
-        }
+        .and_then(|h| parse_origin(&format!("{scheme}://{h}")));
+    if host.is_some_and(|(_, h)| h == authority) {
+        return true;
     }
     allowed.iter().any(|entry| {
-        let entry = entry.trim().to_ascii_lowercase();
+        let entry = entry.trim();
         entry == "*"
-            || entry == origin.to_ascii_lowercase()
-            || (entry.contains("://")
-                && origin_authority(&entry) == authority
-                && authority.is_some())
-            || authority.as_deref() == Some(entry.as_str())
+            || match parse_origin(entry) {
+                Some((s, a)) => s == scheme && a == authority,
+                None => entry.eq_ignore_ascii_case(&authority),
+            }
     })
 }
 
