@@ -1,0 +1,201 @@
+//! The real `confab-server` binary: `--help`, `token`, and graceful
+//! shutdown on SIGTERM (every socket closed with 1012, bounded exit).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_confab-server");
+
+#[test]
+fn help_lists_every_flag_and_subcommand() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--bind",
+        "--static-dir",
+        "--allowed-origins",
+        "--api-key",
+        "--token-secret",
+        "--max-message-bytes",
+        "--rate-per-sec",
+        "--rate-burst",
+        "--rate-abuse-limit",
+        "--max-rooms",
+        "--outbound-queue",
+        "--history-size",
+        "--join-history",
+        "--heartbeat-ms",
+        "--shutdown-grace-secs",
+        "CONFAB_BIND",
+        "RUST_LOG",
+        "serve",
+        "token",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+    let out = Command::new(BIN)
+        .args(["token", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in ["--user", "--name", "--ttl", "--token-secret"] {
+        assert!(help.contains(flag), "token --help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn token_subcommand_mints_verifiable_tokens() {
+    let out = Command::new(BIN)
+        .args(["token", "--user", "alice", "--name", "Alice", "--ttl", "1h"])
+        .env("CONFAB_TOKEN_SECRET", "s1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap();
+    let claims = confab_server::auth::verify(
+        &["s1".into()],
+        token.trim(),
+        confab_server::auth::unix_now(),
+    )
+    .unwrap();
+    assert_eq!(claims.sub, "alice");
+    assert_eq!(claims.name.as_deref(), Some("Alice"));
+    let ttl = claims.exp - confab_server::auth::unix_now();
+    assert!((3590..=3600).contains(&ttl), "{ttl}");
+    assert!(confab_server::auth::verify(&["s2".into()], token.trim(), 0).is_err());
+
+    // No secret, bad user, bad ttl: clear errors, non-zero exit.
+    let out = Command::new(BIN)
+        .args(["token", "--user", "alice"])
+        .env_remove("CONFAB_TOKEN_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token-secret"));
+    let out = Command::new(BIN)
+        .args(["token", "--user", "a b", "--token-secret", "s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "--user",
+            "a",
+            "--ttl",
+            "soon",
+            "--token-secret",
+            "s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary on a free port and returns it with its address.
+fn spawn(args: &[&str]) -> (Proc, std::net::SocketAddr) {
+    let mut child = Command::new(BIN)
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--static-dir",
+            "/nonexistent-confab-dist",
+        ])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let first = rest.split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(first.trim_end_matches('/').to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server did not report its address");
+    (Proc(child), addr.parse().unwrap())
+}
+
+#[tokio::test]
+async fn sigterm_closes_sockets_with_1012_and_exits_promptly() {
+    let (mut proc, addr) = spawn(&["--shutdown-grace-secs", "3"]);
+    let server_url = |p: &str| format!("ws://{addr}{p}");
+    let mut native_ws = connect(&server_url("/ws")).await;
+    assert_eq!(recv(&mut native_ws).await["type"], "welcome");
+    send(
+        &mut native_ws,
+        json!({"type": "join", "ref": "1", "room": "lobby"}),
+    )
+    .await;
+    recv_type(&mut native_ws, "joined").await;
+    let mut compat = connect(&server_url("/ws/chat/lobby/")).await;
+    assert_eq!(http(addr, "GET", "/healthz", &[], "").await.0, 200);
+
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &proc.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (a, b) = tokio::join!(recv_close(&mut native_ws), recv_close(&mut compat));
+    assert_eq!((a, b), (1012, 1012));
+    let exit = loop {
+        if let Some(s) = proc.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "server did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    // Stopped accepting.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn sigterm_with_a_client_that_never_reads_still_exits_in_bounded_time() {
+    let (mut proc, addr) = spawn(&["--shutdown-grace-secs", "1"]);
+    let ws = connect(&format!("ws://{addr}/ws")).await;
+    let started = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &proc.0.id().to_string()])
+        .status()
+        .unwrap();
+    loop {
+        if proc.0.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "server did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(ws);
+}
