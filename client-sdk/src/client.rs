@@ -1,20 +1,19 @@
 //! [`Client`]: the Confab protocol over a [`Socket`].
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use confab_protocol::{
-    Ack, ClientMsg, Direct, ErrorMsg, Join, Joined, Leave, Member, Message, Ping, Presence,
-    Publish, Rename, ServerType, Welcome,
-};
+use confab_protocol::{Ack, ErrorMsg, Joined, Member, Message, Welcome};
 use futures_channel::oneshot;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
+
+use crate::vecmap::VecMap;
+use crate::wire::{self, Frame};
 
 use crate::buffer::OverflowPolicy;
 use crate::dom::{now, Ticker, Timer};
@@ -168,10 +167,10 @@ pub(crate) struct Core {
     last_rx: f64,
     last_ping: f64,
     ticker: Option<Ticker>,
-    pub(crate) rooms: BTreeMap<String, Rc<RoomShared>>,
+    pub(crate) rooms: VecMap<String, Rc<RoomShared>>,
     pending: Pending<Req>,
     sweep: Option<(f64, Timer)>,
-    join_refs: HashMap<String, String>,
+    join_refs: VecMap<String, String>,
     next_ref: u64,
 }
 
@@ -248,10 +247,10 @@ impl Client {
                 last_rx: 0.0,
                 last_ping: 0.0,
                 ticker: None,
-                rooms: BTreeMap::new(),
+                rooms: VecMap::default(),
                 pending,
                 sweep: None,
-                join_refs: HashMap::new(),
+                join_refs: VecMap::default(),
                 next_ref: 0,
             }),
             events: Emitter::default(),
@@ -351,29 +350,21 @@ impl Client {
     /// Sends a direct message to user `to`; resolves with its ack (the
     /// message is stored in [`confab_protocol::dm_room`]`(me, to)`).
     pub fn direct<T: Serialize + ?Sized>(&self, to: &str, payload: &T) -> AckFuture {
-        let payload = match Payload::new(payload) {
-            Ok(p) => p,
-            Err(e) => return AckFuture::failed(e),
-        };
-        let to = to.to_owned();
-        request(&self.shared, None, move |r| {
-            ClientMsg::Direct(Direct {
-                reference: Some(r),
-                to,
-                payload,
-            })
-        })
+        match Payload::new(payload) {
+            Ok(p) => self.direct_payload(to, p),
+            Err(e) => AckFuture::failed(e),
+        }
+    }
+
+    /// [`Client::direct`] with a ready [`Payload`].
+    pub fn direct_payload(&self, to: &str, payload: Payload) -> AckFuture {
+        let fields = vec![("to", to.into()), ("payload", payload.into())];
+        request(&self.shared, None, "direct", fields)
     }
 
     /// Changes the display name; every room gets a presence update.
     pub fn rename(&self, name: &str) -> impl Future<Output = Result<Ack>> + 'static {
-        let new = name.to_owned();
-        let fut = request(&self.shared, None, |r| {
-            ClientMsg::<Payload>::Rename(Rename {
-                reference: Some(r),
-                name: new,
-            })
-        });
+        let fut = request(&self.shared, None, "rename", vec![("name", name.into())]);
         let weak = Rc::downgrade(&self.shared);
         let name = name.trim().to_owned();
         async move {
@@ -464,7 +455,8 @@ fn next_ref(core: &mut Core) -> String {
 pub(crate) fn request(
     shared: &Rc<ClientShared>,
     room: Option<String>,
-    build: impl FnOnce(String) -> ClientMsg<Payload>,
+    kind: &str,
+    fields: Vec<(&str, JsValue)>,
 ) -> AckFuture {
     let fut = {
         let mut core = shared.core.borrow_mut();
@@ -473,9 +465,8 @@ pub(crate) fn request(
         }
         core.next_ref += 1;
         let id = core.next_ref;
-        let frame = match crate::payload::to_json_text(&build(id.to_string())) {
-            Ok(f) => f,
-            Err(e) => return AckFuture::failed(e),
+        let Some(frame) = wire::encode(kind, &id.to_string(), &fields) else {
+            return AckFuture::failed(Error::Serde("payload is not JSON-compatible".to_owned()));
         };
         let (reply, rx) = oneshot::channel();
         let deadline = now() + core.opts.ack_timeout.as_millis() as f64;
@@ -546,13 +537,9 @@ fn arm_sweep(shared: &Rc<ClientShared>) {
 pub(crate) fn send_join(core: &mut Core, room: &Rc<RoomShared>) {
     let reference = next_ref(core);
     core.join_refs.insert(reference.clone(), room.name.clone());
-    let since = room.inner.borrow().cursor.since();
-    let msg = ClientMsg::<Payload>::Join(Join {
-        reference: Some(reference),
-        room: room.name.clone(),
-        since,
-    });
-    if let Ok(text) = crate::payload::to_json_text(&msg) {
+    let since = wire::position(room.inner.borrow().cursor.since());
+    let fields = [("room", room.name.as_str().into()), ("since", since)];
+    if let Some(text) = wire::encode("join", &reference, &fields) {
         core.socket.send_now(&text);
     }
 }
@@ -561,15 +548,7 @@ pub(crate) fn send_join(core: &mut Core, room: &Rc<RoomShared>) {
 /// locally and will not be re-joined).
 pub(crate) fn send_leave(shared: &Rc<ClientShared>, room: &str) -> Option<AckFuture> {
     let welcomed = shared.core.borrow().welcomed;
-    welcomed.then(|| {
-        let room = room.to_owned();
-        request(shared, None, move |r| {
-            ClientMsg::<Payload>::Leave(Leave {
-                reference: Some(r),
-                room,
-            })
-        })
-    })
+    welcomed.then(|| request(shared, None, "leave", vec![("room", room.into())]))
 }
 
 /// Forgets a room locally: no re-join; its queued publishes fail.
@@ -641,63 +620,30 @@ fn on_socket_state(shared: &Rc<ClientShared>, st: &ConnectionState) {
     shared.events.emit(&ClientEvent::StateChanged(st.clone()));
 }
 
-fn field_str(v: &JsValue, key: &str) -> Option<String> {
-    js_sys::Reflect::get(v, &JsValue::from_str(key))
-        .ok()?
-        .as_string()
-}
-
-fn decode<T: serde::de::DeserializeOwned>(v: &JsValue) -> Option<T> {
-    serde_wasm_bindgen::from_value(v.clone()).ok()
-}
-
 fn on_frame(shared: &Rc<ClientShared>, v: &JsValue) {
     shared.core.borrow_mut().last_rx = now();
-    let Some(kind) = field_str(v, "type").as_deref().and_then(ServerType::parse) else {
-        return;
-    };
-    match kind {
-        ServerType::Welcome => {
-            if let Some(w) = decode::<Welcome>(v) {
-                on_welcome(shared, w);
+    match wire::decode(v) {
+        Some(Frame::Welcome(w)) => on_welcome(shared, w),
+        Some(Frame::Joined(j)) => on_joined(shared, j),
+        Some(Frame::Message(m)) => on_message(shared, m),
+        Some(Frame::Ack(a)) => {
+            let req = {
+                let mut core = shared.core.borrow_mut();
+                let id = a.reference.as_deref().and_then(|r| r.parse().ok());
+                id.and_then(|id| core.pending.resolve(id))
+            };
+            if let Some(req) = req {
+                let _ = req.reply.send(Ok(a));
             }
         }
-        ServerType::Joined => {
-            if let Some(j) = decode::<Joined<Payload>>(v) {
-                on_joined(shared, j);
+        Some(Frame::Presence(p)) => {
+            let room = shared.core.borrow().rooms.get(&p.room).cloned();
+            if let Some(room) = room {
+                room.apply_presence(p);
             }
         }
-        ServerType::Message => {
-            if let Some(m) = decode::<Message<Payload>>(v) {
-                on_message(shared, m);
-            }
-        }
-        ServerType::Ack => {
-            if let Some(a) = decode::<Ack>(v) {
-                let req = {
-                    let mut core = shared.core.borrow_mut();
-                    let id = a.reference.as_deref().and_then(|r| r.parse().ok());
-                    id.and_then(|id| core.pending.resolve(id))
-                };
-                if let Some(req) = req {
-                    let _ = req.reply.send(Ok(a));
-                }
-            }
-        }
-        ServerType::Presence => {
-            if let Some(p) = decode::<Presence>(v) {
-                let room = shared.core.borrow().rooms.get(&p.room).cloned();
-                if let Some(room) = room {
-                    room.apply_presence(p);
-                }
-            }
-        }
-        ServerType::Error => {
-            if let Some(e) = decode::<ErrorMsg>(v) {
-                on_error(shared, e);
-            }
-        }
-        _ => {}
+        Some(Frame::Error(e)) => on_error(shared, e),
+        Some(Frame::Other) | None => {}
     }
 }
 
@@ -748,10 +694,7 @@ fn heartbeat_tick(shared: &Rc<ClientShared>) {
             if t - core.last_ping >= hb {
                 core.last_ping = t;
                 let reference = next_ref(&mut core);
-                let ping = ClientMsg::<Payload>::Ping(Ping {
-                    reference: Some(reference),
-                });
-                if let Ok(text) = crate::payload::to_json_text(&ping) {
+                if let Some(text) = wire::encode("ping", &reference, &[]) {
                     core.socket.send_now(&text);
                 }
             }
@@ -833,12 +776,7 @@ pub(crate) fn publish(
         RoomState::Joined | RoomState::Joining => {}
         _ => return AckFuture::failed(Error::NotJoined),
     }
-    let name = room.name.clone();
-    request(shared, Some(name.clone()), move |r| {
-        ClientMsg::Publish(Publish {
-            reference: Some(r),
-            room: name,
-            payload,
-        })
-    })
+    let name = room.name.as_str();
+    let fields = vec![("room", name.into()), ("payload", payload.into())];
+    request(shared, Some(name.to_owned()), "publish", fields)
 }

@@ -6,12 +6,15 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use js_sys::{Function, Promise, Reflect};
-use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::socket::TokenProvider;
+use crate::wire;
 use crate::{
     Backoff, Client, ClientEvent, ClientOptions, ConnectionState, Error, OverflowPolicy, Payload,
     Room, RoomEvent, Socket, SocketOptions, Subscription,
@@ -131,10 +134,6 @@ pub fn to_js_error(e: &Error) -> JsValue {
     err.into()
 }
 
-fn to_value<T: Serialize + ?Sized>(v: &T) -> JsValue {
-    crate::payload::to_js(v).unwrap_or(JsValue::UNDEFINED)
-}
-
 fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
     if !obj.is_object() {
         return None;
@@ -191,38 +190,20 @@ fn get_token_provider(obj: &JsValue) -> Option<TokenProvider> {
 }
 
 fn state_info(st: &ConnectionState) -> JsValue {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Info<'a> {
-        state: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        attempt: Option<u32>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        retry_in_ms: Option<u64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        code: Option<u16>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<&'a str>,
-    }
-    let mut info = Info {
-        state: st.name(),
-        attempt: None,
-        retry_in_ms: None,
-        code: None,
-        reason: None,
-    };
+    let num = |n: f64| JsValue::from_f64(n);
     match st {
-        ConnectionState::Reconnecting { attempt, retry_in } => {
-            info.attempt = Some(*attempt);
-            info.retry_in_ms = Some(retry_in.as_millis() as u64);
-        }
-        ConnectionState::Closed { code, reason } => {
-            info.code = Some(*code);
-            info.reason = Some(reason);
-        }
-        _ => {}
+        ConnectionState::Reconnecting { attempt, retry_in } => wire::object(&[
+            ("state", st.name().into()),
+            ("attempt", num(f64::from(*attempt))),
+            ("retryInMs", num(retry_in.as_millis() as f64)),
+        ]),
+        ConnectionState::Closed { code, reason } => wire::object(&[
+            ("state", st.name().into()),
+            ("code", num(f64::from(*code))),
+            ("reason", reason.as_str().into()),
+        ]),
+        _ => wire::object(&[("state", st.name().into())]),
     }
-    to_value(&info)
 }
 
 /// JS listeners by event name.
@@ -254,6 +235,18 @@ impl Listeners {
             let _ = f.call1(&JsValue::NULL, &v);
         }
     }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<JsValue, Error>>>>;
+
+/// One `future_to_promise` instantiation for every method (smaller wasm).
+fn promise(fut: impl Future<Output = Result<JsValue, Error>> + 'static) -> Promise {
+    boxed_promise(Box::pin(fut))
+}
+
+#[inline(never)]
+fn boxed_promise(fut: BoxFuture) -> Promise {
+    future_to_promise(async move { fut.await.map_err(|e| to_js_error(&e)) })
 }
 
 fn reject(e: Error) -> Promise {
@@ -311,8 +304,8 @@ impl JsClient {
         let l = listeners.clone();
         let sub = client.on_event(move |ev| match ev {
             ClientEvent::StateChanged(st) => l.emit("state", || state_info(st)),
-            ClientEvent::Welcome(m) => l.emit("welcome", || to_value(m)),
-            ClientEvent::Direct(m) => l.emit("direct", || to_value(m)),
+            ClientEvent::Welcome(m) => l.emit("welcome", || wire::member_js(m)),
+            ClientEvent::Direct(m) => l.emit("direct", || wire::message_js(m)),
             ClientEvent::Error(e) => l.emit("error", || to_js_error(e)),
         });
         JsClient {
@@ -339,8 +332,7 @@ impl JsClient {
     pub fn me(&self) -> JsValue {
         self.client
             .me()
-            .map(|m| to_value(&m))
-            .unwrap_or(JsValue::UNDEFINED)
+            .map_or(JsValue::UNDEFINED, |m| wire::member_js(&m))
     }
 
     /// The server's id for the current connection.
@@ -359,12 +351,7 @@ impl JsClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<ConfabRoom>")]
     pub fn join(&self, room: String) -> Promise {
         let fut = self.client.join(&room);
-        future_to_promise(async move {
-            match fut.await {
-                Ok(room) => Ok(JsRoom::new(room).into()),
-                Err(e) => Err(to_js_error(&e)),
-            }
-        })
+        promise(async move { fut.await.map(|room| JsRoom::new(room).into()) })
     }
 
     /// Registers a room without waiting (joined whenever connected).
@@ -378,16 +365,14 @@ impl JsClient {
     /// Sends a direct message to user `to`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
     pub fn direct(&self, to: String, payload: JsValue) -> Promise {
-        ack_promise(self.client.direct(&to, &Payload::from_js(payload)))
+        ack_promise(self.client.direct_payload(&to, Payload::from_js(payload)))
     }
 
     /// Changes the display name.
     #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
     pub fn rename(&self, name: String) -> Promise {
         let fut = self.client.rename(&name);
-        future_to_promise(
-            async move { fut.await.map(|a| to_value(&a)).map_err(|e| to_js_error(&e)) },
-        )
+        promise(async move { fut.await.map(|a| wire::ack_js(&a)) })
     }
 
     /// Closes for good (no reconnect).
@@ -414,7 +399,7 @@ impl JsClient {
 }
 
 fn ack_promise(fut: crate::AckFuture) -> Promise {
-    future_to_promise(async move { fut.await.map(|a| to_value(&a)).map_err(|e| to_js_error(&e)) })
+    promise(async move { fut.await.map(|a| wire::ack_js(&a)) })
 }
 
 /// A joined room (see the Rust [`Room`]).
@@ -430,25 +415,19 @@ impl JsRoom {
         let listeners = Rc::new(Listeners::default());
         let l = listeners.clone();
         let sub = room.on_event(move |ev| match ev {
-            RoomEvent::Message(m) => l.emit("message", || to_value(m)),
+            RoomEvent::Message(m) => l.emit("message", || wire::message_js(m)),
             RoomEvent::Presence {
                 joins,
                 leaves,
                 updates,
             } => l.emit("presence", || {
-                #[derive(Serialize)]
-                struct Diff<'a> {
-                    joins: &'a [crate::Member],
-                    leaves: &'a [crate::Member],
-                    updates: &'a [crate::Member],
-                }
-                to_value(&Diff {
-                    joins,
-                    leaves,
-                    updates,
-                })
+                wire::object(&[
+                    ("joins", wire::members_js(joins)),
+                    ("leaves", wire::members_js(leaves)),
+                    ("updates", wire::members_js(updates)),
+                ])
             }),
-            RoomEvent::Members(m) => l.emit("members", || to_value(m)),
+            RoomEvent::Members(m) => l.emit("members", || wire::members_js(m)),
             RoomEvent::StateChanged(s) => l.emit("state", || JsValue::from_str(s.name())),
             RoomEvent::Gap => l.emit("gap", || JsValue::UNDEFINED),
         });
@@ -489,13 +468,18 @@ impl JsRoom {
     /// Who is in the room.
     #[wasm_bindgen(unchecked_return_type = "Member[]")]
     pub fn members(&self) -> JsValue {
-        to_value(&self.room.members())
+        wire::members_js(&self.room.members())
     }
 
     /// Messages seen, oldest first, deduplicated.
     #[wasm_bindgen(unchecked_return_type = "ConfabMessage[]")]
     pub fn history(&self) -> JsValue {
-        to_value(&self.room.history())
+        self.room
+            .history()
+            .iter()
+            .map(wire::message_js)
+            .collect::<js_sys::Array>()
+            .into()
     }
 
     /// Publishes a JSON-compatible value; resolves with the ack.
@@ -511,11 +495,7 @@ impl JsRoom {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn leave(&self) -> Promise {
         let fut = self.room.leave();
-        future_to_promise(async move {
-            fut.await
-                .map(|()| JsValue::UNDEFINED)
-                .map_err(|e| to_js_error(&e))
-        })
+        promise(async move { fut.await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// Adds a listener (`message`, `presence`, `members`, `state`, `gap`).
@@ -647,7 +627,7 @@ impl JsSocket {
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn wait(&self) -> Promise {
         let next = self.socket.wait();
-        future_to_promise(async move { Ok(next.await.unwrap_or(JsValue::UNDEFINED)) })
+        promise(async move { Ok(next.await.unwrap_or(JsValue::UNDEFINED)) })
     }
 
     /// The messages as an async iterable: `for await (const m of sock.messages())`.

@@ -50,6 +50,8 @@ mod pending;
 mod room;
 mod socket;
 mod state;
+mod vecmap;
+mod wire;
 mod ws;
 
 pub use backoff::{Attempts, Backoff};

@@ -6,9 +6,8 @@
 //! [`crate::Error::Disconnected`] (never re-sent, so never duplicated) while
 //! queued ones wait for the next connection.
 
-use std::collections::BTreeMap;
-
 use crate::buffer::OverflowPolicy;
+use crate::vecmap::VecMap;
 
 /// One outstanding request.
 #[derive(Debug)]
@@ -34,7 +33,7 @@ pub enum Added<T> {
     Rejected(T),
 }
 
-/// Outstanding requests in `ref` order.
+/// Outstanding requests, in the order they were added (refs increase).
 ///
 /// ```
 /// use confab_client::{OverflowPolicy, Pending, Added};
@@ -45,7 +44,7 @@ pub enum Added<T> {
 /// ```
 #[derive(Debug)]
 pub struct Pending<T> {
-    entries: BTreeMap<u64, Entry<T>>,
+    entries: VecMap<u64, Entry<T>>,
     capacity: usize,
     policy: OverflowPolicy,
 }
@@ -54,7 +53,7 @@ impl<T> Pending<T> {
     /// Empty; at most `capacity` queued (unsent) requests.
     pub fn new(capacity: usize, policy: OverflowPolicy) -> Self {
         Self {
-            entries: BTreeMap::new(),
+            entries: VecMap::default(),
             capacity,
             policy,
         }
@@ -151,14 +150,9 @@ impl<T> Pending<T> {
     }
 
     fn remove_where(&mut self, pred: impl Fn(&Entry<T>) -> bool) -> Vec<T> {
-        let refs: Vec<u64> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| pred(e))
-            .map(|(r, _)| *r)
-            .collect();
-        refs.into_iter()
-            .filter_map(|r| self.entries.remove(&r))
+        self.entries
+            .remove_where(|_, e| pred(e))
+            .into_iter()
             .map(|e| e.item)
             .collect()
     }

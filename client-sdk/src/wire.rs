@@ -1,0 +1,211 @@
+//! Reading server frames and writing client frames with `js_sys::Reflect`
+//! and the browser's `JSON`, without serde: the field names are those of
+//! `confab-protocol` (the contract), and skipping serde's generic decoders
+//! and their error formatting keeps the wasm small (see `scripts/size.sh`).
+
+use confab_protocol::{
+    Ack, ErrorCode, ErrorMsg, Joined, Limits, Member, Presence, ServerType, Welcome,
+};
+use js_sys::{Array, Object, Reflect, JSON};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::{Payload, RoomMessage};
+
+/// A decoded server frame.
+pub(crate) enum Frame {
+    Welcome(Welcome),
+    Joined(Joined<Payload>),
+    Message(RoomMessage),
+    Ack(Ack),
+    Presence(Presence),
+    Error(ErrorMsg),
+    /// `pong`, `members` and unknown types: nothing to do but note liveness.
+    Other,
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn string(v: &JsValue, key: &str) -> Option<String> {
+    get(v, key).as_string()
+}
+
+fn num(v: &JsValue, key: &str) -> Option<u64> {
+    get(v, key).as_f64().filter(|n| *n >= 0.0).map(|n| n as u64)
+}
+
+fn member(v: &JsValue) -> Option<Member> {
+    Some(Member {
+        id: string(v, "id")?,
+        name: string(v, "name")?,
+    })
+}
+
+fn list<T>(v: &JsValue, key: &str, item: impl Fn(&JsValue) -> Option<T>) -> Vec<T> {
+    get(v, key)
+        .dyn_into::<Array>()
+        .map(|a| a.iter().filter_map(|x| item(&x)).collect())
+        .unwrap_or_default()
+}
+
+fn message(v: &JsValue) -> Option<RoomMessage> {
+    Some(RoomMessage {
+        room: string(v, "room")?,
+        offset: num(v, "offset")?,
+        from: member(&get(v, "from"))?,
+        ts: num(v, "ts").unwrap_or(0),
+        payload: Payload::from_js(get(v, "payload")),
+    })
+}
+
+fn error_code(s: &str) -> ErrorCode {
+    use ErrorCode::*;
+    [
+        BadJson,
+        UnknownType,
+        BadRequest,
+        NotJoined,
+        RoomNameInvalid,
+        NameInvalid,
+        TooLarge,
+        RateLimited,
+        Unauthorized,
+        TooManyRooms,
+        UnknownUser,
+        Unavailable,
+        Internal,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == s)
+    .unwrap_or(Internal)
+}
+
+/// Decodes a parsed server frame; `None` when a known type lacks fields.
+pub(crate) fn decode(v: &JsValue) -> Option<Frame> {
+    let Some(kind) = string(v, "type").as_deref().and_then(ServerType::parse) else {
+        return Some(Frame::Other);
+    };
+    let reference = string(v, "ref");
+    Some(match kind {
+        ServerType::Welcome => {
+            let limits = get(v, "limits");
+            Frame::Welcome(Welcome {
+                version: num(v, "version").unwrap_or(0) as u32,
+                session_id: string(v, "session_id")?,
+                user: member(&get(v, "user"))?,
+                heartbeat_ms: num(v, "heartbeat_ms").unwrap_or(0),
+                limits: Limits {
+                    max_message_bytes: num(&limits, "max_message_bytes").unwrap_or(0),
+                    max_rooms: num(&limits, "max_rooms").unwrap_or(0) as u32,
+                    rate_per_sec: num(&limits, "rate_per_sec").unwrap_or(0) as u32,
+                },
+            })
+        }
+        ServerType::Joined => Frame::Joined(Joined {
+            reference,
+            room: string(v, "room")?,
+            epoch: string(v, "epoch")?,
+            offset: num(v, "offset").unwrap_or(0),
+            recovered: get(v, "recovered").as_bool().unwrap_or(false),
+            members: list(v, "members", member),
+            history: list(v, "history", message),
+        }),
+        ServerType::Message => Frame::Message(message(v)?),
+        ServerType::Ack => Frame::Ack(Ack {
+            reference,
+            room: string(v, "room"),
+            offset: num(v, "offset"),
+            ts: num(v, "ts"),
+        }),
+        ServerType::Presence => Frame::Presence(Presence {
+            room: string(v, "room")?,
+            joins: list(v, "joins", member),
+            leaves: list(v, "leaves", member),
+            updates: list(v, "updates", member),
+        }),
+        ServerType::Error => Frame::Error(ErrorMsg {
+            reference,
+            code: error_code(&string(v, "code").unwrap_or_default()),
+            message: string(v, "message").unwrap_or_default(),
+            room: string(v, "room"),
+        }),
+        _ => Frame::Other,
+    })
+}
+
+/// Builds a plain JS object from `(key, value)` pairs.
+pub(crate) fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        if !v.is_undefined() {
+            let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+        }
+    }
+    o.into()
+}
+
+/// `JSON.stringify` of a client frame `{type, ref, ...fields}`.
+pub(crate) fn encode(kind: &str, reference: &str, fields: &[(&str, JsValue)]) -> Option<String> {
+    let o = object(&[("type", kind.into()), ("ref", reference.into())]);
+    for (k, v) in fields {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    JSON::stringify(&o).ok().map(String::from)
+}
+
+/// `{epoch, offset}` for a join's `since`.
+pub(crate) fn position(p: Option<confab_protocol::Position>) -> JsValue {
+    match p {
+        Some(p) => object(&[
+            ("epoch", p.epoch.into()),
+            ("offset", (p.offset as f64).into()),
+        ]),
+        None => JsValue::UNDEFINED,
+    }
+}
+
+/// A [`Member`] as `{id, name}`.
+pub(crate) fn member_js(m: &Member) -> JsValue {
+    object(&[
+        ("id", m.id.as_str().into()),
+        ("name", m.name.as_str().into()),
+    ])
+}
+
+/// A member list as an array of `{id, name}`.
+pub(crate) fn members_js(ms: &[Member]) -> JsValue {
+    ms.iter().map(member_js).collect::<Array>().into()
+}
+
+/// A message as `{room, offset, from, ts, payload}`.
+pub(crate) fn message_js(m: &RoomMessage) -> JsValue {
+    object(&[
+        ("room", m.room.as_str().into()),
+        ("offset", (m.offset as f64).into()),
+        ("from", member_js(&m.from)),
+        ("ts", (m.ts as f64).into()),
+        ("payload", m.payload.as_js().clone()),
+    ])
+}
+
+/// An ack as `{ref, room, offset, ts}` (absent fields omitted).
+pub(crate) fn ack_js(a: &Ack) -> JsValue {
+    let opt_num = |n: Option<u64>| n.map_or(JsValue::UNDEFINED, |n| (n as f64).into());
+    object(&[
+        (
+            "ref",
+            a.reference
+                .as_deref()
+                .map_or(JsValue::UNDEFINED, JsValue::from_str),
+        ),
+        (
+            "room",
+            a.room
+                .as_deref()
+                .map_or(JsValue::UNDEFINED, JsValue::from_str),
+        ),
+        ("offset", opt_num(a.offset)),
+        ("ts", opt_num(a.ts)),
+    ])
+}
