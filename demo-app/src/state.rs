@@ -289,6 +289,8 @@ pub struct ChatState {
     pub my_ids: BTreeSet<String>,
     /// Connection state.
     pub link: Link,
+    /// The connection was open at least once (a new attempt is a *re*connect).
+    pub was_open: bool,
     /// Conversations in the order they were opened.
     pub conversations: Vec<Conversation>,
     /// Everyone seen, by id.
@@ -312,6 +314,7 @@ impl ChatState {
             me: None,
             my_ids: BTreeSet::new(),
             link: Link::Connecting,
+            was_open: false,
             conversations: vec![
                 Conversation::new(ConvKey::Room(LOBBY.to_owned()), now),
                 Conversation::new(ConvKey::Game, now),
@@ -465,6 +468,7 @@ impl ChatState {
             Action::Link(link) => {
                 if link == Link::Open {
                     self.error = None;
+                    self.was_open = true;
                 }
                 self.link = link;
             }
@@ -605,7 +609,7 @@ impl ChatState {
                     conv.unread += 1;
                 }
                 let body = if game_status.is_some() {
-                    Body::Notice(format!("{text} (first roll: {position})"))
+                    Body::Notice(format!("A player joined: {text}, opening roll {position}"))
                 } else {
                     Body::Dice { text, position }
                 };

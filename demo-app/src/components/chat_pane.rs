@@ -1,8 +1,8 @@
 use yew::prelude::*;
 
-use super::{ChatHeader, Composer, DicePanel, MessageList};
+use super::{ChatHeader, Composer, ConnectionStatus, DicePanel, MessageList};
 use crate::hooks::{use_chat, use_room};
-use crate::state::ConvKey;
+use crate::state::{ConvKey, Link};
 
 /// Props of [`ChatPane`].
 #[derive(Properties, PartialEq)]
@@ -20,6 +20,12 @@ pub fn ChatPane(props: &ChatPaneProps) -> Html {
     html! {
         <main class="chat" aria-label="Conversation">
             <ChatHeader conv={props.conv.clone()} />
+            if chat.state.link != Link::Open {
+                <div class="offline">
+                    <ConnectionStatus />
+                    <span class="offline-hint">{ "Messages you send now are queued and go out when the connection is back." }</span>
+                </div>
+            }
             if let Some(e) = error {
                 <div class="error" role="alert">{ e }</div>
             }

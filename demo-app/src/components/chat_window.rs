@@ -2,14 +2,21 @@ use yew::prelude::*;
 
 use super::{ChatPane, Sidebar};
 use crate::hooks::use_chat;
+use crate::state::Link;
 
 /// The two-pane window; on a phone one pane at a time.
 #[component]
 pub fn ChatWindow() -> Html {
     let chat = use_chat();
     let list_open = chat.state.list_open;
+    let link = match chat.state.link {
+        Link::Open => "open",
+        Link::Connecting if !chat.state.was_open => "connecting",
+        Link::Connecting | Link::Reconnecting { .. } => "reconnecting",
+        Link::Closed { .. } => "closed",
+    };
     html! {
-        <div class={classes!("app", list_open.then_some("show-list"))}>
+        <div class={classes!("app", list_open.then_some("show-list"))} data-link={link}>
             <Sidebar />
             <ChatPane key={format!("{:?}", chat.state.active)} conv={chat.state.active.clone()} />
         </div>

@@ -14,6 +14,7 @@ pub fn ConnectionStatus() -> Html {
     };
     let seconds = use_countdown(deadline);
     let (class, text) = match &link {
+        Link::Connecting if chat.state.was_open => ("reconnecting", "reconnecting…".to_owned()),
         Link::Connecting => ("connecting", "connecting…".to_owned()),
         Link::Open => ("open", "connected".to_owned()),
         Link::Reconnecting { .. } => match seconds {

@@ -20,7 +20,7 @@ pub fn SearchBox(props: &SearchBoxProps) -> Html {
         <div class="search">
             <input
                 type="search"
-                placeholder="Search people and rooms, or type a room name"
+                placeholder="Search, or type a room to join"
                 aria-label="Search people and rooms"
                 value={props.value.clone()}
                 {oninput}

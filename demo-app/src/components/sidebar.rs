@@ -3,7 +3,7 @@ use yew::prelude::*;
 
 use super::{Avatar, ConnectionStatus, ListItem, SearchBox};
 use crate::hooks::{use_chat, use_presence};
-use crate::state::{Action, ConvKey};
+use crate::state::{Action, ConvKey, Link};
 
 /// The left pane: me and the connection, search, rooms, people.
 #[component]
@@ -11,6 +11,8 @@ pub fn Sidebar() -> Html {
     let chat = use_chat();
     let people = use_presence();
     let state = &chat.state;
+    // Presence is only known while connected: dots go grey during an outage.
+    let connected = state.link == Link::Open;
 
     let open = |key: ConvKey| {
         let state = state.clone();
@@ -92,7 +94,7 @@ pub fn Sidebar() -> Html {
                 title={p.member.name.clone()}
                 seed={p.member.id.clone()}
                 kind="person"
-                online={Some(p.online())}
+                online={Some(p.online() && connected)}
                 preview={AttrValue::from(preview)}
                 time={last.map(|l| l.ts)}
                 unread={conv.map_or(0, |c| c.unread)}
