@@ -342,6 +342,7 @@ fn client_listener(inner: Weak<Inner>) -> impl Fn(&ClientEvent) + 'static {
             ClientEvent::StateChanged(s) => dispatch.emit(Action::Link(link(s))),
             ClientEvent::Welcome(me) => {
                 dispatch.emit(Action::Welcome(me.clone()));
+                forget_foreign_dm_rooms(&inner, &me.id);
                 // A reconnect introduces us with the name given at connect
                 // time: keep the one chosen later with /name.
                 let wanted = inner.name.borrow().clone();
@@ -356,6 +357,41 @@ fn client_listener(inner: Weak<Inner>) -> impl Fn(&ClientEvent) + 'static {
             ClientEvent::Error(e) => dispatch.emit(Action::Error(Some(e.to_string()))),
             _ => {}
         }
+    }
+}
+
+/// A `dm:` room that does not include user `me` (guest ids change on
+/// every connection, so DM rooms opened under the previous id are refused).
+fn is_foreign_dm(room: &str, me: Option<&sdk::Member>) -> bool {
+    match (confab_protocol::dm_members(room), me) {
+        (Some((a, b)), Some(me)) => a != me.id && b != me.id,
+        _ => false,
+    }
+}
+
+/// Stops re-joining the DM rooms of a previous guest id (their history stays
+/// on screen; new DMs go to the room of the new id).
+fn forget_foreign_dm_rooms(inner: &Rc<Inner>, my_id: &str) {
+    let me = sdk::Member {
+        id: my_id.to_owned(),
+        name: String::new(),
+    };
+    let stale: Vec<JoinedRoom> = {
+        let mut rooms = inner.rooms.borrow_mut();
+        let names: Vec<String> = rooms
+            .keys()
+            .filter(|r| is_foreign_dm(r, Some(&me)))
+            .cloned()
+            .collect();
+        names.iter().filter_map(|n| rooms.remove(n)).collect()
+    };
+    for joined in stale {
+        let leave = joined.room.leave();
+        // The server refuses or ignores it: the point is that the SDK
+        // forgets the room. Its listener goes with `joined`.
+        spawn_local(async move {
+            let _ = leave.await;
+        });
     }
 }
 
@@ -380,6 +416,13 @@ fn room_listener(inner: Weak<Inner>, name: String) -> impl Fn(&RoomEvent) + 'sta
                 members: members.clone(),
             }),
             RoomEvent::StateChanged(RoomState::Errored) => {
+                dispatch.emit(Action::Members {
+                    room: name.clone(),
+                    members: Vec::new(),
+                });
+                if is_foreign_dm(&name, inner.client.me().as_ref()) {
+                    return; // a DM room of our previous guest id: dropped on welcome
+                }
                 let error = inner.rooms.borrow().get(&name).and_then(|j| j.room.error());
                 let why = error.map_or_else(|| "refused".to_owned(), |e| e.to_string());
                 dispatch.emit(Action::Error(Some(format!("could not join {name}: {why}"))));

@@ -469,6 +469,12 @@ impl ChatState {
                 if link == Link::Open {
                     self.error = None;
                     self.was_open = true;
+                } else {
+                    // Presence is unknown until the rooms are re-joined
+                    // (their member lists then arrive again).
+                    for p in self.people.values_mut() {
+                        p.rooms.clear();
+                    }
                 }
                 self.link = link;
             }
@@ -825,6 +831,27 @@ mod tests {
         );
         s = reduce(s, Action::Welcome(m("g-a2", "Alice")));
         assert!(s.is_mine(&m("g-a", "Alice")) && s.is_mine(&m("g-a2", "Alice")));
+    }
+
+    #[test]
+    fn presence_is_unknown_while_disconnected() {
+        let mut s = welcomed();
+        s = reduce(
+            s,
+            Action::Members {
+                room: "lobby".into(),
+                members: vec![m("g-b", "Bob")],
+            },
+        );
+        assert!(s.people["g-b"].online());
+        s = reduce(
+            s,
+            Action::Link(Link::Reconnecting {
+                attempt: 1,
+                retry_at: 0.0,
+            }),
+        );
+        assert!(!s.people["g-b"].online());
     }
 
     #[test]
