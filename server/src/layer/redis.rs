@@ -62,16 +62,16 @@ const OP_TIMEOUT: Duration = Duration::from_secs(3);
 const PUBSUB_PING: Duration = Duration::from_secs(5);
 
 /// Reconnect delay after `attempt` failures: full jitter over an exponential
-/// ceiling of 100 ms · 2^attempt, capped at 5 s.
+/// ceiling of 100 ms · 2^attempt, capped at 2 s.
 ///
 /// ```
 /// use confab_server::layer::redis_backoff;
 /// for attempt in 0..20 {
-///     assert!(redis_backoff(attempt) <= std::time::Duration::from_secs(5));
+///     assert!(redis_backoff(attempt) <= std::time::Duration::from_secs(2));
 /// }
 /// ```
 pub fn redis_backoff(attempt: u32) -> Duration {
-    let ceiling = 100u64.saturating_mul(1 << attempt.min(10)).min(5_000);
+    let ceiling = 100u64.saturating_mul(1 << attempt.min(10)).min(2_000);
     Duration::from_millis(rand::rng().random_range(ceiling / 2..=ceiling))
 }
 
@@ -482,9 +482,54 @@ fn decode_entry(fields: &[String]) -> Result<Arc<StoredMessage>> {
     }
 }
 
+/// The last offset delivered to local connections per room this node
+/// listens to, shared by the listener (writer) and history reads (which wait
+/// until it caught up with the head they read, so a joining connection's
+/// pending buffer holds every newer message and none older).
+#[derive(Default)]
+struct Cursors {
+    map: Mutex<HashMap<String, u64>>,
+    moved: tokio::sync::Notify,
+}
+
+impl Cursors {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, room: &str) -> Option<u64> {
+        self.lock().get(room).copied()
+    }
+
+    fn set(&self, room: &str, offset: u64) {
+        self.lock().insert(room.to_owned(), offset);
+        self.moved.notify_waiters();
+    }
+
+    /// Waits (bounded) until `room` was delivered up to `head`; returns
+    /// at once for a room this node does not listen to.
+    async fn caught_up(&self, room: &str, head: u64) {
+        let deadline = tokio::time::Instant::now() + OP_TIMEOUT;
+        loop {
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            match self.get(room) {
+                Some(c) if c < head => {}
+                _ => return,
+            }
+            if tokio::time::timeout_at(deadline, moved).await.is_err() {
+                tracing::warn!(room, head, "pub/sub delivery lags behind history");
+                return;
+            }
+        }
+    }
+}
+
 /// Requests from the layer to the pub/sub listener.
 enum SubCmd {
-    Subscribe(String, oneshot::Sender<Result<()>>),
+    /// A channel, the room when it is a room channel, the reply.
+    Subscribe(String, Option<String>, oneshot::Sender<Result<()>>),
     Unsubscribe(String),
 }
 
@@ -506,7 +551,7 @@ struct Listener {
     /// channel → local references.
     counts: HashMap<String, usize>,
     /// room → last offset delivered here.
-    cursors: HashMap<String, u64>,
+    cursors: Arc<Cursors>,
     /// The history epoch the cursors belong to.
     epoch: Option<String>,
     attempt: u32,
@@ -621,8 +666,12 @@ impl Listener {
         if self.epoch.is_some() && epoch != self.epoch {
             self.history_lost(epoch);
         } else {
-            let rooms: Vec<(String, u64)> =
-                self.cursors.iter().map(|(r, o)| (r.clone(), *o)).collect();
+            let rooms: Vec<(String, u64)> = self
+                .cursors
+                .lock()
+                .iter()
+                .map(|(r, o)| (r.clone(), *o))
+                .collect();
             for (room, last) in rooms {
                 for m in self.shared.range(&room, last + 1, None).await? {
                     self.deliver(m);
@@ -639,7 +688,7 @@ impl Listener {
         conn: &mut Option<(PubSubSink, PubSubStream)>,
     ) -> bool {
         match cmd {
-            SubCmd::Subscribe(channel, reply) => {
+            SubCmd::Subscribe(channel, room, reply) => {
                 let count = self.counts.get(&channel).copied().unwrap_or(0);
                 if count > 0 {
                     self.counts.insert(channel, count + 1);
@@ -658,8 +707,16 @@ impl Listener {
                     .await
                 {
                     Ok(()) => {
-                        self.counts.insert(channel, 1);
-                        let _ = reply.send(Ok(()));
+                        let floor = match &room {
+                            Some(room) => self.floor(room).await,
+                            None => Ok(()),
+                        };
+                        if floor.is_ok() {
+                            self.counts.insert(channel, 1);
+                        } else {
+                            let _ = sink.unsubscribe(&channel).await;
+                        }
+                        let _ = reply.send(floor);
                         true
                     }
                     Err(e) => {
@@ -690,6 +747,26 @@ impl Listener {
         }
     }
 
+    /// A room channel was just subscribed: every message after the head read
+    /// now will arrive, and those before are in any later history read.
+    async fn floor(&mut self, room: &str) -> Result<()> {
+        if self.cursors.get(room).is_some() {
+            return Ok(());
+        }
+        let mut conn = self.shared.conn.clone();
+        let head: Option<u64> = self
+            .shared
+            .call(
+                "get head",
+                redis::cmd("GET")
+                    .arg(self.shared.keys.head(room))
+                    .query_async(&mut conn),
+            )
+            .await?;
+        self.cursors.set(room, head.unwrap_or(0));
+        Ok(())
+    }
+
     /// Whether this node still listens to `room`'s messages.
     fn listens(&self, room: &str) -> bool {
         let k = &self.shared.keys;
@@ -703,13 +780,9 @@ impl Listener {
     }
 
     fn forget_cursors(&mut self) {
-        let keep: Vec<String> = self
-            .cursors
-            .keys()
-            .filter(|r| self.listens(r))
-            .cloned()
-            .collect();
-        self.cursors.retain(|r, _| keep.contains(r));
+        let rooms: Vec<String> = self.cursors.lock().keys().cloned().collect();
+        let keep: Vec<String> = rooms.into_iter().filter(|r| self.listens(r)).collect();
+        self.cursors.lock().retain(|r, _| keep.contains(r));
     }
 
     /// Redis lost the history (restarted empty, flushed): offsets restart,
@@ -717,7 +790,7 @@ impl Listener {
     fn history_lost(&mut self, epoch: Option<String>) {
         tracing::error!(old = ?self.epoch, new = ?epoch, "redis history epoch changed: history was lost; closing native connections so clients rejoin");
         self.epoch = epoch;
-        self.cursors.clear();
+        self.cursors.lock().clear();
         for c in self.shared.hub.connections() {
             if c.flavor == Flavor::Native {
                 c.close(close::SERVICE_RESTART, "history lost; rejoin");
@@ -726,14 +799,16 @@ impl Listener {
     }
 
     fn deliver(&mut self, m: Arc<StoredMessage>) {
-        let last = self.cursors.get(&m.msg.room).copied();
+        let last = self.cursors.get(&m.msg.room);
         if last.is_some_and(|l| m.msg.offset <= l) {
             return;
         }
         if self.listens(&m.msg.room) {
-            self.cursors.insert(m.msg.room.clone(), m.msg.offset);
+            self.shared.hub.deliver(LayerEvent::Message(m.clone()));
+            self.cursors.set(&m.msg.room, m.msg.offset);
+        } else {
+            self.shared.hub.deliver(LayerEvent::Message(m));
         }
-        self.shared.hub.deliver(LayerEvent::Message(m));
     }
 
     async fn on_message(&mut self, msg: &redis::Msg) {
@@ -766,7 +841,7 @@ impl Listener {
                 return;
             }
         };
-        if let Some(last) = self.cursors.get(&m.msg.room).copied() {
+        if let Some(last) = self.cursors.get(&m.msg.room) {
             if m.msg.offset > last + 1 {
                 // Missed while the subscription was down: fill from the stream.
                 match self
@@ -792,6 +867,7 @@ impl Listener {
 /// The Redis implementation of [`ChannelLayer`]; see the module docs.
 pub struct RedisLayer {
     shared: Arc<Shared>,
+    cursors: Arc<Cursors>,
     subs: mpsc::UnboundedSender<SubCmd>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -862,12 +938,13 @@ impl RedisLayer {
         });
         shared.heartbeat().await?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let cursors = Arc::new(Cursors::default());
         let listener = Listener {
             shared: shared.clone(),
             client,
             cmds: rx,
             counts: HashMap::new(),
-            cursors: HashMap::new(),
+            cursors: cursors.clone(),
             epoch: None,
             attempt: 0,
         };
@@ -890,6 +967,7 @@ impl RedisLayer {
         tracing::info!(node = %shared.node, prefix = %shared.keys.0, "redis channel layer connected");
         Ok(Self {
             shared,
+            cursors,
             subs: tx,
             tasks: vec![listen, beat],
         })
@@ -900,10 +978,10 @@ impl RedisLayer {
         &self.shared.node
     }
 
-    async fn sub(&self, channel: String) -> Result<()> {
+    async fn sub(&self, channel: String, room: Option<&str>) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.subs
-            .send(SubCmd::Subscribe(channel, tx))
+            .send(SubCmd::Subscribe(channel, room.map(str::to_owned), tx))
             .map_err(|_| Error::Internal("redis listener stopped".into()))?;
         rx.await
             .map_err(|_| Error::Internal("redis listener stopped".into()))?
@@ -970,6 +1048,7 @@ impl ChannelLayer for RedisLayer {
         if recovered == 0 {
             messages.reverse();
         }
+        self.cursors.caught_up(room, head).await;
         Ok(History {
             epoch,
             head,
@@ -980,7 +1059,8 @@ impl ChannelLayer for RedisLayer {
 
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
         // Direct messages to this user reach this node while it is in a room.
-        self.sub(self.shared.keys.user_channel(&member.id)).await?;
+        self.sub(self.shared.keys.user_channel(&member.id), None)
+            .await?;
         let raw = match self.shared.join_script(room, member, 1).await {
             Ok(r) => r,
             Err(e) => {
@@ -1077,7 +1157,8 @@ impl ChannelLayer for RedisLayer {
     }
 
     async fn subscribe(&self, room: &str) -> Result<()> {
-        self.sub(self.shared.keys.room_channel(room)).await
+        self.sub(self.shared.keys.room_channel(room), Some(room))
+            .await
     }
 
     async fn unsubscribe(&self, room: &str) -> Result<()> {
@@ -1086,7 +1167,7 @@ impl ChannelLayer for RedisLayer {
     }
 
     async fn connected(&self, user_id: &str) -> Result<()> {
-        self.sub(self.shared.keys.user_channel(user_id)).await
+        self.sub(self.shared.keys.user_channel(user_id), None).await
     }
 
     async fn disconnected(&self, user_id: &str) -> Result<()> {

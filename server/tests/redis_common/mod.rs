@@ -386,3 +386,23 @@ pub fn as_user(id: &str) -> String {
     };
     format!("?token={}", confab_server::auth::mint(SECRET, &claims))
 }
+
+/// Next `message` of `room` within `within` (no per-frame limit).
+pub async fn message_within(ws: &mut Ws, room: &str, within: Duration) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no message of {room} within {within:?}"));
+        if let Some(Ok(Message::Text(t))) = frame {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["type"] == "message" && v["room"] == room {
+                return v;
+            }
+        } else if !matches!(frame, Some(Ok(Message::Ping(_) | Message::Pong(_)))) {
+            panic!("connection ended: {frame:?}");
+        }
+    }
+}

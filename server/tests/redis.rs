@@ -1,0 +1,570 @@
+//! The Redis channel layer with real `confab-server` processes and a real
+//! `redis-server` (scripts/test-redis.sh sets CONFAB_TEST_REDIS_URL; in CI a
+//! missing Redis fails these tests instead of skipping them).
+
+mod common;
+mod redis_common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use redis_common::{
+    as_user, join, lists, message_within, metric, native, next_message, prefix, publish_collect,
+    redis_args, redis_url, token_args, wait_presence, Node, OwnedRedis,
+};
+
+async fn two_nodes(url: &str, test: &str, ttl: u64) -> (Node, Node) {
+    let p = prefix(test);
+    let mut args = redis_args(url, &p, ttl);
+    args.extend(token_args());
+    let a = Node::start(&args).await;
+    let b = Node::start(&args).await;
+    (a, b)
+}
+
+fn user_url(node: &Node, id: &str) -> String {
+    node.ws(&format!("/ws{}", as_user(id)))
+}
+
+fn ids(members: &Value) -> Vec<String> {
+    common::ids(members)
+}
+
+#[tokio::test]
+async fn native_rooms_presence_dms_and_resume_across_nodes() {
+    let Some(url) = redis_url() else { return };
+    let (a, b) = two_nodes(&url, "native", 15).await;
+
+    let (mut alice, _) = native(&user_url(&a, "alice")).await;
+    let j = join(&mut alice, "lobby", None).await;
+    assert_eq!(ids(&j["members"]), ["alice"], "{j}");
+    let epoch = j["epoch"].as_str().unwrap().to_owned();
+
+    let (mut bob, _) = native(&user_url(&b, "bob")).await;
+    let j = join(&mut bob, "lobby", None).await;
+    assert_eq!(ids(&j["members"]), ["alice", "bob"], "{j}");
+    assert_eq!(j["epoch"], epoch.as_str(), "one epoch for all nodes");
+    // Presence diffs cross nodes.
+    let d = wait_presence(&mut alice, "lobby", common::WAIT, |d| {
+        lists(d, "joins", &json!("bob"))
+    })
+    .await;
+    assert_eq!(d["joins"][0]["name"], "bob");
+
+    // Interleaved publishes from both nodes: one order, seen by both.
+    let mut seen_a = Vec::new();
+    let mut seen_b = Vec::new();
+    for i in 0..5 {
+        let ack = publish_collect(
+            &mut alice,
+            "lobby",
+            &format!("a{i}"),
+            json!({"from": "a", "i": i}),
+            &mut seen_a,
+        )
+        .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        let ack = publish_collect(
+            &mut bob,
+            "lobby",
+            &format!("b{i}"),
+            json!({"from": "b", "i": i}),
+            &mut seen_b,
+        )
+        .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        assert_eq!(ack["offset"], 2 * i + 2, "{ack}");
+    }
+    while seen_a.len() < 10 {
+        seen_a.push(next_message(&mut alice, "lobby").await);
+    }
+    while seen_b.len() < 10 {
+        seen_b.push(next_message(&mut bob, "lobby").await);
+    }
+    let view = |v: &[Value]| -> Vec<(u64, String)> {
+        v.iter()
+            .map(|m| (m["offset"].as_u64().unwrap(), m["payload"].to_string()))
+            .collect()
+    };
+    assert_eq!(
+        view(&seen_a),
+        view(&seen_b),
+        "both nodes see the same order"
+    );
+    let offsets: Vec<u64> = view(&seen_a).iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets, (1..=10).collect::<Vec<_>>());
+    assert_eq!(seen_b[0]["from"]["id"], "alice");
+
+    // Direct messages cross nodes to a user who has not joined the DM room.
+    common::send(
+        &mut alice,
+        json!({"type": "direct", "ref": "d1", "to": "bob", "payload": {"t": "psst"}}),
+    )
+    .await;
+    let dm = next_message(&mut bob, "dm:alice:bob").await;
+    assert_eq!(dm["payload"]["t"], "psst");
+    assert_eq!(dm["offset"], 1);
+    common::send(
+        &mut bob,
+        json!({"type": "direct", "ref": "d2", "to": "alice", "payload": {"t": "hi"}}),
+    )
+    .await;
+    // Both users get every DM (alice her own first one too), in order.
+    let own = next_message(&mut alice, "dm:alice:bob").await;
+    assert_eq!(own["payload"]["t"], "psst");
+    let dm = next_message(&mut alice, "dm:alice:bob").await;
+    assert_eq!(dm["payload"]["t"], "hi");
+    assert_eq!(dm["offset"], 2);
+
+    // list, rename.
+    common::send(
+        &mut alice,
+        json!({"type": "list", "ref": "l", "room": "lobby"}),
+    )
+    .await;
+    let l = common::recv_type(&mut alice, "members").await;
+    assert_eq!(ids(&l["members"]), ["alice", "bob"], "{l}");
+    common::send(
+        &mut bob,
+        json!({"type": "rename", "ref": "r", "name": "Robert"}),
+    )
+    .await;
+    let d = wait_presence(&mut alice, "lobby", common::WAIT, |d| {
+        lists(d, "updates", &json!("bob"))
+    })
+    .await;
+    assert_eq!(d["updates"][0]["name"], "Robert");
+
+    // alice leaves node A having seen offset 10; bob publishes two more on B;
+    // alice resumes on node B with no gap.
+    drop(alice);
+    let d = wait_presence(&mut bob, "lobby", common::WAIT, |d| {
+        lists(d, "leaves", &json!("alice"))
+    })
+    .await;
+    assert!(d["joins"].is_null(), "{d}");
+    let mut ignore = Vec::new();
+    for i in 0..2 {
+        publish_collect(
+            &mut bob,
+            "lobby",
+            &format!("c{i}"),
+            json!({"late": i}),
+            &mut ignore,
+        )
+        .await;
+    }
+    let (mut alice, _) = native(&user_url(&b, "alice")).await;
+    let j = join(&mut alice, "lobby", Some((&epoch, 10))).await;
+    assert_eq!(j["recovered"], true, "{j}");
+    let got: Vec<u64> = j["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, [11, 12], "{j}");
+    assert_eq!(j["history"][1]["payload"]["late"], 1);
+    // The DM history is there too, from the other node.
+    let j = join(&mut alice, "dm:alice:bob", Some((&epoch, 0))).await;
+    assert_eq!(j["recovered"], true, "{j}");
+    assert_eq!(j["history"].as_array().unwrap().len(), 2, "{j}");
+}
+
+#[tokio::test]
+async fn compat_chat_sockets_talk_across_nodes() {
+    let Some(url) = redis_url() else { return };
+    let (a, b) = two_nodes(&url, "compat", 15).await;
+    let (mut native_b, _) = native(&user_url(&b, "nat")).await;
+    join(&mut native_b, "room1", None).await;
+    let mut ca = common::connect(&a.ws("/ws/chat/room1/")).await;
+    let mut cb = common::connect(&b.ws("/ws/chat/room1/")).await;
+    // Both compat sockets are in the group once their presence shows up.
+    for _ in 0..2 {
+        wait_presence(&mut native_b, "room1", common::WAIT, |d| {
+            d["joins"].is_array()
+        })
+        .await;
+    }
+    common::send(&mut ca, json!({"message": "hello from A"})).await;
+    let got = common::recv(&mut cb).await;
+    assert_eq!(got, json!({"message": "hello from A"}));
+    let got = common::recv(&mut ca).await;
+    assert_eq!(
+        got,
+        json!({"message": "hello from A"}),
+        "echo to the sender"
+    );
+    common::send(&mut cb, json!({"message": "hello from B"})).await;
+    assert_eq!(
+        common::recv(&mut ca).await,
+        json!({"message": "hello from B"})
+    );
+    let m1 = next_message(&mut native_b, "room1").await;
+    let m2 = next_message(&mut native_b, "room1").await;
+    assert_eq!(m1["payload"]["message"], "hello from A");
+    assert_eq!(m2["payload"]["message"], "hello from B");
+    assert_eq!(m2["offset"].as_u64(), m1["offset"].as_u64().map(|o| o + 1));
+}
+
+/// A writer that publishes `count` messages, reconnecting to the next URL
+/// (with `join` + `since`) whenever its connection fails. Returns the
+/// payloads acknowledged and every message it saw (live or recovered).
+async fn resilient_writer(
+    urls: Vec<String>,
+    room: &'static str,
+    id: u32,
+    count: u32,
+) -> (Vec<u32>, Vec<Value>) {
+    let mut acked = Vec::new();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut pos: Option<(String, u64)> = None;
+    let mut k = 0;
+    let mut attempt = 0usize;
+    let mut unacked_stored = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    'outer: while k < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writer {id} ran out of time"
+        );
+        let url = &urls[attempt.min(urls.len() - 1)];
+        let Ok(Ok((mut ws, _))) =
+            tokio::time::timeout(common::WAIT, tokio_tungstenite::connect_async(url.as_str()))
+                .await
+        else {
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        // welcome
+        let Ok(Some(Ok(_))) =
+            tokio::time::timeout(common::WAIT, futures_util::StreamExt::next(&mut ws)).await
+        else {
+            attempt += 1;
+            continue;
+        };
+        let mut j = json!({"type": "join", "ref": "j", "room": room});
+        if let Some((e, o)) = &pos {
+            j["since"] = json!({"epoch": e, "offset": o});
+        }
+        if !try_send(&mut ws, &j).await {
+            attempt += 1;
+            continue;
+        }
+        loop {
+            let Some(v) = try_recv(&mut ws).await else {
+                attempt += 1;
+                continue 'outer;
+            };
+            if v["type"] == "joined" {
+                if pos.is_some() {
+                    assert_eq!(v["recovered"], true, "writer {id} resume: {v}");
+                }
+                for m in v["history"].as_array().unwrap() {
+                    // The publish in flight at the crash may have been
+                    // stored without its ack reaching us: don't resend it.
+                    if pos.is_some() && m["payload"] == json!({"w": id, "k": k}) {
+                        unacked_stored += 1;
+                        k += 1;
+                    }
+                    let mut m = m.clone();
+                    m["src"] = json!(format!("hist{attempt}"));
+                    seen.push(m);
+                }
+                // ...or already echoed to us live before the crash.
+                while seen
+                    .iter()
+                    .any(|m| m["payload"] == json!({"w": id, "k": k}))
+                    && k < count
+                {
+                    unacked_stored += 1;
+                    k += 1;
+                }
+                let last = seen.last().map_or(v["offset"].as_u64().unwrap(), |m| {
+                    m["offset"].as_u64().unwrap()
+                });
+                pos = Some((
+                    v["epoch"].as_str().unwrap().to_owned(),
+                    last.max(pos.as_ref().map_or(0, |p| p.1)),
+                ));
+                break;
+            }
+        }
+        while k < count {
+            let r = format!("{id}-{k}");
+            let msg =
+                json!({"type": "publish", "ref": r, "room": room, "payload": {"w": id, "k": k}});
+            if !try_send(&mut ws, &msg).await {
+                attempt += 1;
+                continue 'outer;
+            }
+            loop {
+                let Some(v) = try_recv(&mut ws).await else {
+                    attempt += 1;
+                    continue 'outer;
+                };
+                if v["type"] == "message" && v["room"] == room {
+                    if let Some(p) = pos.as_mut() {
+                        p.1 = v["offset"].as_u64().unwrap();
+                    }
+                    let mut v = v;
+                    v["src"] = json!(format!("live{attempt}"));
+                    seen.push(v);
+                } else if v["ref"] == r.as_str() {
+                    assert_eq!(v["type"], "ack", "{v}");
+                    acked.push(k);
+                    break;
+                }
+            }
+            k += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Read the tail (our own last echoes) briefly.
+        while let Ok(Some(v)) =
+            tokio::time::timeout(Duration::from_millis(300), try_recv(&mut ws)).await
+        {
+            if v["type"] == "message" && v["room"] == room {
+                seen.push(v);
+            }
+        }
+    }
+    assert!(
+        unacked_stored <= 1,
+        "writer {id}: {unacked_stored} stored without ack"
+    );
+    (acked, seen)
+}
+
+async fn try_send(ws: &mut common::Ws, v: &Value) -> bool {
+    use futures_util::SinkExt;
+    matches!(
+        tokio::time::timeout(
+            common::WAIT,
+            ws.send(tokio_tungstenite::tungstenite::Message::text(v.to_string()))
+        )
+        .await,
+        Ok(Ok(()))
+    )
+}
+
+async fn try_recv(ws: &mut common::Ws) -> Option<Value> {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(common::WAIT, futures_util::StreamExt::next(ws)).await {
+            Ok(Some(Ok(Message::Text(t)))) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Every message exactly once, offsets 1..=n without a hole.
+fn assert_exactly_once(seen: &[Value], who: &str) -> Vec<(u64, u64)> {
+    let mut offsets: Vec<u64> = seen.iter().map(|m| m["offset"].as_u64().unwrap()).collect();
+    let n = offsets.len();
+    for w in seen.windows(2) {
+        if w[0]["offset"] == w[1]["offset"] {
+            eprintln!("{who}: DUP {} / {}", w[0], w[1]);
+        }
+    }
+    offsets.dedup();
+    assert_eq!(offsets.len(), n, "{who}: duplicate deliveries: {offsets:?}");
+    let expect: Vec<u64> = (offsets[0]..offsets[0] + n as u64).collect();
+    assert_eq!(offsets, expect, "{who}: gap or disorder");
+    seen.iter()
+        .map(|m| {
+            (
+                m["payload"]["w"].as_u64().unwrap(),
+                m["payload"]["k"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn kill9_node_clients_fail_over_without_loss_or_duplicates() {
+    let Some(url) = redis_url() else { return };
+    let (mut a, b) = two_nodes(&url, "failover", 3).await;
+    let (mut obs, _) = native(&user_url(&b, "observer")).await;
+    join(&mut obs, "fo", None).await;
+
+    const COUNT: u32 = 80;
+    let mut writers = Vec::new();
+    for id in 0..3u32 {
+        let urls = vec![
+            user_url(&a, &format!("w{id}")),
+            user_url(&b, &format!("w{id}")),
+        ];
+        writers.push(tokio::spawn(resilient_writer(urls, "fo", id, COUNT)));
+    }
+    // Let them get going on node A, then crash it mid-stream.
+    let mut live = Vec::new();
+    while live.len() < 40 {
+        live.push(next_message(&mut obs, "fo").await);
+    }
+    a.kill9();
+    let mut acked_total = HashSet::new();
+    for (id, w) in writers.into_iter().enumerate() {
+        let (acked, seen) = tokio::time::timeout(Duration::from_secs(60), w)
+            .await
+            .expect("writer timed out")
+            .expect("writer panicked");
+        assert!(
+            acked.len() + 1 >= COUNT as usize,
+            "writer {id} got its acks"
+        );
+        let got: HashSet<(u64, u64)> = assert_exactly_once(&seen, &format!("writer {id}"))
+            .into_iter()
+            .collect();
+        // Each writer's own view (live + resumed history) has every acked message of its own.
+        for k in &acked {
+            assert!(
+                got.contains(&(id as u64, u64::from(*k))),
+                "writer {id} lost its acked {k}"
+            );
+        }
+        for k in acked {
+            acked_total.insert((id as u64, u64::from(k)));
+        }
+    }
+    // The observer on B saw one gap-free sequence holding every acked message once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let have: HashSet<(u64, u64)> = live
+            .iter()
+            .map(|m| {
+                (
+                    m["payload"]["w"].as_u64().unwrap(),
+                    m["payload"]["k"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        if acked_total.is_subset(&have) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "observer is missing acked messages"
+        );
+        live.push(next_message(&mut obs, "fo").await);
+    }
+    let pairs = assert_exactly_once(&live, "observer");
+    let unique: HashSet<_> = pairs.iter().collect();
+    assert_eq!(unique.len(), pairs.len(), "observer saw a payload twice");
+    assert!(live.len() >= acked_total.len());
+}
+
+#[tokio::test]
+async fn crashed_node_members_leave_presence_within_ttl() {
+    let Some(url) = redis_url() else { return };
+    let ttl = 2;
+    let (mut a, b) = two_nodes(&url, "ttl", ttl).await;
+    let (mut obs, _) = native(&user_url(&b, "observer")).await;
+    join(&mut obs, "ttl", None).await;
+    let (mut carol, _) = native(&user_url(&a, "carol")).await;
+    join(&mut carol, "ttl", None).await;
+    wait_presence(&mut obs, "ttl", common::WAIT, |d| {
+        lists(d, "joins", &json!("carol"))
+    })
+    .await;
+    let t0 = std::time::Instant::now();
+    a.kill9();
+    // Bound: TTL + one heartbeat period of node B (ttl/3) + slack.
+    let bound = Duration::from_secs(ttl) + Duration::from_secs(3);
+    wait_presence(&mut obs, "ttl", bound, |d| {
+        lists(d, "leaves", &json!("carol"))
+    })
+    .await;
+    let took = t0.elapsed();
+    eprintln!("crashed node's member left presence after {took:?} (ttl {ttl}s)");
+    common::send(&mut obs, json!({"type": "list", "ref": "l", "room": "ttl"})).await;
+    let l = common::recv_type(&mut obs, "members").await;
+    assert_eq!(ids(&l["members"]), ["observer"], "{l}");
+    drop(carol);
+}
+
+#[tokio::test]
+async fn redis_outage_unavailable_then_recovery_via_history() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(mut redis) = OwnedRedis::start().await else {
+        return;
+    };
+    let (a, b) = two_nodes(&redis.url(), "outage", 15).await;
+    let (mut alice, _) = native(&user_url(&a, "alice")).await;
+    let j = join(&mut alice, "out", None).await;
+    let epoch = j["epoch"].as_str().unwrap().to_owned();
+    let (mut bob, _) = native(&user_url(&b, "bob")).await;
+    join(&mut bob, "out", None).await;
+    let mut seen_a = Vec::new();
+    let ack = publish_collect(&mut alice, "out", "p1", json!({"n": 1}), &mut seen_a).await;
+    assert_eq!(ack["offset"], 1, "{ack}");
+    assert_eq!(next_message(&mut bob, "out").await["offset"], 1);
+
+    redis.kill9();
+    // Publishing fails with `unavailable`, the socket stays open.
+    let t0 = std::time::Instant::now();
+    let r = publish_collect(&mut alice, "out", "p2", json!({"n": 2}), &mut seen_a).await;
+    assert_eq!(r["type"], "error", "{r}");
+    assert_eq!(r["code"], "unavailable", "{r}");
+    eprintln!(
+        "publish during outage answered {} after {:?}",
+        r["code"],
+        t0.elapsed()
+    );
+    common::send(&mut bob, json!({"type": "ping", "ref": "hb"})).await;
+    assert_eq!(common::recv_type(&mut bob, "pong").await["ref"], "hb");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    redis.restart().await;
+    // Retry until Redis is back (bounded), like a client with backoff.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 2;
+    let ack = loop {
+        let r = publish_collect(
+            &mut alice,
+            "out",
+            &format!("r{n}"),
+            json!({"n": n}),
+            &mut seen_a,
+        )
+        .await;
+        if r["type"] == "ack" {
+            break r;
+        }
+        assert_eq!(r["code"], "unavailable", "{r}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "redis never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        n += 1;
+    };
+    assert_eq!(ack["offset"], 2, "nothing was stored while down: {ack}");
+    // bob on the other node gets it live once its pub/sub is back.
+    let m = message_within(&mut bob, "out", Duration::from_secs(15)).await;
+    assert_eq!(m["offset"], 2);
+    assert_eq!(m["payload"]["n"], n);
+    // And a client resuming from before the outage recovers exactly.
+    let (mut late, _) = native(&user_url(&b, "late")).await;
+    let j = join(&mut late, "out", Some((&epoch, 0))).await;
+    assert_eq!(j["recovered"], true, "{j}");
+    assert_eq!(j["epoch"], epoch.as_str(), "{j}");
+    assert_eq!(j["history"].as_array().unwrap().len(), 2, "{j}");
+    // Presence is back on both nodes.
+    common::send(
+        &mut late,
+        json!({"type": "list", "ref": "l", "room": "out"}),
+    )
+    .await;
+    let l = common::recv_type(&mut late, "members").await;
+    assert_eq!(ids(&l["members"]), ["alice", "bob", "late"], "{l}");
+    for node in [&a, &b] {
+        assert!(metric(node.addr, "confab_layer_errors_total").await > 0);
+        assert!(metric(node.addr, "confab_layer_reconnects_total").await >= 1);
+    }
+}
