@@ -568,3 +568,70 @@ async fn redis_outage_unavailable_then_recovery_via_history() {
         assert!(metric(node.addr, "confab_layer_reconnects_total").await >= 1);
     }
 }
+
+#[tokio::test]
+async fn unreachable_redis_at_start_exits_non_zero_with_a_clear_error() {
+    // No Redis needed: a closed port.
+    let port = redis_common::free_port();
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_confab-server"))
+            .args(["--bind", "127.0.0.1:0", "--redis-url"])
+            .arg(format!("redis://127.0.0.1:{port}/"))
+            .env_remove("CONFAB_DATA_DIR")
+            .output(),
+    )
+    .await
+    .expect("server did not give up in time")
+    .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach redis"), "{err}");
+}
+
+#[tokio::test]
+async fn redis_losing_its_data_changes_the_epoch_and_clients_are_told() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(mut redis) = OwnedRedis::start().await else {
+        return;
+    };
+    let (a, _b) = two_nodes(&redis.url(), "dataloss", 15).await;
+    let (mut alice, _) = native(&user_url(&a, "alice")).await;
+    let j = join(&mut alice, "lost", None).await;
+    let epoch = j["epoch"].as_str().unwrap().to_owned();
+    let mut seen = Vec::new();
+    publish_collect(&mut alice, "lost", "1", json!({"n": 1}), &mut seen).await;
+    // Crash Redis and bring it back empty (its files gone).
+    redis.kill9();
+    for e in std::fs::read_dir(&redis.dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(p).unwrap();
+        } else if p.extension().is_none_or(|x| x != "log") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    redis.restart().await;
+    // The node notices on reconnect and asks native clients to rejoin (1012).
+    let code = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            use futures_util::StreamExt;
+            use tokio_tungstenite::tungstenite::Message;
+            match alice.next().await {
+                Some(Ok(Message::Close(Some(f)))) => return u16::from(f.code),
+                Some(Ok(_)) => {}
+                other => panic!("ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("no close after the history was lost");
+    assert_eq!(code, confab_protocol::close::SERVICE_RESTART);
+    let (mut alice, _) = native(&user_url(&a, "alice")).await;
+    let j = join(&mut alice, "lost", Some((&epoch, 1))).await;
+    assert_eq!(j["recovered"], false, "{j}");
+    assert_ne!(j["epoch"], epoch.as_str(), "{j}");
+    assert_eq!(j["offset"], 0, "{j}");
+}
