@@ -1,0 +1,721 @@
+//! Browser tests: the SDK in headless Chromium against real `confab-server`
+//! processes started by `client-sdk/scripts/test.sh` (which also passes
+//! their URLs at build time). Run only through that script.
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use confab_client::{
+    debug, dm_room, Backoff, Client, ClientEvent, ClientOptions, ConnectionState, Error,
+    OverflowPolicy, Room, RoomEvent, RoomMessage, RoomState, Socket, SocketOptions, Subscription,
+};
+use gloo_timers::future::TimeoutFuture;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Main instance: in-memory history, `--token-secret test-secret`.
+const URL: &str = env_or(option_env!("CONFAB_TEST_URL"), "ws://127.0.0.1:9101/ws");
+/// Durable instance (`--data-dir`): restarts keep epoch and offsets.
+const DURABLE_URL: &str = env_or(
+    option_env!("CONFAB_TEST_DURABLE_URL"),
+    "ws://127.0.0.1:9102/ws",
+);
+/// Scratch in-memory instance that tests stop/start/restart.
+const SCRATCH_URL: &str = env_or(
+    option_env!("CONFAB_TEST_SCRATCH_URL"),
+    "ws://127.0.0.1:9103/ws",
+);
+/// control.py
+const CONTROL: &str = env_or(option_env!("CONFAB_TEST_CONTROL"), "http://127.0.0.1:9100");
+/// A user token for `alice` signed with the main instance's secret.
+const TOKEN: &str = env_or(option_env!("CONFAB_TEST_TOKEN"), "");
+/// Nothing listens there.
+const DEAD_URL: &str = "ws://127.0.0.1:9/ws";
+
+const fn env_or(v: Option<&'static str>, default: &'static str) -> &'static str {
+    match v {
+        Some(v) => v,
+        None => default,
+    }
+}
+
+#[wasm_bindgen(inline_js = "
+export function post(url) {
+  return fetch(url, { method: 'POST' }).then(r => r.text().then(t => { if (!r.ok) throw new Error(t); return t; }));
+}")]
+extern "C" {
+    fn post(url: &str) -> js_sys::Promise;
+}
+
+/// POST to control.py (`kill|stop|start|restart` + `/instance`).
+async fn control(path: &str) {
+    let url = format!("{CONTROL}/{path}");
+    JsFuture::from(post(&url))
+        .await
+        .unwrap_or_else(|e| panic!("control {path}: {e:?}"));
+}
+
+/// The main server's `POST /debug/stall/{session}` (through control.py):
+/// that connection stops reading and writing, like a dead link.
+async fn stall(session: &str) {
+    control(&format!("stall/main/{session}")).await;
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+async fn sleep(ms: u32) {
+    TimeoutFuture::new(ms).await;
+}
+
+async fn until(what: &str, timeout_ms: u32, cond: impl Fn() -> bool) {
+    let deadline = now() + f64::from(timeout_ms);
+    while !cond() {
+        assert!(
+            now() < deadline,
+            "timed out after {timeout_ms} ms waiting for {what}"
+        );
+        sleep(10).await;
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", (js_sys::Math::random() * 1e9) as u64)
+}
+
+fn guest(url: &str, name: &str) -> Client {
+    Client::connect(ClientOptions::new(url).name(name))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Chat {
+    n: u32,
+}
+
+/// Records a room's events.
+struct Recorder {
+    events: Rc<RefCell<Vec<RoomEvent>>>,
+    _sub: Subscription,
+}
+
+impl Recorder {
+    fn new(room: &Room) -> Self {
+        let events: Rc<RefCell<Vec<RoomEvent>>> = Rc::default();
+        let e = events.clone();
+        let sub = room.on_event(move |ev| e.borrow_mut().push(ev.clone()));
+        Self { events, _sub: sub }
+    }
+    fn messages(&self) -> Vec<RoomMessage> {
+        self.events
+            .borrow()
+            .iter()
+            .filter_map(|e| match e {
+                RoomEvent::Message(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    fn ns(&self) -> Vec<u32> {
+        self.messages()
+            .iter()
+            .map(|m| m.payload.get::<Chat>().unwrap().n)
+            .collect()
+    }
+    fn gaps(&self) -> usize {
+        self.events
+            .borrow()
+            .iter()
+            .filter(|e| matches!(e, RoomEvent::Gap))
+            .count()
+    }
+}
+
+fn is_open(c: &Client) -> bool {
+    c.state() == ConnectionState::Open
+}
+
+async fn await_all<T>(futs: Vec<Pin<Box<dyn Future<Output = T>>>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for f in futs {
+        out.push(f.await);
+    }
+    out
+}
+
+#[wasm_bindgen_test]
+async fn connect_welcome_guest_name() {
+    let c = guest(URL, "Bob");
+    until("welcome", 5000, || c.me().is_some()).await;
+    let me = c.me().unwrap();
+    assert_eq!(me.name, "Bob");
+    assert!(me.id.starts_with("g-"), "{me:?}");
+    assert!(is_open(&c));
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn token_provider_called_on_every_connect() {
+    assert!(!TOKEN.is_empty(), "CONFAB_TEST_TOKEN not set at build time");
+    let calls = Rc::new(Cell::new(0u32));
+    let c2 = calls.clone();
+    let c = Client::connect(ClientOptions::new(URL).token_provider(move || {
+        c2.set(c2.get() + 1);
+        async { Some(TOKEN.to_owned()) }
+    }));
+    until("welcome", 5000, || c.me().is_some()).await;
+    assert_eq!(c.me().unwrap().id, "alice");
+    assert_eq!(calls.get(), 1);
+    for round in 2..=3 {
+        let sid = c.session_id();
+        c.socket().reconnect();
+        until("new session", 5000, || {
+            is_open(&c) && c.me().is_some() && c.session_id() != sid
+        })
+        .await;
+        assert_eq!(calls.get(), round);
+    }
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn publish_and_receive_between_two_clients() {
+    let (a, b) = (guest(URL, "A"), guest(URL, "B"));
+    let name = unique("pubsub");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    assert_eq!(ra.state(), RoomState::Joined);
+    let rec = Recorder::new(&rb);
+    // Publishes are queued when called; awaiting later keeps their order.
+    let futs: Vec<_> = (0..20).map(|n| ra.publish(&Chat { n })).collect();
+    let mut offsets = Vec::new();
+    for f in futs {
+        offsets.push(f.await.unwrap().offset.unwrap());
+    }
+    assert!(offsets.windows(2).all(|w| w[1] == w[0] + 1), "{offsets:?}");
+    until("20 messages at B", 5000, || rec.messages().len() >= 20).await;
+    assert_eq!(rec.ns(), (0..20).collect::<Vec<_>>());
+    assert_eq!(
+        rec.messages().iter().map(|m| m.offset).collect::<Vec<_>>(),
+        offsets
+    );
+    assert!(rec
+        .messages()
+        .iter()
+        .all(|m| m.from.name == "A" && m.room == name && m.ts > 0));
+    assert_eq!(rb.history().len(), 20);
+    a.close();
+    b.close();
+}
+
+#[wasm_bindgen_test]
+async fn presence_snapshot_and_diffs() {
+    let (a, b) = (guest(URL, "Ann"), guest(URL, "Ben"));
+    let name = unique("presence");
+    let ra = a.join(&name).await.unwrap();
+    let rec = Recorder::new(&ra);
+    let rb = b.join(&name).await.unwrap();
+    let bid = b.me().unwrap().id;
+    // B's snapshot has both; A learns about B through a diff.
+    assert_eq!(rb.members().len(), 2, "{:?}", rb.members());
+    until("B in A's members", 5000, || {
+        ra.members().iter().any(|m| m.id == bid)
+    })
+    .await;
+    let saw = |f: &dyn Fn(&RoomEvent) -> bool| rec.events.borrow().iter().any(f);
+    assert!(saw(
+        &|e| matches!(e, RoomEvent::Presence { joins, .. } if joins.iter().any(|m| m.id == bid))
+    ));
+    b.rename("Benny").await.unwrap();
+    assert_eq!(b.me().unwrap().name, "Benny");
+    until("rename seen", 5000, || {
+        ra.members()
+            .iter()
+            .any(|m| m.id == bid && m.name == "Benny")
+    })
+    .await;
+    assert!(saw(
+        &|e| matches!(e, RoomEvent::Presence { updates, .. } if updates.iter().any(|m| m.name == "Benny"))
+    ));
+    rb.leave().await.unwrap();
+    assert_eq!(rb.state(), RoomState::Left);
+    until("B gone", 5000, || !ra.members().iter().any(|m| m.id == bid)).await;
+    assert!(saw(
+        &|e| matches!(e, RoomEvent::Presence { leaves, .. } if leaves.iter().any(|m| m.id == bid))
+    ));
+    assert!(matches!(
+        rb.publish(&Chat { n: 1 }).await,
+        Err(Error::NotJoined)
+    ));
+    a.close();
+    b.close();
+}
+
+#[wasm_bindgen_test]
+async fn direct_messages() {
+    let (a, b) = (guest(URL, "Dee"), guest(URL, "Eve"));
+    until("welcomes", 5000, || a.me().is_some() && b.me().is_some()).await;
+    let (aid, bid) = (a.me().unwrap().id, b.me().unwrap().id);
+    let got: Rc<RefCell<Vec<RoomMessage>>> = Rc::default();
+    let g = got.clone();
+    let _sub = b.on_event(move |ev| {
+        if let ClientEvent::Direct(m) = ev {
+            g.borrow_mut().push(m.clone());
+        }
+    });
+    let ack = a.direct(&bid, &Chat { n: 7 }).await.unwrap();
+    let dm = dm_room(&aid, &bid);
+    assert_eq!(ack.room.as_deref(), Some(dm.as_str()));
+    until("DM at B", 5000, || !got.borrow().is_empty()).await;
+    let m = got.borrow()[0].clone();
+    assert_eq!(
+        (m.room.as_str(), m.from.id.as_str()),
+        (dm.as_str(), aid.as_str())
+    );
+    assert_eq!(m.payload.get::<Chat>().unwrap(), Chat { n: 7 });
+    // The conversation is a room B can join for its history.
+    let room = b.join(&dm).await.unwrap();
+    assert!(room.history().iter().any(|h| h.offset == m.offset));
+    // Someone else's conversation: the server refuses, the room is errored.
+    let err = a.join("dm:g-x:g-y").await.unwrap_err();
+    assert_eq!(err.code(), "unauthorized", "{err:?}");
+    assert!(a.rooms().is_empty());
+    a.close();
+    b.close();
+}
+
+#[wasm_bindgen_test]
+async fn ack_timeout_offline_and_on_a_dead_link() {
+    // Offline: queued, never sent, fails after the timeout (not forever).
+    let c = Client::connect(ClientOptions::new(DEAD_URL).ack_timeout(Duration::from_millis(300)));
+    let room = c.room("lobby").unwrap();
+    let t0 = now();
+    assert_eq!(
+        room.publish(&Chat { n: 1 }).await.unwrap_err(),
+        Error::AckTimeout
+    );
+    let waited = now() - t0;
+    assert!((250.0..3000.0).contains(&waited), "{waited}");
+    assert_eq!(c.pending(), 0);
+    assert_eq!(c.join("other").await.unwrap_err(), Error::AckTimeout);
+    c.close();
+
+    // Sent on a link that went silent (server stalled): the ack never comes.
+    let c = Client::connect(ClientOptions::new(URL).ack_timeout(Duration::from_millis(500)));
+    let room = c.join(&unique("acktimeout")).await.unwrap();
+    stall(&c.session_id().unwrap()).await;
+    let t0 = now();
+    assert_eq!(
+        room.publish(&Chat { n: 2 }).await.unwrap_err(),
+        Error::AckTimeout
+    );
+    assert!(now() - t0 >= 450.0);
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn heartbeat_detects_dead_link_and_resume_is_gap_free() {
+    let hb = 300.0;
+    let a = Client::connect(
+        ClientOptions::new(URL)
+            .name("Hb")
+            .heartbeat(Duration::from_millis(300)),
+    );
+    let b = guest(URL, "Pub");
+    let name = unique("heartbeat");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let rec = Recorder::new(&ra);
+    rb.publish(&Chat { n: 0 }).await.unwrap();
+    until("first message", 5000, || rec.ns() == [0]).await;
+
+    let sid = a.session_id().unwrap();
+    stall(&sid).await;
+    let t0 = now();
+    // Published while A's link is dead: A must get them after resuming.
+    for n in 1..=5 {
+        rb.publish(&Chat { n }).await.unwrap();
+    }
+    until("dead link detected", 5000, || !is_open(&a)).await;
+    let detected = now() - t0;
+    web_sys_log(&format!(
+        "heartbeat {hb} ms: dead link detected after {detected} ms"
+    ));
+    // Silence threshold 2 × 300 ms, checked every 75 ms, plus scheduling slack.
+    assert!(
+        detected < 2.0 * hb + hb + 500.0,
+        "detected after {detected} ms"
+    );
+    until("re-joined on a new session", 8000, || {
+        ra.state() == RoomState::Joined && a.session_id().is_some_and(|s| s != sid)
+    })
+    .await;
+    until("missed messages", 5000, || rec.ns().len() >= 6).await;
+    sleep(200).await;
+    assert_eq!(
+        rec.ns(),
+        (0..=5).collect::<Vec<_>>(),
+        "exactly once, in order"
+    );
+    assert_eq!(rec.gaps(), 0);
+    a.close();
+    b.close();
+}
+
+/// Publishes every 25 ms while the durable server is killed (SIGKILL) and
+/// restarted. The durable server keeps epoch and offsets, so the receiver
+/// must end with one gap-free run of offsets holding every acked message
+/// exactly once; publishes in flight at the kill fail with `Disconnected`
+/// (outcome unknown: stored or not) and are never re-sent.
+#[wasm_bindgen_test]
+async fn server_killed_and_restarted_while_publishing() {
+    let backoff = Backoff {
+        min: Duration::from_millis(100),
+        max: Duration::from_millis(500),
+        ..Backoff::default()
+    };
+    let opts = |n: &str| {
+        ClientOptions::new(DURABLE_URL)
+            .name(n)
+            .backoff(backoff)
+            .ack_timeout(Duration::from_secs(8))
+    };
+    let a = Client::connect(opts("Publisher"));
+    let b = Client::connect(opts("Reader"));
+    let name = unique("restart");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let rec = Recorder::new(&rb);
+    let states: Rc<RefCell<Vec<ConnectionState>>> = Rc::default();
+    let s = states.clone();
+    let _sub = a.on_event(move |e| {
+        if let ClientEvent::StateChanged(st) = e {
+            s.borrow_mut().push(st.clone());
+        }
+    });
+    let sid = a.session_id();
+
+    let mut futs: Vec<Pin<Box<dyn Future<Output = _>>>> = Vec::new();
+    let mut offline = 0;
+    for n in 0..60u32 {
+        offline += usize::from(!is_open(&a) || ra.state() != RoomState::Joined);
+        futs.push(Box::pin(ra.publish(&Chat { n })));
+        if n == 20 {
+            wasm_bindgen_futures::spawn_local(control("restart/durable?mode=kill&down_ms=300"));
+        }
+        sleep(25).await;
+    }
+    let results = await_all(futs).await;
+    let mut acked = Vec::new();
+    let mut unknown = Vec::new();
+    for (n, r) in (0u32..).zip(results) {
+        match r {
+            Ok(ack) => acked.push((n, ack.offset.unwrap())),
+            Err(Error::Disconnected) => unknown.push(n),
+            Err(e) => panic!("publish {n}: unexpected {e:?}"),
+        }
+    }
+    assert!(
+        states
+            .borrow()
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+        "no reconnect"
+    );
+    assert!(offline > 0, "no publish was made while the server was down");
+    assert_ne!(a.session_id(), sid);
+    assert!(
+        acked.iter().any(|(n, _)| *n < 20) && acked.iter().any(|(n, _)| *n > 40),
+        "{acked:?}"
+    );
+    let acked_ns: Vec<u32> = acked.iter().map(|(n, _)| *n).collect();
+    until("every acked message at the reader", 10_000, || {
+        let got = rec.ns();
+        acked_ns.iter().all(|n| got.contains(n))
+    })
+    .await;
+    sleep(300).await;
+    let msgs = rec.messages();
+    let offsets: Vec<u64> = msgs.iter().map(|m| m.offset).collect();
+    assert!(
+        offsets.windows(2).all(|w| w[1] == w[0] + 1),
+        "hole or duplicate: {offsets:?}"
+    );
+    let got = rec.ns();
+    let mut dedup = got.clone();
+    dedup.sort_unstable();
+    dedup.dedup();
+    assert_eq!(dedup.len(), got.len(), "duplicate payloads: {got:?}");
+    assert!(
+        got.iter()
+            .all(|n| acked_ns.contains(n) || unknown.contains(n)),
+        "{got:?}"
+    );
+    for (n, off) in &acked {
+        let m = msgs
+            .iter()
+            .find(|m| m.payload.get::<Chat>().unwrap().n == *n)
+            .unwrap();
+        assert_eq!(m.offset, *off, "ack offset of {n}");
+    }
+    assert_eq!(rec.gaps(), 0, "durable server: resume must be recovered");
+    web_sys_log(&format!(
+        "restart test: {} acked ({offline} published while down/re-joining), {} in flight at the kill (outcome unknown), {} delivered",
+        acked.len(),
+        unknown.len(),
+        got.len()
+    ));
+    a.close();
+    b.close();
+}
+
+/// An in-memory server loses history on restart (new epoch): the SDK must
+/// say so with a Gap event instead of pretending the resume was complete.
+#[wasm_bindgen_test]
+async fn restart_of_in_memory_server_reports_gap() {
+    let backoff = Backoff {
+        min: Duration::from_millis(100),
+        max: Duration::from_millis(500),
+        ..Backoff::default()
+    };
+    let a = Client::connect(ClientOptions::new(SCRATCH_URL).name("A").backoff(backoff));
+    let b = Client::connect(ClientOptions::new(SCRATCH_URL).name("B").backoff(backoff));
+    let name = unique("gap");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let rec = Recorder::new(&rb);
+    for n in 0..3 {
+        ra.publish(&Chat { n }).await.unwrap();
+    }
+    until("3 messages", 5000, || rec.ns().len() == 3).await;
+    control("restart/scratch?mode=term&down_ms=100").await;
+    until("gap reported", 8000, || {
+        rec.gaps() == 1 && rb.state() == RoomState::Joined
+    })
+    .await;
+    assert_eq!(rb.gaps(), 1);
+    until("A re-joined", 8000, || ra.state() == RoomState::Joined).await;
+    for n in 3..5 {
+        ra.publish(&Chat { n }).await.unwrap();
+    }
+    until("5 messages", 5000, || rec.ns().len() >= 5).await;
+    sleep(200).await;
+    assert_eq!(rec.ns(), (0..5).collect::<Vec<_>>());
+    let ev = rec.events.borrow();
+    let gap_at = ev.iter().position(|e| matches!(e, RoomEvent::Gap)).unwrap();
+    let first_after = ev[gap_at..].iter().find_map(|e| match e {
+        RoomEvent::Message(m) => Some(m.offset),
+        _ => None,
+    });
+    assert_eq!(first_after, Some(1), "new epoch restarts offsets");
+    drop(ev);
+    a.close();
+    b.close();
+}
+
+#[wasm_bindgen_test]
+async fn offline_buffer_is_bounded_and_flushed_after_rejoin() {
+    let backoff = Backoff {
+        min: Duration::from_millis(100),
+        max: Duration::from_millis(300),
+        ..Backoff::default()
+    };
+    let a = Client::connect(
+        ClientOptions::new(SCRATCH_URL)
+            .name("Off")
+            .send_buffer(5)
+            .backoff(backoff),
+    );
+    let name = unique("offline");
+    let ra = a.join(&name).await.unwrap();
+    control("stop/scratch").await;
+    until("offline", 5000, || {
+        matches!(a.state(), ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    assert_eq!(ra.state(), RoomState::Joining);
+    let futs: Vec<_> = (0..5).map(|n| ra.publish(&Chat { n })).collect();
+    assert_eq!(a.pending(), 5);
+    assert_eq!(
+        ra.publish(&Chat { n: 99 }).await.unwrap_err(),
+        Error::BufferFull
+    );
+    control("start/scratch").await;
+    let mut offsets = Vec::new();
+    for f in futs {
+        offsets.push(f.await.unwrap().offset.unwrap());
+    }
+    assert!(offsets.windows(2).all(|w| w[1] == w[0] + 1), "{offsets:?}");
+    // A reader joining later finds them in order.
+    let b = guest(SCRATCH_URL, "Later");
+    let rb = b.join(&name).await.unwrap();
+    let ns: Vec<u32> = rb
+        .history()
+        .iter()
+        .map(|m| m.payload.get::<Chat>().unwrap().n)
+        .collect();
+    assert_eq!(ns, [0, 1, 2, 3, 4]);
+    a.close();
+    b.close();
+
+    // DropOldest: the oldest queued publish is failed to make room.
+    let c = Client::connect(
+        ClientOptions::new(DEAD_URL)
+            .send_buffer(2)
+            .overflow(OverflowPolicy::DropOldest),
+    );
+    let r = c.room("lobby").unwrap();
+    let (p1, p2, p3) = (
+        r.publish(&Chat { n: 1 }),
+        r.publish(&Chat { n: 2 }),
+        r.publish(&Chat { n: 3 }),
+    );
+    assert_eq!(p1.await.unwrap_err(), Error::BufferOverflow);
+    c.close();
+    assert_eq!(p2.await.unwrap_err(), Error::Closed);
+    assert_eq!(p3.await.unwrap_err(), Error::Closed);
+}
+
+#[wasm_bindgen_test]
+async fn explicit_close_stops_reconnecting() {
+    let base = debug::live_handles();
+    let c = guest(URL, "Closer");
+    let room = c.join(&unique("close")).await.unwrap();
+    assert!(debug::live_handles() > base);
+    let states: Rc<RefCell<Vec<ConnectionState>>> = Rc::default();
+    let s = states.clone();
+    let _sub = c.on_event(move |e| {
+        if let ClientEvent::StateChanged(st) = e {
+            s.borrow_mut().push(st.clone());
+        }
+    });
+    c.close();
+    assert_eq!(
+        c.state(),
+        ConnectionState::Closed {
+            code: 1000,
+            reason: String::new()
+        }
+    );
+    assert_eq!(room.state(), RoomState::Left);
+    sleep(1500).await;
+    assert_eq!(states.borrow().len(), 1, "{:?}", states.borrow());
+    assert_eq!(
+        room.publish(&Chat { n: 1 }).await.unwrap_err(),
+        Error::NotJoined
+    );
+    assert_eq!(c.join("x").await.unwrap_err(), Error::Closed);
+    assert_eq!(debug::live_handles(), base);
+
+    // Also while waiting to retry (server unreachable).
+    let d = Client::connect(ClientOptions::new(DEAD_URL));
+    until("reconnecting", 5000, || {
+        matches!(d.state(), ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    d.close();
+    sleep(1500).await;
+    assert!(matches!(d.state(), ConnectionState::Closed { .. }));
+    assert_eq!(debug::live_handles(), base);
+}
+
+#[wasm_bindgen_test]
+async fn closures_and_listeners_are_released() {
+    let base = debug::live_handles();
+    let mut clients = Vec::new();
+    for i in 0..20 {
+        clients.push(guest(URL, &format!("leak{i}")));
+    }
+    for _ in 0..5 {
+        clients.push(Client::connect(ClientOptions::new(DEAD_URL)));
+    }
+    let mut sockets = Vec::new();
+    for _ in 0..5 {
+        let url = URL.replacen("/ws", "/ws/echo/", 1);
+        sockets.push(Socket::open(SocketOptions::new(url)));
+    }
+    until("20 clients open", 10_000, || {
+        clients.iter().filter(|c| is_open(c)).count() == 20
+    })
+    .await;
+    let name = unique("leak");
+    for c in &clients[..20] {
+        c.join(&name).await.unwrap();
+    }
+    let peak = debug::live_handles();
+    // Per open client: 3 WebSocket closures + online/visibility listeners + heartbeat.
+    assert!(peak >= base + 20 * 6, "peak {peak}, base {base}");
+    // Half closed explicitly, half just dropped.
+    for (i, c) in clients.iter().enumerate() {
+        if i % 2 == 0 {
+            c.close();
+        }
+    }
+    sockets[0].close();
+    drop(clients);
+    drop(sockets);
+    sleep(100).await;
+    assert_eq!(debug::live_handles(), base, "leaked handles (peak {peak})");
+}
+
+#[wasm_bindgen_test]
+async fn socket_reading_api_and_offline_buffer() {
+    let room = unique("sock");
+    let url = URL.replacen("/ws", &format!("/ws/chat/{room}/"), 1);
+    let reader = Socket::open(SocketOptions::new(url.clone()));
+    until("reader open", 5000, || reader.is_open()).await;
+    let writer = Socket::open(SocketOptions::new(url));
+    #[derive(Serialize)]
+    struct M<'a> {
+        message: &'a str,
+    }
+    // Sent before the socket is open: buffered, flushed on open.
+    writer.send(&M { message: "early" }).unwrap();
+    assert_eq!(writer.buffered(), 1);
+    let first = reader.wait().await.unwrap();
+    assert_eq!(field(&first, "message"), "early");
+    for m in ["a", "b", "c"] {
+        writer.send(&M { message: m }).unwrap();
+    }
+    until("3 queued", 5000, || reader.count_messages() >= 3).await;
+    assert!(reader.has_messages());
+    let read: Vec<String> = (0..3)
+        .map(|_| field(&reader.read().unwrap(), "message"))
+        .collect();
+    assert_eq!(read, ["a", "b", "c"]);
+    assert!(reader.read().is_none());
+    writer
+        .send(&M {
+            message: "streamed",
+        })
+        .unwrap();
+    let mut stream = reader.messages();
+    let next =
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut stream), cx)).await;
+    assert_eq!(field(&next.unwrap(), "message"), "streamed");
+    reader.close();
+    assert!(reader.wait().await.is_none(), "wait() ends after close");
+    assert_eq!(writer.send(&M { message: "x" }).map(|_| ()), Ok(()));
+    writer.close();
+    assert_eq!(writer.send(&M { message: "x" }).unwrap_err(), Error::Closed);
+}
+
+fn field(v: &JsValue, key: &str) -> String {
+    js_sys::Reflect::get(v, &key.into())
+        .unwrap()
+        .as_string()
+        .unwrap_or_default()
+}
+
+fn web_sys_log(s: &str) {
+    wasm_bindgen_test::console_log!("{s}");
+}

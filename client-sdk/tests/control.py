@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Test control server for the client-sdk browser tests.
+
+Runs named confab-server processes on fixed loopback ports and lets a test
+running inside the browser kill / stop / start / restart them over HTTP
+(CORS open, loopback only). Usage:
+
+    control.py --port 9000 --server BIN \
+        --instance durable=9001:--data-dir=/tmp/x \
+        --instance memory=9002
+
+POST /kill/NAME      SIGKILL (a crash)            POST /stop/NAME   SIGTERM (graceful, 1012)
+POST /start/NAME     start again, wait until up   POST /restart/NAME?mode=kill|term&down_ms=N
+POST /stall/NAME/SESSION   proxies the server's POST /debug/stall/SESSION (a dead link)
+GET  /health         "ok"
+Every confab-server is killed when this process exits.
+"""
+import argparse
+import atexit
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+
+class Instance:
+    def __init__(self, name, port, extra, binary, log_dir):
+        self.name, self.port, self.extra, self.binary = name, port, extra, binary
+        self.log = open(os.path.join(log_dir, f"server-{name}.log"), "ab")
+        self.proc = None
+        self.lock = threading.Lock()
+
+    def start(self):
+        with self.lock:
+            if self.proc and self.proc.poll() is None:
+                return "already running"
+            cmd = [self.binary, "--bind", f"127.0.0.1:{self.port}", "--allowed-origins", "*",
+                   "--debug-endpoints", "--static-dir", "/nonexistent"] + self.extra
+            self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        return "started"
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError(f"{self.name} did not come up")
+
+    def down(self, sig):
+        with self.lock:
+            if not self.proc or self.proc.poll() is not None:
+                return "not running"
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            return "stopped"
+
+
+INSTANCES = {}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        sys.stderr.write("[control] " + (fmt % args) + "\n")
+
+    def reply(self, code, text):
+        body = text.encode()
+        self.send_response(code)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_OPTIONS(self):
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST")
+        self.end_headers()
+
+    def do_GET(self):
+        self.reply(200, "ok") if self.path == "/health" else self.reply(404, "not found")
+
+    def do_POST(self):
+        url = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(url.query)
+        parts = url.path.strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "stall" and parts[1] in INSTANCES:
+            port = INSTANCES[parts[1]].port
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/debug/stall/{parts[2]}", method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return self.reply(200, r.read().decode())
+            except Exception as e:
+                return self.reply(500, str(e))
+        if len(parts) != 2 or parts[1] not in INSTANCES:
+            return self.reply(404, "unknown instance")
+        action, inst = parts[0], INSTANCES[parts[1]]
+        try:
+            if action == "kill":
+                out = inst.down(signal.SIGKILL)
+            elif action == "stop":
+                out = inst.down(signal.SIGTERM)
+            elif action == "start":
+                out = inst.start()
+            elif action == "restart":
+                sig = signal.SIGTERM if q.get("mode", ["kill"])[0] == "term" else signal.SIGKILL
+                inst.down(sig)
+                time.sleep(int(q.get("down_ms", ["300"])[0]) / 1000)
+                out = inst.start()
+            else:
+                return self.reply(404, "unknown action")
+            self.reply(200, out)
+        except Exception as e:  # report to the test, keep serving
+            self.reply(500, str(e))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--log-dir", default="/tmp")
+    ap.add_argument("--instance", action="append", default=[],
+                    help="NAME=PORT[:--flag=value[:--flag...]]")
+    args = ap.parse_args()
+    for spec in args.instance:
+        name, rest = spec.split("=", 1)
+        port, *extra = rest.split(":")
+        INSTANCES[name] = Instance(name, int(port), [e for e in extra if e], args.server, args.log_dir)
+
+    def cleanup(*_):
+        for inst in INSTANCES.values():
+            inst.down(signal.SIGKILL)
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    for inst in INSTANCES.values():
+        inst.start()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print("control ready", flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
