@@ -406,3 +406,99 @@ pub async fn message_within(ws: &mut Ws, room: &str, within: Duration) -> Value 
         }
     }
 }
+
+/// A real nginx running deploy/nginx.conf with its upstream and listen
+/// ports substituted.
+pub struct Nginx {
+    pub addr: SocketAddr,
+    pub prefix: PathBuf,
+    child: Option<Child>,
+}
+
+impl Nginx {
+    /// Starts nginx in front of `upstreams`, or None when nginx is not
+    /// installed (a failure in CI).
+    pub async fn start(upstreams: [SocketAddr; 2]) -> Option<Nginx> {
+        let found = Command::new("nginx")
+            .arg("-v")
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            assert!(!in_ci(), "nginx is not installed");
+            eprintln!("SKIPPED: nginx not installed");
+            return None;
+        }
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/nginx.conf");
+        let conf = std::fs::read_to_string(shipped).unwrap();
+        let port = free_port();
+        for needle in ["127.0.0.1:8001", "127.0.0.1:8002", "listen 127.0.0.1:8080;"] {
+            assert!(conf.contains(needle), "deploy/nginx.conf lost {needle:?}");
+        }
+        let conf = conf
+            .replace("127.0.0.1:8001", &upstreams[0].to_string())
+            .replace("127.0.0.1:8002", &upstreams[1].to_string())
+            .replace(
+                "listen 127.0.0.1:8080;",
+                &format!("listen 127.0.0.1:{port};"),
+            )
+            .replace("worker_processes auto;", "worker_processes 1;");
+        let prefix = temp_dir("nginx");
+        for d in ["logs", "tmp"] {
+            std::fs::create_dir_all(prefix.join(d)).unwrap();
+        }
+        let conf_path = prefix.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let log = prefix.join("logs/error.log");
+        let mut child = Command::new("nginx")
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-e")
+            .arg(&log)
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nginx");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        wait_port(addr, &mut child, &log).await;
+        Some(Nginx {
+            addr,
+            prefix,
+            child: Some(child),
+        })
+    }
+
+    pub fn ws(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGQUIT-free shutdown: SIGKILL the master; workers exit with it
+            // (they watch the master) — then make sure.
+            let _ = Command::new("nginx")
+                .arg("-p")
+                .arg(&self.prefix)
+                .arg("-e")
+                .arg(self.prefix.join("logs/error.log"))
+                .arg("-c")
+                .arg(self.prefix.join("nginx.conf"))
+                .args(["-s", "stop"])
+                .stderr(Stdio::null())
+                .status();
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while c.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.prefix);
+    }
+}
