@@ -31,6 +31,7 @@ timeout 900 cargo build -q -p confab-server
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 shots="$root/e2e/screenshots"
+rm -f "$shots"/failure-*
 echo "[e2e] playwright: server on 127.0.0.1:$port, screenshots in $shots"
 CONFAB_SERVER="$root/target/debug/confab-server" CONFAB_PORT="$port" STATIC_DIR="$root/dist" \
   SHOTS="$shots" PIDFILE="$pidfile" timeout 300 node e2e/chat.mjs

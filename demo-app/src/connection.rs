@@ -342,7 +342,6 @@ fn client_listener(inner: Weak<Inner>) -> impl Fn(&ClientEvent) + 'static {
             ClientEvent::StateChanged(s) => dispatch.emit(Action::Link(link(s))),
             ClientEvent::Welcome(me) => {
                 dispatch.emit(Action::Welcome(me.clone()));
-                forget_foreign_dm_rooms(&inner, &me.id);
                 // A reconnect introduces us with the name given at connect
                 // time: keep the one chosen later with /name.
                 let wanted = inner.name.borrow().clone();
@@ -369,30 +368,19 @@ fn is_foreign_dm(room: &str, me: Option<&sdk::Member>) -> bool {
     }
 }
 
-/// Stops re-joining the DM rooms of a previous guest id (their history stays
-/// on screen; new DMs go to the room of the new id).
-fn forget_foreign_dm_rooms(inner: &Rc<Inner>, my_id: &str) {
-    let me = sdk::Member {
-        id: my_id.to_owned(),
-        name: String::new(),
-    };
-    let stale: Vec<JoinedRoom> = {
-        let mut rooms = inner.rooms.borrow_mut();
-        let names: Vec<String> = rooms
-            .keys()
-            .filter(|r| is_foreign_dm(r, Some(&me)))
-            .cloned()
-            .collect();
-        names.iter().filter_map(|n| rooms.remove(n)).collect()
-    };
-    for joined in stale {
-        let leave = joined.room.leave();
-        // The server refuses or ignores it: the point is that the SDK
-        // forgets the room. Its listener goes with `joined`.
-        spawn_local(async move {
-            let _ = leave.await;
-        });
-    }
+/// Stops re-joining a DM room of a previous guest id (its history stays on
+/// screen; new DMs go to the room of the new id). Deferred: this runs from
+/// the room's own event listener, which it drops.
+fn forget_room(inner: &Rc<Inner>, name: &str) {
+    let (inner, name) = (Rc::clone(inner), name.to_owned());
+    spawn_local(async move {
+        let removed = inner.rooms.borrow_mut().remove(&name);
+        if let Some(joined) = removed {
+            // The server answers not_joined: the point is that the SDK
+            // forgets the room.
+            let _ = joined.room.leave().await;
+        }
+    });
 }
 
 fn room_listener(inner: Weak<Inner>, name: String) -> impl Fn(&RoomEvent) + 'static {
@@ -421,7 +409,7 @@ fn room_listener(inner: Weak<Inner>, name: String) -> impl Fn(&RoomEvent) + 'sta
                     members: Vec::new(),
                 });
                 if is_foreign_dm(&name, inner.client.me().as_ref()) {
-                    return; // a DM room of our previous guest id: dropped on welcome
+                    return forget_room(&inner, &name);
                 }
                 let error = inner.rooms.borrow().get(&name).and_then(|j| j.room.error());
                 let why = error.map_or_else(|| "refused".to_owned(), |e| e.to_string());

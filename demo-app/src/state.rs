@@ -611,7 +611,7 @@ impl ChatState {
                 if game_status == Some(1) {
                     conv.game_status = Some("Game on".to_owned());
                 }
-                if !active {
+                if !active && game_status.is_none() {
                     conv.unread += 1;
                 }
                 let body = if game_status.is_some() {

@@ -2,7 +2,7 @@ use yew::prelude::*;
 
 use super::Avatar;
 use crate::hooks::use_chat;
-use crate::state::{Action, ConvKey};
+use crate::state::{Action, ConvKey, Link};
 
 /// Props of [`ChatHeader`].
 #[derive(Properties, PartialEq)]
@@ -18,6 +18,11 @@ pub fn ChatHeader(props: &ChatHeaderProps) -> Html {
     let state = &chat.state;
     let title = state.title(&props.conv);
     let (seed, glyph, subtitle) = match &props.conv {
+        ConvKey::Room(name) if state.link != Link::Open => (
+            name.clone(),
+            Some("#"),
+            "presence unknown while offline".to_owned(),
+        ),
         ConvKey::Room(name) => {
             let n = state
                 .people
