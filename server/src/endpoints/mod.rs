@@ -22,6 +22,9 @@ use crate::hub::{ConnHandle, Flavor};
 use crate::socket::{self, Consumer, Ctx};
 use crate::AppState;
 
+/// Per-connection WebSocket read buffer.
+const READ_BUFFER_BYTES: usize = 4096;
+
 /// The router of all endpoints.
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
@@ -157,7 +160,11 @@ pub fn upgrade<C: Consumer>(
     let consumer = consumer(&identity);
     let max = state.config.max_message_bytes;
     let queue = state.config.outbound_queue;
-    ws.max_message_size(max)
+    // tungstenite reads into a buffer allocated per connection (128 KiB by
+    // default): 4 KiB keeps idle connections small; larger frames still
+    // grow it as needed, up to the message limit.
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(max)
         .max_frame_size(max)
         .protocols([SUBPROTOCOL])
         .on_upgrade(move |socket| {
