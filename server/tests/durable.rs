@@ -2,6 +2,8 @@
 //! history, offsets and epoch, so a client that was away resumes every
 //! message exactly once. Without it, a restart changes the epoch.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 mod redis_common;
 

@@ -2,6 +2,8 @@
 //! `redis-server` (scripts/test-redis.sh sets CONFAB_TEST_REDIS_URL; in CI a
 //! missing Redis fails these tests instead of skipping them).
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 mod redis_common;
 

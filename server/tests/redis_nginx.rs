@@ -1,6 +1,8 @@
 //! deploy/nginx.conf in front of two real nodes on one real Redis: a client
 //! that only knows nginx's address keeps working when its node is killed.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 mod redis_common;
 

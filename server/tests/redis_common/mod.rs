@@ -1,6 +1,6 @@
 //! Helpers for the multi-process tests (durable*.rs, redis*.rs): real
 //! `confab-server` processes, real `redis-server` processes, bounded waits.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
