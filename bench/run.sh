@@ -15,14 +15,25 @@
 # CONFAB_SERVER_ARGS (extra confab-server flags, e.g. a Redis URL).
 set -euo pipefail
 
+# Linux groups processes by session ("autogroup") and shares the CPU between
+# groups before it looks at nice values, so per-process nice cannot lift the
+# benchmark above other people's compilers. Run in a session of our own and
+# give that group a higher weight (BENCH_AUTOGROUP_NICE, default -5: about
+# 3x a nice-0 group; needs root, else it is left at 0 and noted).
+if [ -z "${CONFAB_BENCH_SESSION:-}" ]; then
+  export CONFAB_BENCH_SESSION=1
+  exec setsid --wait "$0" "$@"
+fi
+AUTOGROUP_NICE="${BENCH_AUTOGROUP_NICE:--5}"
+echo "$AUTOGROUP_NICE" > /proc/self/autogroup 2>/dev/null || AUTOGROUP_NICE="unchanged"
+
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH="$ROOT/bench"
 ANCHORS="${ANCHORS:-$ROOT/../shared/anchors}"
 WORK="${BENCH_WORK:-/tmp/confab-bench}"
 SERVER_CPU="${SERVER_CPU:-0}"
-# Servers and load generator run at a higher priority than the compilers
-# sharing the machine (root only; otherwise nice warns and runs at 0).
-NICE="${BENCH_NICE:--10}"
+# Per-process nice inside the benchmark's group (0: server and load generator equal).
+NICE="${BENCH_NICE:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 MODE=full
 ONLY="raw,confab,socketio,django"
@@ -120,12 +131,12 @@ load() { # name scenario args...
 
 # --- scenario sizes ------------------------------------------------------------
 if [ "$MODE" = quick ]; then
-  FANOUT=(--subscribers 100 --publishers 2 --fixed-rate 20 --fixed-secs 2 --start-rate 50 --factor 2 --step-secs 2 --max-steps 8 --drain-secs 1.5)
+  FANOUT=(--subscribers 100 --publishers 2 --fixed-rate 20 --fixed-secs 2 --start-rate 5 --factor 2 --step-secs 2 --max-steps 12 --drain-secs 1.5)
   ROOMS=(--rooms 50 --per-room 4 --rate-per-client 2 --secs 3)
   IDLE=(--conns 1000)
   STORM=(--clients 500 --per-room 50)
 else
-  FANOUT=(--subscribers 1000 --publishers 4 --fixed-rate 10 --fixed-secs 5 --start-rate 5 --factor 1.5 --step-secs 3 --max-steps 14 --drain-secs 2)
+  FANOUT=(--subscribers 1000 --publishers 4 --fixed-rate 10 --fixed-secs 5 --start-rate 1 --factor 1.5 --step-secs 3 --max-steps 20 --drain-secs 2)
   ROOMS=(--rooms 500 --per-room 4 --rate-per-client 1 --secs 10)
   IDLE=(--conns 10000)
   STORM=(--clients 5000 --per-room 50)
@@ -138,7 +149,7 @@ fi
   echo "\"started\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
   echo "\"commit\": \"$(cd "$ROOT" && git rev-parse --short HEAD)\","
   echo "\"cpus\": $(nproc),"
-  echo "\"server_cpu\": $SERVER_CPU, \"load_cpu\": $LOAD_CPU, \"nice\": $NICE,"
+  echo "\"server_cpu\": $SERVER_CPU, \"load_cpu\": $LOAD_CPU, \"nice\": $NICE, \"autogroup_nice\": \"$AUTOGROUP_NICE\","
   echo "\"confab_args\": \"${CONFAB_ARGS[*]}\","
   echo "\"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
   echo "\"busy_start\": $(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin]))')"

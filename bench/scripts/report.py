@@ -79,7 +79,7 @@ def main():
     L.append(
         f"One run, mode `{meta.get('mode')}`, commit `{meta.get('commit')}`, {meta.get('started')} → {meta.get('ended')} "
         f"({meta.get('duration_secs', '?')} s). {meta.get('cpus')} cores: every server pinned to core {meta.get('server_cpu')}, "
-        f"the load generator (`confab-load`) to core {meta.get('load_cpu')}, both at nice {meta.get('nice', 0)}; loopback only."
+        f"the load generator (`confab-load`) to core {meta.get('load_cpu')}, the benchmark's process group (autogroup) at nice {meta.get('autogroup_nice', '?')} so the compilers of other people sharing the machine cannot starve it; loopback only."
     )
     L.append("")
     L.append(
