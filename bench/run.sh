@@ -172,11 +172,21 @@ for name in raw confab socketio django; do
   done
 done
 if want confab; then
-  log "== confab reconnect storm"
-  # confab-load starts, restarts and stops the server itself.
-  nice -n "$NICE" taskset -c "$LOAD_CPU" "$BIN/confab-load" --url "ws://127.0.0.1:${PORT[confab]}" --proto confab --label confab \
-    --json "$OUT/confab-reconnect.json" reconnect "${STORM[@]}" -- $(server_cmd confab) \
-    2> >(tee "$LOGS/confab-reconnect.load.log" >&2) || log "confab reconnect failed"
+  # confab-load starts, restarts and stops the server itself: once with
+  # durable history (--data-dir: the restarted server keeps epoch and
+  # offsets, so `since` can fill the gap) and once in memory (new epoch).
+  for variant in durable memory; do
+    log "== confab reconnect storm ($variant history)"
+    extra=()
+    if [ "$variant" = durable ]; then
+      rm -rf "$WORK/confab-data" && mkdir -p "$WORK/confab-data"
+      extra=(--data-dir "$WORK/confab-data")
+    fi
+    nice -n "$NICE" taskset -c "$LOAD_CPU" "$BIN/confab-load" --url "ws://127.0.0.1:${PORT[confab]}" --proto confab \
+      --label "confab-$variant" --json "$OUT/confab-reconnect-$variant.json" reconnect "${STORM[@]}" \
+      -- $(server_cmd confab) "${extra[@]}" \
+      2> >(tee "$LOGS/confab-reconnect-$variant.load.log" >&2) || log "confab reconnect ($variant) failed"
+  done
 fi
 python3 - "$OUT/meta.json" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(( $(date +%s) - T0 ))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import json, sys

@@ -54,9 +54,13 @@ def main():
                 entry[scen] = r["result"]
         if entry:
             data["servers"][key] = entry
-    storm = load(src, "confab-reconnect.json")
-    if storm:
-        data["reconnect"] = storm["result"]
+    storms = {}
+    for variant in ("durable", "memory"):
+        st = load(src, f"confab-reconnect-{variant}.json")
+        if st:
+            storms[variant] = st["result"]
+    if storms:
+        data["reconnect"] = storms
     sdk = load(src, "sdk.json")
     if sdk:
         data["sdk"] = sdk
@@ -146,26 +150,31 @@ def main():
     )
     L.append("")
 
-    if storm:
-        s = storm["result"]
-        a = s["args"]
+    if storms:
+        a = next(iter(storms.values()))["args"]
         L.append("## Reconnect storm (Confab native protocol)")
         L.append("")
         L.append(
-            f"{s['joined_before']:,} clients joined in rooms of {a['per_room']} (one publisher per room at {a['rate_per_room']:g} msg/s); "
-            f"the server is stopped with SIGTERM and started again; clients reconnect with full-jitter backoff "
-            f"(uniform(0, min({a['backoff_cap_ms']} ms, {a['backoff_base_ms']} ms × 2^attempt))) and re-join with `since`."
+            f"{next(iter(storms.values()))['joined_before']:,} clients joined in rooms of {a['per_room']} (one publisher per room at {a['rate_per_room']:g} msg/s, "
+            f"publishing through the storm); the server is stopped with SIGTERM and started again by `confab-load`; clients reconnect with full-jitter backoff "
+            f"(uniform(0, min({a['backoff_cap_ms']} ms, {a['backoff_base_ms']} ms × 2^attempt))) and re-join with `since` = the last position they saw."
         )
         L.append("")
-        L.append("| old server exited | new server accepting | 99% re-joined | 100% re-joined | never re-joined | re-joins not recovered | acked messages | lost (client × message) | duplicates | failed attempts |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|")
+        L.append("| history | old server exited | new server accepting | 99% re-joined | 100% re-joined | never re-joined | re-joins not recovered | acked messages | lost (client × message) | duplicates | failed attempts |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
         sec = lambda x: "–" if x is None else f"{x:.2f} s"
-        L.append(
-            f"| {sec(s['shutdown_secs'])} | {sec(s['restart_secs'])} | {sec(s['rejoin_p99_secs'])} | {sec(s['rejoin_all_secs'])} | "
-            f"{s['not_rejoined']:,} | {s['not_recovered']:,} | {s['acked']:,} | {s['lost']:,} | {s['dups']:,} | {s['failed_attempts']:,} |"
-        )
+        names = {"durable": "durable (`--data-dir`)", "memory": "in memory"}
+        for variant, s in storms.items():
+            L.append(
+                f"| {names[variant]} | {sec(s['shutdown_secs'])} | {sec(s['restart_secs'])} | {sec(s['rejoin_p99_secs'])} | {sec(s['rejoin_all_secs'])} | "
+                f"{s['not_rejoined']:,} | {s['not_recovered']:,} | {s['acked']:,} | {s['lost']:,} | {s['dups']:,} | {s['failed_attempts']:,} |"
+            )
         L.append("")
-        L.append("Times are from the SIGTERM. \"Not recovered\" re-joins got `recovered: false` (history epoch changed or gap too old).")
+        L.append(
+            "Times are from the SIGTERM. \"Lost\" counts (client, message) pairs where the message was acknowledged to its publisher "
+            "after the client first joined and the client never got it, live or in a `joined` history. \"Not recovered\" re-joins "
+            "got `recovered: false` (history epoch changed: an in-memory server loses history on restart)."
+        )
         L.append("")
 
     if sdk:
