@@ -1,5 +1,6 @@
 //! The real `confab-server` binary: `--help`, `token`, and graceful
 //! shutdown on SIGTERM (every socket closed with 1012, bounded exit).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -56,8 +56,11 @@ pub struct ConnectParams {
     pub name: Option<String>,
 }
 
-fn reject(status: StatusCode, msg: &str) -> Response {
-    (status, format!("{msg}\n")).into_response()
+/// A refused handshake: status and a one-line reason.
+type Rejection = (StatusCode, String);
+
+fn reject(status: StatusCode, msg: &str) -> Rejection {
+    (status, format!("{msg}\n"))
 }
 
 /// `(scheme, host[:port])` of an origin like `https://Example.com:443`,
@@ -113,7 +116,7 @@ fn identify(
     state: &AppState,
     headers: &HeaderMap,
     params: &ConnectParams,
-) -> Result<Identity, Response> {
+) -> Result<Identity, Rejection> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -147,11 +150,11 @@ pub fn upgrade<C: Consumer>(
     consumer: impl FnOnce(&Identity) -> C,
 ) -> Response {
     if !origin_allowed(headers, &state.config.allowed_origins) {
-        return reject(StatusCode::FORBIDDEN, "origin not allowed");
+        return reject(StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     let identity = match identify(&state, headers, params) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let ws = match ws {
         Ok(ws) => ws,

@@ -1,6 +1,6 @@
 //! Test helpers: an in-process server on port 0, a WebSocket client with
 //! bounded waits, and a tiny HTTP/1.1 client.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,9 +41,13 @@ pub fn config() -> Config {
 }
 
 pub async fn start(config: Config) -> Server {
+    serve(AppState::new(config)).await
+}
+
+/// Serves `state` on a free loopback port.
+pub async fn serve(state: AppState) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(config);
     let router = app(state.clone());
     tokio::spawn(async move {
         axum::serve(listener, router).await.unwrap();
