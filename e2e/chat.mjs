@@ -195,6 +195,10 @@ async function run(browser) {
     const [a] = await bubbles(alice, "Hi Alice, good to see you :)");
     check(a.sender === "Bob", `Alice sees Bob's name on his bubble (got ${JSON.stringify(a)})`);
   }
+  {
+    const divider = await alice.locator("[data-testid=conversation-start]").textContent();
+    check(/^Conversation started · Today \d\d:\d\d$/.test(divider), `start divider with the time (got ${divider})`);
+  }
   await waitBubble(carol, "Hello Bob, welcome to the lobby!", "theirs");
   await send(carol, "Carol here, on my phone");
   await waitBubble(alice, "Carol here, on my phone", "theirs");
@@ -206,6 +210,41 @@ async function run(browser) {
   check((await bob.locator(".messages img").count()) === 0, "no <img> element was created");
   await sleep(300);
   check(dialogs.length === 0, `no dialog fired (${dialogs.join("; ")})`);
+
+  log("a room joined by name from the search box");
+  for (const p of [alice, bob]) {
+    await p.locator(".search input").fill("random");
+    await p.locator('.item[data-kind="join"]').click();
+    await p.waitForFunction(() => document.querySelector("[data-testid=chat-title]")?.textContent === "#random");
+    check((await p.locator(".search input").inputValue()) === "", "the search box is cleared");
+  }
+  await alice.locator('.chat-sub:text("2 here")').waitFor();
+
+  log("auto-scroll follows new messages, unless the reader scrolled up");
+  const atBottom = (p) =>
+    p.evaluate(() => {
+      const el = document.querySelector(".messages");
+      return el.scrollHeight - el.scrollTop - el.clientHeight < 4;
+    });
+  for (let i = 1; i <= 25; i++) await send(bob, `filler line ${i}`);
+  await waitBubble(alice, "filler line 25", "theirs");
+  await sleep(100);
+  check(await atBottom(alice), "Alice's list followed to the newest message");
+  check(await alice.evaluate(() => document.querySelector(".messages").scrollHeight > document.querySelector(".messages").clientHeight + 200), "the list overflows");
+  await alice.evaluate(() => {
+    const el = document.querySelector(".messages");
+    el.scrollTop = 0;
+    el.dispatchEvent(new Event("scroll"));
+  });
+  await send(bob, "while Alice reads older messages");
+  await waitBubble(alice, "while Alice reads older messages", "theirs");
+  await alice.locator(".messages .jump").waitFor();
+  check((await alice.evaluate(() => document.querySelector(".messages").scrollTop)) === 0, "Alice's scroll position was kept");
+  await alice.locator(".messages .jump").click();
+  await alice.waitForFunction(() => {
+    const el = document.querySelector(".messages");
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 4;
+  });
 
   log("a DM from Alice reaches Bob only");
   const secret = "psst Bob, this is just for you";
@@ -289,7 +328,14 @@ async function run(browser) {
   await alice.locator('.people .item[data-name="Robert"] .dot.online').waitFor();
   await send(bob, "back online");
   await waitBubble(alice, "back online", "theirs");
+  check((await alice.locator(".chat .error").count()) === 0, "no error banner after the restart");
   await shot(alice, "desktop-after-restart");
+
+  log("a reload keeps the name from localStorage (no name prompt)");
+  await bob.reload();
+  await bob.locator('.app[data-link="open"]').waitFor();
+  check((await bob.locator(".welcome").count()) === 0, "no name prompt on the second visit");
+  await bob.waitForFunction(() => document.querySelector("[data-testid=my-name]")?.textContent === "Robert");
 
   check(pageErrors.length === 0, `no page errors (${pageErrors.join("; ")})`);
   check(dialogs.length === 0, `no dialogs (${dialogs.join("; ")})`);
