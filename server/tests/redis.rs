@@ -637,3 +637,39 @@ async fn redis_losing_its_data_changes_the_epoch_and_clients_are_told() {
     assert_ne!(j["epoch"], epoch.as_str(), "{j}");
     assert_eq!(j["offset"], 0, "{j}");
 }
+
+#[tokio::test]
+async fn a_paused_node_is_reaped_then_restores_its_presence() {
+    let Some(url) = redis_url() else { return };
+    let ttl = 2;
+    let (a, b) = two_nodes(&url, "pause", ttl).await;
+    let (mut obs, _) = native(&user_url(&b, "observer")).await;
+    join(&mut obs, "pz", None).await;
+    let (mut carol, _) = native(&user_url(&a, "carol")).await;
+    join(&mut carol, "pz", None).await;
+    wait_presence(&mut obs, "pz", common::WAIT, |d| {
+        lists(d, "joins", &json!("carol"))
+    })
+    .await;
+    // Freeze node A past the TTL: B reaps it.
+    a.signal("STOP");
+    // (A stopped process is still SIGKILLed by Node's drop if this fails.)
+    wait_presence(&mut obs, "pz", Duration::from_secs(ttl + 4), |d| {
+        lists(d, "leaves", &json!("carol"))
+    })
+    .await;
+    // Thawed, A finds itself gone and puts carol back (she never left).
+    a.signal("CONT");
+    wait_presence(&mut obs, "pz", Duration::from_secs(ttl + 4), |d| {
+        lists(d, "joins", &json!("carol"))
+    })
+    .await;
+    common::send(&mut obs, json!({"type": "list", "ref": "l", "room": "pz"})).await;
+    let l = common::recv_type(&mut obs, "members").await;
+    assert_eq!(ids(&l["members"]), ["carol", "observer"], "{l}");
+    // carol's socket survived the pause and still talks.
+    let mut seen = Vec::new();
+    let ack = publish_collect(&mut carol, "pz", "c1", json!({"t": "back"}), &mut seen).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(next_message(&mut obs, "pz").await["payload"]["t"], "back");
+}

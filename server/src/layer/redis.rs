@@ -35,7 +35,7 @@
 //! Redis (or a primary with replicas), not Redis Cluster. Configure Redis
 //! with `maxmemory-policy noeviction`: an evicted stream is lost history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -211,6 +211,31 @@ end
 return 1
 ";
 
+/// KEYS: members, counts, node counts, node rooms, room channel. ARGV: user,
+/// node, member JSON, room, this node's connections (absolute), join diff
+/// JSON, leave diff JSON up to the member list. Idempotent: sets the node's
+/// count for the user instead of adding to it.
+const RESTORE_LUA: &str = r"
+local f = ARGV[2] .. '|' .. ARGV[1]
+local n = tonumber(ARGV[5])
+local old = tonumber(redis.call('HGET', KEYS[3], f) or '0')
+local d = n - old
+if d == 0 then return 0 end
+if n == 0 then redis.call('HDEL', KEYS[3], f) else redis.call('HSET', KEYS[3], f, n) end
+if redis.call('HINCRBY', KEYS[4], ARGV[4], d) <= 0 then redis.call('HDEL', KEYS[4], ARGV[4]) end
+local total = redis.call('HINCRBY', KEYS[2], ARGV[1], d)
+if total <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  local m = redis.call('HGET', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  if m then redis.call('PUBLISH', KEYS[5], 'p' .. ARGV[7] .. m .. ']}') end
+elseif total == d then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  redis.call('PUBLISH', KEYS[5], 'p' .. ARGV[6])
+end
+return 1
+";
+
 /// KEYS: members, room channel. ARGV: user, member JSON, update diff JSON.
 const UPDATE_LUA: &str = r"
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -267,6 +292,7 @@ struct Scripts {
     join: Script,
     leave: Script,
     update: Script,
+    restore: Script,
     reap: Script,
 }
 
@@ -278,6 +304,7 @@ impl Scripts {
             join: Script::new(JOIN_LUA),
             leave: Script::new(LEAVE_LUA),
             update: Script::new(UPDATE_LUA),
+            restore: Script::new(RESTORE_LUA),
             reap: Script::new(REAP_LUA),
         }
     }
@@ -288,8 +315,9 @@ impl Scripts {
 struct Local {
     /// (room, user) → (member, local connections).
     presence: HashMap<(String, String), (Member, u64)>,
-    /// Leaves that could not reach Redis, retried by the heartbeat.
-    pending_leaves: Vec<(String, String)>,
+    /// Entries whose Redis count may differ from ours (an operation failed
+    /// or its reply was lost); the heartbeat sets them to our count.
+    dirty: HashSet<(String, String)>,
 }
 
 struct Shared {
@@ -349,6 +377,33 @@ impl Shared {
             .await
     }
 
+    async fn restore_script(&self, room: &str, member: &Member, n: u64) -> Result<()> {
+        let k = &self.keys;
+        let joins = json(&Presence {
+            room: room.to_owned(),
+            joins: vec![member.clone()],
+            ..Presence::default()
+        });
+        let leaves = format!("{{\"room\":{},\"leaves\":[", json(&room));
+        let mut inv = self.scripts.restore.prepare_invoke();
+        inv.key(k.members(room))
+            .key(k.counts(room))
+            .key(k.node_counts(room))
+            .key(k.node_rooms(&self.node))
+            .key(k.room_channel(room))
+            .arg(&member.id)
+            .arg(&self.node)
+            .arg(json(member))
+            .arg(room)
+            .arg(n)
+            .arg(joins)
+            .arg(leaves);
+        let mut conn = self.conn.clone();
+        self.call("presence restore", inv.invoke_async::<i64>(&mut conn))
+            .await
+            .map(drop)
+    }
+
     async fn leave_script(&self, room: &str, user_id: &str) -> Result<()> {
         let k = &self.keys;
         let prefix = format!("{{\"room\":{},\"leaves\":[", json(&room));
@@ -383,35 +438,40 @@ impl Shared {
                     .query_async(&mut conn),
             )
             .await?;
-        if added == 1 {
-            let entries: Vec<(String, Member, u64)> = {
-                let mut local = self.local();
-                local.pending_leaves.clear();
-                local
-                    .presence
-                    .iter()
-                    .map(|((room, _), (m, n))| (room.clone(), m.clone(), *n))
-                    .collect()
-            };
-            if !entries.is_empty() {
-                tracing::warn!(
-                    node = %self.node,
-                    entries = entries.len(),
-                    "this node was missing from Redis presence; restoring it"
-                );
-            }
-            for (room, member, n) in entries {
-                self.join_script(&room, &member, n).await?;
-            }
-        } else {
-            let pending = std::mem::take(&mut self.local().pending_leaves);
-            for (i, (room, user)) in pending.iter().enumerate() {
-                if let Err(e) = self.leave_script(room, user).await {
-                    self.local()
-                        .pending_leaves
-                        .extend(pending[i..].iter().cloned());
-                    return Err(e);
+        let keys: Vec<(String, String)> = {
+            let mut local = self.local();
+            let mut keys: Vec<_> = local.dirty.drain().collect();
+            if added == 1 {
+                // Reaped meanwhile, or Redis lost its data: re-add everything.
+                if !local.presence.is_empty() {
+                    tracing::warn!(
+                        node = %self.node,
+                        entries = local.presence.len(),
+                        "this node was missing from Redis presence; restoring it"
+                    );
                 }
+                keys.extend(local.presence.keys().cloned());
+            }
+            keys
+        };
+        for (i, (room, user)) in keys.iter().enumerate() {
+            let entry = self
+                .local()
+                .presence
+                .get(&(room.clone(), user.clone()))
+                .cloned();
+            let (member, n) = entry.unwrap_or_else(|| {
+                (
+                    Member {
+                        id: user.clone(),
+                        name: user.clone(),
+                    },
+                    0,
+                )
+            });
+            if let Err(e) = self.restore_script(room, &member, n).await {
+                self.local().dirty.extend(keys[i..].iter().cloned());
+                return Err(e);
             }
         }
         let cutoff = now.saturating_sub(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
@@ -1065,6 +1125,11 @@ impl ChannelLayer for RedisLayer {
             Ok(r) => r,
             Err(e) => {
                 self.unsub(self.shared.keys.user_channel(&member.id));
+                // The script may have run with its reply lost.
+                self.shared
+                    .local()
+                    .dirty
+                    .insert((room.to_owned(), member.id.clone()));
                 return Err(e);
             }
         };
@@ -1104,8 +1169,8 @@ impl ChannelLayer for RedisLayer {
         }
         self.unsub(self.shared.keys.user_channel(user_id));
         if let Err(e) = self.shared.leave_script(room, user_id).await {
-            // The connection is gone whatever Redis says: retry later.
-            self.shared.local().pending_leaves.push(key);
+            // The connection is gone whatever Redis says: fix it later.
+            self.shared.local().dirty.insert(key);
             return Err(e);
         }
         Ok(())

@@ -148,6 +148,18 @@ impl Node {
         }
     }
 
+    /// Sends a signal by name (`STOP`, `CONT`, …).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("node not running").id();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} {pid} failed");
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
