@@ -118,7 +118,9 @@ pub struct Config {
 
     /// Seconds after which a node that stopped refreshing its presence in
     /// Redis (crashed, partitioned) is dropped from every room's members.
-    #[arg(long, env = "CONFAB_PRESENCE_TTL_SECS", default_value_t = 15)]
+    /// Nodes refresh every TTL/3, so a crashed node's users are gone within
+    /// 4/3 of the TTL (about 13 s by default).
+    #[arg(long, env = "CONFAB_PRESENCE_TTL_SECS", default_value_t = 10)]
     pub presence_ttl_secs: u64,
 
     /// This node's id in Redis presence (default: random per start).
@@ -161,7 +163,7 @@ impl Default for Config {
             data_dir: None,
             redis_url: None,
             redis_prefix: "confab".to_owned(),
-            presence_ttl_secs: 15,
+            presence_ttl_secs: 10,
             node_id: None,
         }
     }
