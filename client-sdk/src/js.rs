@@ -364,7 +364,11 @@ impl JsClient {
 
     /// Sends a direct message to user `to`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
-    pub fn direct(&self, to: String, payload: JsValue) -> Promise {
+    pub fn direct(
+        &self,
+        to: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
+    ) -> Promise {
         ack_promise(self.client.direct_payload(&to, Payload::from_js(payload)))
     }
 
@@ -484,7 +488,10 @@ impl JsRoom {
 
     /// Publishes a JSON-compatible value; resolves with the ack.
     #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
-    pub fn publish(&self, payload: JsValue) -> Promise {
+    pub fn publish(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
+    ) -> Promise {
         if payload.is_undefined() || payload.is_function() || payload.is_symbol() {
             return reject(Error::Serde("payload must be JSON-compatible".to_owned()));
         }
@@ -589,7 +596,10 @@ impl JsSocket {
 
     /// Sends a JSON-compatible value (queued while offline). Throws a
     /// `ConfabError` (`closed`, `buffer_full`).
-    pub fn send(&self, value: JsValue) -> Result<(), JsValue> {
+    pub fn send(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+    ) -> Result<(), JsValue> {
         self.socket.send_js(&value).map_err(|e| to_js_error(&e))
     }
 
