@@ -136,6 +136,11 @@ impl ConnHandle {
         self.close.subscribe()
     }
 
+    /// The close requested, if any.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.close.borrow().clone()
+    }
+
     /// Whether a close was requested.
     pub fn is_closing(&self) -> bool {
         self.close.borrow().is_some()

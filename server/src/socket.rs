@@ -90,6 +90,7 @@ where
     let (sink, mut stream) = socket.split();
     let mut send = tokio::spawn(send_loop(sink, out, cx.conn.clone()));
 
+    tracing::debug!(session = %cx.conn.session_id, user = %cx.conn.user_id, "connected");
     consumer.connect(&cx).await;
     let end = tokio::select! {
         _ = &mut send => None,
@@ -110,7 +111,25 @@ where
         let _ = tokio::time::timeout(wait, &mut send).await;
     }
     send.abort();
+    if matches!(end, Some(End::Server)) && !cx.conn.is_stalled() {
+        // Closing handshake: read until the peer's close (or a short
+        // timeout) so the socket is not reset under the peer's unread close
+        // frame.
+        let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT, async {
+            while let Some(Ok(msg)) = stream.next().await {
+                if matches!(msg, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
     state.metrics.connections.fetch_sub(1, Relaxed);
+    tracing::debug!(
+        session = %cx.conn.session_id,
+        close = ?cx.conn.close_reason(),
+        "disconnected"
+    );
 }
 
 async fn send_loop<S>(mut sink: S, mut out: ConnOutput, conn: Arc<ConnHandle>)

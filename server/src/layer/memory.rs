@@ -1,7 +1,7 @@
 //! The embedded in-memory channel layer (one process).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -9,7 +9,7 @@ use confab_protocol::{Member, Message, Position, Presence};
 use rand::Rng;
 
 use super::{ChannelLayer, EventSink, History, LayerEvent, Payload, PresenceEvent, StoredMessage};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Default)]
 struct Room {
@@ -41,7 +41,8 @@ impl Room {
 pub struct MemoryLayer {
     epoch: String,
     history_size: usize,
-    rooms: Mutex<HashMap<String, Room>>,
+    /// One lock per room, so a busy room does not hold up the others.
+    rooms: RwLock<HashMap<String, Mutex<Room>>>,
     sink: Arc<dyn EventSink>,
 }
 
@@ -66,7 +67,7 @@ impl MemoryLayer {
         Self {
             epoch: format!("{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff),
             history_size: history_size.max(1),
-            rooms: Mutex::new(HashMap::new()),
+            rooms: RwLock::new(HashMap::new()),
             sink,
         }
     }
@@ -76,20 +77,38 @@ impl MemoryLayer {
         &self.epoch
     }
 
-    fn rooms(&self) -> Result<MutexGuard<'_, HashMap<String, Room>>> {
-        self.rooms
-            .lock()
-            .map_err(|_| Error::Internal("memory layer lock poisoned".into()))
+    /// Runs `f` on the room (creating it when `create`), holding the map's
+    /// read lock and the room's own lock: rooms do not hold each other up,
+    /// and a room is never removed while in use.
+    fn with_room<T>(&self, room: &str, create: bool, f: impl FnOnce(&mut Room) -> T) -> Option<T> {
+        {
+            let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(r) = rooms.get(room) {
+                return Some(f(&mut r.lock().unwrap_or_else(PoisonError::into_inner)));
+            }
+        }
+        if !create {
+            return None;
+        }
+        let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
+        let r = rooms.entry(room.to_owned()).or_default();
+        Some(f(r.get_mut().unwrap_or_else(PoisonError::into_inner)))
     }
 
-    fn drop_if_empty(rooms: &mut HashMap<String, Room>, room: &str) {
-        // Keep rooms with history (for resume); forget empty ones.
-        if rooms
-            .get(room)
-            .is_some_and(|r| r.present.is_empty() && r.history.is_empty())
-        {
+    /// Forgets a room without members or history.
+    fn drop_if_empty(&self, room: &str) {
+        let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
+        if rooms.get_mut(room).is_some_and(|r| {
+            let r = r.get_mut().unwrap_or_else(PoisonError::into_inner);
+            r.present.is_empty() && r.history.is_empty()
+        }) {
             rooms.remove(room);
         }
+    }
+
+    fn presence(&self, diff: Presence) {
+        self.sink
+            .deliver(LayerEvent::Presence(Arc::new(PresenceEvent::new(diff))));
     }
 }
 
@@ -101,49 +120,51 @@ impl ChannelLayer for MemoryLayer {
         from: &Member,
         payload: Payload,
     ) -> Result<Arc<StoredMessage>> {
-        let mut rooms = self.rooms()?;
-        let r = rooms.entry(room.to_owned()).or_default();
-        r.head += 1;
-        let stored = Arc::new(StoredMessage::new(Message {
-            room: room.to_owned(),
-            offset: r.head,
-            from: from.clone(),
-            ts: now_ms(),
-            payload,
-        }));
-        if r.history.len() >= self.history_size {
-            r.history.pop_front();
-        }
-        r.history.push_back(stored.clone());
-        // Delivered under the lock so every node sees offsets in order.
-        self.sink.deliver(LayerEvent::Message(stored.clone()));
-        Ok(stored)
+        let stored = self.with_room(room, true, |r| {
+            r.head += 1;
+            let stored = Arc::new(StoredMessage::new(Message {
+                room: room.to_owned(),
+                offset: r.head,
+                from: from.clone(),
+                ts: now_ms(),
+                payload,
+            }));
+            if r.history.len() >= self.history_size {
+                r.history.pop_front();
+            }
+            r.history.push_back(stored.clone());
+            // Delivered under the room's lock so offsets arrive in order.
+            self.sink.deliver(LayerEvent::Message(stored.clone()));
+            stored
+        });
+        stored.ok_or_else(|| crate::Error::Internal("room vanished".into()))
     }
 
     async fn history(&self, room: &str, since: Option<&Position>, limit: usize) -> Result<History> {
-        let rooms = self.rooms()?;
-        let (head, history) = rooms
-            .get(room)
-            .map_or((0, None), |r| (r.head, Some(&r.history)));
-        let all = || history.into_iter().flatten();
-        let oldest = history
-            .and_then(|h| h.front())
-            .map_or(head + 1, |m| m.msg.offset);
-        let (recovered, messages) = match since {
-            // Exact resume: same epoch, not ahead of us, and nothing after
-            // it has been evicted.
-            Some(p) if p.epoch == self.epoch && p.offset <= head && p.offset + 1 >= oldest => (
-                true,
-                all().filter(|m| m.msg.offset > p.offset).cloned().collect(),
-            ),
-            _ => {
-                let n = history.map_or(0, VecDeque::len);
-                (
-                    false,
-                    all().skip(n.saturating_sub(limit)).cloned().collect(),
-                )
-            }
-        };
+        let (head, recovered, messages) = self
+            .with_room(room, false, |r| {
+                let head = r.head;
+                let oldest = r.history.front().map_or(head + 1, |m| m.msg.offset);
+                match since {
+                    // Exact resume: same epoch, not ahead of us, and nothing
+                    // after it has been evicted.
+                    Some(p)
+                        if p.epoch == self.epoch && p.offset <= head && p.offset + 1 >= oldest =>
+                    {
+                        let after = r.history.iter().filter(|m| m.msg.offset > p.offset);
+                        (head, true, after.cloned().collect())
+                    }
+                    _ => {
+                        let skip = r.history.len().saturating_sub(limit);
+                        (head, false, r.history.iter().skip(skip).cloned().collect())
+                    }
+                }
+            })
+            .unwrap_or_else(|| {
+                // An unknown room is empty: resuming from 0 in this epoch is exact.
+                let exact = since.is_some_and(|p| p.epoch == self.epoch && p.offset == 0);
+                (0, exact, Vec::new())
+            });
         Ok(History {
             epoch: self.epoch.clone(),
             head,
@@ -153,81 +174,66 @@ impl ChannelLayer for MemoryLayer {
     }
 
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
-        let mut rooms = self.rooms()?;
-        let r = rooms.entry(room.to_owned()).or_default();
-        let entry = r
-            .present
-            .entry(member.id.clone())
-            .or_insert_with(|| (member.clone(), 0));
-        entry.1 += 1;
-        if entry.1 == 1 {
-            self.sink
-                .deliver(LayerEvent::Presence(Arc::new(PresenceEvent::new(
-                    Presence {
-                        room: room.to_owned(),
-                        joins: vec![member.clone()],
-                        ..Presence::default()
-                    },
-                ))));
-        }
-        Ok(r.members())
+        let members = self.with_room(room, true, |r| {
+            let entry = r
+                .present
+                .entry(member.id.clone())
+                .or_insert_with(|| (member.clone(), 0));
+            entry.1 += 1;
+            if entry.1 == 1 {
+                self.presence(Presence {
+                    room: room.to_owned(),
+                    joins: vec![member.clone()],
+                    ..Presence::default()
+                });
+            }
+            r.members()
+        });
+        Ok(members.unwrap_or_default())
     }
 
     async fn presence_leave(&self, room: &str, user_id: &str) -> Result<()> {
-        let mut rooms = self.rooms()?;
-        let Some(r) = rooms.get_mut(room) else {
-            return Ok(());
-        };
-        let gone = match r.present.get_mut(user_id) {
-            Some(entry) => {
+        let gone = self.with_room(room, false, |r| {
+            let last = r.present.get_mut(user_id).is_some_and(|entry| {
                 entry.1 = entry.1.saturating_sub(1);
                 entry.1 == 0
+            });
+            if last {
+                if let Some((member, _)) = r.present.remove(user_id) {
+                    self.presence(Presence {
+                        room: room.to_owned(),
+                        leaves: vec![member],
+                        ..Presence::default()
+                    });
+                }
             }
-            None => false,
-        };
-        if gone {
-            if let Some((member, _)) = r.present.remove(user_id) {
-                self.sink
-                    .deliver(LayerEvent::Presence(Arc::new(PresenceEvent::new(
-                        Presence {
-                            room: room.to_owned(),
-                            leaves: vec![member],
-                            ..Presence::default()
-                        },
-                    ))));
-            }
-            Self::drop_if_empty(&mut rooms, room);
+            last
+        });
+        if gone == Some(true) {
+            self.drop_if_empty(room);
         }
         Ok(())
     }
 
     async fn presence_update(&self, room: &str, member: &Member) -> Result<()> {
-        let mut rooms = self.rooms()?;
-        let Some(entry) = rooms
-            .get_mut(room)
-            .and_then(|r| r.present.get_mut(&member.id))
-        else {
-            return Ok(());
-        };
-        if entry.0 != *member {
-            entry.0 = member.clone();
-            self.sink
-                .deliver(LayerEvent::Presence(Arc::new(PresenceEvent::new(
-                    Presence {
+        self.with_room(room, false, |r| {
+            if let Some(entry) = r.present.get_mut(&member.id) {
+                if entry.0 != *member {
+                    entry.0 = member.clone();
+                    self.presence(Presence {
                         room: room.to_owned(),
                         updates: vec![member.clone()],
                         ..Presence::default()
-                    },
-                ))));
-        }
+                    });
+                }
+            }
+        });
         Ok(())
     }
 
     async fn members(&self, room: &str) -> Result<Vec<Member>> {
         Ok(self
-            .rooms()?
-            .get(room)
-            .map(Room::members)
+            .with_room(room, false, |r| r.members())
             .unwrap_or_default())
     }
 
