@@ -177,10 +177,22 @@ where
     }
 }
 
-fn is_too_big(err: axum::Error) -> bool {
-    err.into_inner()
-        .downcast::<tungstenite::Error>()
-        .is_ok_and(|e| matches!(*e, tungstenite::Error::Capacity(_)))
+/// Close code for a text frame that is not valid UTF-8 (RFC 6455).
+pub const INVALID_PAYLOAD: u16 = 1007;
+
+/// The close a read error calls for, when the peer is still there to get it.
+fn close_for(err: axum::Error) -> Option<CloseReason> {
+    match *err.into_inner().downcast::<tungstenite::Error>().ok()? {
+        tungstenite::Error::Capacity(_) => Some(CloseReason {
+            code: close::TOO_BIG,
+            reason: "message too big",
+        }),
+        tungstenite::Error::Utf8(_) => Some(CloseReason {
+            code: INVALID_PAYLOAD,
+            reason: "text frame is not valid UTF-8",
+        }),
+        _ => None,
+    }
 }
 
 async fn maybe_tick(i: &mut Option<Interval>) {
@@ -223,11 +235,13 @@ where
                 let msg = match frame {
                     None => return End::Peer,
                     Some(Err(e)) => {
-                        if is_too_big(e) {
-                            conn.close(close::TOO_BIG, "message too big");
-                            return End::Server;
-                        }
-                        return End::Peer;
+                        return match close_for(e) {
+                            Some(r) => {
+                                conn.close(r.code, r.reason);
+                                End::Server
+                            }
+                            None => End::Peer,
+                        };
                     }
                     Some(Ok(msg)) => msg,
                 };

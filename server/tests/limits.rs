@@ -211,3 +211,46 @@ async fn shutdown_closes_every_socket_with_1012() {
     assert_eq!((ca, cb), (1012, 1012));
     assert_eq!(left.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn invalid_utf8_text_frame_closes_with_1007() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(config()).await;
+    // Hand-made handshake and frame: clients cannot send invalid UTF-8 text
+    // through tungstenite's API.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let payload = [0xffu8, 0xfe, 0x41];
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&frame).await.unwrap();
+    // Read everything the server sends until it closes; find the close frame.
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(WAIT, async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            // Close frame: 0x88, len, code (big endian).
+            if buf.windows(2).any(|w| w[0] == 0x88 && w[1] >= 2) {
+                break;
+            }
+        }
+    })
+    .await;
+    let at = buf
+        .windows(2)
+        .position(|w| w[0] == 0x88 && w[1] >= 2)
+        .expect("no close frame");
+    let code = u16::from_be_bytes([buf[at + 2], buf[at + 3]]);
+    assert_eq!(code, 1007);
+}
