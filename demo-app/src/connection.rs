@@ -267,6 +267,15 @@ impl Connection {
         }
     }
 
+    /// Sends the text of a failed line again (as a new pending line).
+    pub fn retry(&self, conv: &ConvKey, local_id: u64, text: String) {
+        self.inner.dispatch.emit(Action::Discard {
+            conv: conv.clone(),
+            local_id,
+        });
+        self.send(conv, text);
+    }
+
     /// Changes the display name (the `/name` command).
     pub fn rename(&self, name: String) {
         let inner = Rc::clone(&self.inner);

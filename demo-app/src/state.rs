@@ -258,6 +258,13 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Drop a failed line (before sending its text again).
+    Discard {
+        /// Conversation.
+        conv: ConvKey,
+        /// The failed line.
+        local_id: u64,
+    },
     /// A dice game event from the game socket.
     Dice {
         /// The event's message.
@@ -597,6 +604,10 @@ impl ChatState {
                 {
                     l.status = Status::Failed(reason);
                 }
+            }
+            Action::Discard { conv, local_id } => {
+                let conv = self.conv_mut(&conv, now);
+                conv.lines.retain(|l| l.key != LineKey::Local(local_id));
             }
             Action::Dice {
                 text,

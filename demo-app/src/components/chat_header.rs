@@ -18,8 +18,8 @@ pub fn ChatHeader(props: &ChatHeaderProps) -> Html {
     let state = &chat.state;
     let title = state.title(&props.conv);
     let (seed, glyph, subtitle) = match &props.conv {
-        ConvKey::Room(name) if state.link != Link::Open => (
-            name.clone(),
+        ConvKey::Room(_) if state.link != Link::Open => (
+            title.clone(),
             Some("#"),
             "presence unknown while offline".to_owned(),
         ),
@@ -29,7 +29,7 @@ pub fn ChatHeader(props: &ChatHeaderProps) -> Html {
                 .values()
                 .filter(|p| p.rooms.contains(name))
                 .count();
-            (name.clone(), Some("#"), format!("{n} here"))
+            (title.clone(), Some("#"), format!("{n} here"))
         }
         ConvKey::Dm(id) => {
             let online = state.people.get(id).is_some_and(|p| p.online());
@@ -48,7 +48,7 @@ pub fn ChatHeader(props: &ChatHeaderProps) -> Html {
                 .conversation(&ConvKey::Game)
                 .and_then(|c| c.game_status.clone())
                 .unwrap_or_else(|| "waiting for the server…".to_owned());
-            ("dice".to_owned(), Some("⚄"), status)
+            (title.clone(), Some("⚄"), status)
         }
     };
     let back = {

@@ -14,6 +14,9 @@ pub struct MessageBubbleProps {
     pub sender: AttrValue,
     /// Show the sender's name above the bubble.
     pub show_name: bool,
+    /// For a failed line of mine: send it again.
+    #[prop_or_default]
+    pub on_retry: Option<Callback<MouseEvent>>,
 }
 
 const DIE: [&str; 6] = ["⚀", "⚁", "⚂", "⚃", "⚄", "⚅"];
@@ -59,7 +62,12 @@ pub fn MessageBubble(props: &MessageBubbleProps) -> Html {
                 </div>
             </div>
             if let Some(t) = status_text {
-                <div class="status-line">{ t }</div>
+                <div class="status-line">
+                    { t }
+                    if let Some(onclick) = props.on_retry.clone() {
+                        <button class="retry" {onclick}>{ "Retry" }</button>
+                    }
+                </div>
             }
         </div>
     }

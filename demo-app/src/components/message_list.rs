@@ -3,7 +3,7 @@ use yew::prelude::*;
 use super::MessageBubble;
 use crate::format::divider_time;
 use crate::hooks::{use_auto_scroll, use_chat};
-use crate::state::{Body, Conversation, Line};
+use crate::state::{Body, Conversation, Line, LineKey, Status};
 
 /// Props of [`MessageList`].
 #[derive(Properties, PartialEq)]
@@ -39,6 +39,16 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             let first_of_group = !same_group(prev, line);
             prev = Some(line);
             let name = state.name_of(&line.from.id, &line.from.name).to_owned();
+            let on_retry = match (&line.key, &line.status, &line.body) {
+                (LineKey::Local(id), Status::Failed(_), Body::Text(text)) => {
+                    let (conn, conv, id, text) =
+                        (chat.conn.clone(), c.key.clone(), *id, text.clone());
+                    Some(Callback::from(move |_: MouseEvent| {
+                        conn.retry(&conv, id, text.clone())
+                    }))
+                }
+                _ => None,
+            };
             html! {
                 <MessageBubble
                     key={format!("{:?}", line.key)}
@@ -46,6 +56,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
                     {mine}
                     sender={name}
                     show_name={first_of_group && !mine}
+                    {on_retry}
                 />
             }
         })
