@@ -131,7 +131,7 @@ load() { # name scenario args...
 
 # --- scenario sizes ------------------------------------------------------------
 if [ "$MODE" = quick ]; then
-  FANOUT=(--subscribers 100 --publishers 2 --fixed-rate 20 --fixed-secs 2 --start-rate 5 --factor 2 --step-secs 2 --max-steps 12 --drain-secs 1.5)
+  FANOUT=(--subscribers 100 --publishers 2 --fixed-rate 20 --fixed-secs 2 --start-rate 5 --factor 2 --step-secs 2 --max-steps 14 --drain-secs 1.5)
   ROOMS=(--rooms 50 --per-room 4 --rate-per-client 2 --secs 3)
   IDLE=(--conns 1000)
   STORM=(--clients 500 --per-room 50)

@@ -121,7 +121,8 @@ def main():
             st = ceiling_step(f)
             c = f["ceiling_deliveries_per_sec"]
             cpus = f"{pct(st.get('server_cpu'))} / {pct(st.get('loadgen_cpu'))}" if st else "–"
-            cells += [fmt_int(c), ratio(c, raw_ceiling), cpus]
+            capped = f["stopped_because"].startswith("reached --max-steps")
+            cells += [("≥ " if capped else "") + fmt_int(c), ratio(c, raw_ceiling), cpus]
             eff = st["deliveries_per_sec"] / st["server_cpu"] if st and st.get("server_cpu") else None
             cells += [fmt_int(eff), ratio(eff, raw_eff)]
             fx = f.get("fixed")
@@ -145,8 +146,8 @@ def main():
     L.append("")
     L.append(
         "\"vs raw\" divides by the raw tokio-tungstenite server's figure from the same run. \"Deliveries per server core-second\" "
-        "is deliveries/s ÷ the server's CPU use at the ceiling step: it still compares servers when the load generator, not "
-        "the server, is what limits the ceiling (see the load generator CPU column below: ≥ 95% means client-bound)."
+        "is deliveries/s ÷ the server's CPU use at the ceiling step (server CPU is `utime + stime` of /proc/PID/stat over the step and its drain): it still compares servers when the load generator, not "
+        "the server, is what limits the ceiling (see the load generator CPU column below: ≥ 95% means client-bound). \"≥\" marks a ceiling cut by the step limit."
     )
     L.append("")
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{connect_all, log_phase, run_phase, Phase, Spec, Target};
+use super::{connect_all, log_phase, run_phase, settle, Phase, Spec, Target};
 use crate::{Error, Result};
 
 /// Fan-out options.
@@ -140,12 +140,12 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
         };
         let p = run_phase(target, &crowd, rate, args.warmup_secs, drain).await?;
         log_phase("fanout warm-up", &p);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        settle(&crowd, Duration::from_millis(300), Duration::from_secs(10)).await;
     }
     let fixed = if args.fixed_rate > 0.0 {
         let p = run_phase(target, &crowd, args.fixed_rate, args.fixed_secs, drain).await?;
         log_phase("fanout fixed", &p);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        settle(&crowd, Duration::from_millis(500), Duration::from_secs(10)).await;
         Some(p)
     } else {
         None
@@ -162,7 +162,7 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
             // The machine is shared: one scheduling hiccup must not end the
             // search. A failing rate is run once more; the retry decides.
             steps.push(p);
-            tokio::time::sleep(Duration::from_millis(1000)).await;
+            settle(&crowd, Duration::from_millis(500), Duration::from_secs(10)).await;
             p = run_phase(target, &crowd, rate, args.step_secs, drain).await?;
             log_phase(&format!("fanout step {i} (retry)"), &p);
             p.retry = true;
@@ -179,7 +179,7 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
             break;
         }
         rate *= args.factor;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        settle(&crowd, Duration::from_millis(200), Duration::from_secs(10)).await;
     }
     let result = FanoutResult {
         args,

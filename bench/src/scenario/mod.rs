@@ -330,6 +330,22 @@ pub async fn run_phase(
     })
 }
 
+/// Waits until no delivery has arrived for `quiet` (at most `max`), so a
+/// backlog from an overloaded phase does not leak into the next one.
+pub async fn settle(crowd: &Crowd, quiet: Duration, max: Duration) {
+    let end = Instant::now() + max;
+    let mut last = crowd.delivered();
+    let mut since = Instant::now();
+    while Instant::now() < end && since.elapsed() < quiet {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = crowd.delivered();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+}
+
 /// Logs a phase on stderr in one line.
 pub fn log_phase(label: &str, p: &Phase) {
     eprintln!(
