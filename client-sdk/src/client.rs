@@ -319,15 +319,24 @@ impl Client {
     }
 
     /// Registers `room` without waiting: it is joined as soon as (and every
-    /// time) the connection is up; see [`Room::joined`].
+    /// time) the connection is up; see [`Room::joined`]. A room the server
+    /// refused ([`RoomState::Errored`]) is asked for again.
     pub fn room(&self, name: &str) -> Result<Room> {
         confab_protocol::validate_room_name(name)?;
         let mut core = self.shared.core.borrow_mut();
         if matches!(core.socket.state(), ConnectionState::Closed { .. }) {
             return Err(Error::Closed);
         }
-        if let Some(r) = core.rooms.get(name) {
-            return Ok(Room::new(self.clone(), r.clone()));
+        if let Some(r) = core.rooms.get(name).cloned() {
+            if r.state() == RoomState::Errored {
+                // Refused before: ask again.
+                if core.welcomed {
+                    send_join(&mut core, &r);
+                }
+                drop(core);
+                r.set_state(RoomState::Joining);
+            }
+            return Ok(Room::new(self.clone(), r));
         }
         let limit = core.opts.history_limit;
         let shared = Rc::new(RoomShared::new(name, limit));

@@ -266,13 +266,15 @@ impl Room {
     }
 
     /// Resolves once the room is joined (at once if it is); fails if the
-    /// server refuses the join or the client closes.
+    /// server refuses the join (at once if it already did), the room is
+    /// left, or the client closes.
     pub fn joined(&self) -> impl Future<Output = Result<()>> + 'static {
         let rx = {
             let mut inner = self.shared.inner.borrow_mut();
             match inner.state.get() {
                 RoomState::Joined => None,
                 RoomState::Left | RoomState::Leaving => Some(Err(Error::NotJoined)),
+                RoomState::Errored => Some(Err(inner.error.clone().unwrap_or(Error::NotJoined))),
                 _ => {
                     let (tx, rx) = oneshot::channel();
                     inner.waiters.push(tx);
