@@ -719,3 +719,54 @@ fn field(v: &JsValue, key: &str) -> String {
 fn web_sys_log(s: &str) {
     wasm_bindgen_test::console_log!("{s}");
 }
+
+#[wasm_bindgen_test]
+async fn online_event_retries_at_once_and_max_attempts_stops() {
+    // A long backoff, then the page reports it is back online: retry now.
+    let slow = Backoff {
+        min: Duration::from_secs(20),
+        max: Duration::from_secs(20),
+        ..Backoff::default()
+    };
+    let c = Client::connect(ClientOptions::new(SCRATCH_URL).backoff(slow));
+    until("open", 5000, || is_open(&c)).await;
+    control("stop/scratch").await;
+    until("reconnecting", 5000, || {
+        matches!(c.state(), ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    control("start/scratch").await;
+    sleep(300).await;
+    assert!(
+        matches!(c.state(), ConnectionState::Reconnecting { .. }),
+        "{:?}",
+        c.state()
+    );
+    let t0 = now();
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&web_sys::Event::new("online").unwrap())
+        .unwrap();
+    until("open after online event", 3000, || is_open(&c)).await;
+    web_sys_log(&format!(
+        "reconnected {} ms after the online event (backoff was 20 s)",
+        now() - t0
+    ));
+    c.close();
+
+    // max_attempts: give up, Closed with a reason.
+    let quick = Backoff {
+        min: Duration::from_millis(20),
+        max: Duration::from_millis(50),
+        ..Backoff::default()
+    };
+    let d = Client::connect(ClientOptions::new(DEAD_URL).backoff(quick).max_attempts(3));
+    until("gave up", 5000, || {
+        matches!(d.state(), ConnectionState::Closed { .. })
+    })
+    .await;
+    match d.state() {
+        ConnectionState::Closed { reason, .. } => assert_eq!(reason, "max attempts"),
+        s => panic!("{s:?}"),
+    }
+}
