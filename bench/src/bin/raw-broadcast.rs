@@ -64,8 +64,7 @@ async fn serve(stream: TcpStream, rooms: Rooms, args: Arc<Args>) {
         }
     };
     let config = WebSocketConfig::default().read_buffer_size(args.read_buffer);
-    let Ok(mut ws) =
-        tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await
     else {
         return;
     };
@@ -79,36 +78,48 @@ async fn serve(stream: TcpStream, rooms: Rooms, args: Arc<Args>) {
         let rx = tx.subscribe();
         (tx, rx)
     };
-    loop {
-        tokio::select! {
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Text(t))) => {
-                    let _ = tx.send(t);
+    // Reader and writer are separate tasks: a task that polls the socket's
+    // read side on every broadcast wake-up pays tungstenite's read-buffer
+    // zeroing (4 KiB memset) per message and recipient (measured with
+    // callgrind: 58% of all instructions).
+    let (mut sink, mut stream) = ws.split();
+    let publisher = tx.clone();
+    let mut reader = tokio::spawn(async move {
+        while let Some(Ok(frame)) = stream.next().await {
+            match frame {
+                Message::Text(t) => {
+                    let _ = publisher.send(t);
                 }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                Some(Ok(_)) => {}
-            },
-            out = rx.recv() => match out {
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    });
+    let writer = async {
+        loop {
+            match rx.recv().await {
                 Ok(t) => {
-                    if ws.feed(Message::Text(t)).await.is_err() {
-                        break;
+                    if sink.feed(Message::Text(t)).await.is_err() {
+                        return;
                     }
                     // Batch whatever else is already queued into one flush.
-                    let mut ok = true;
                     while let Ok(t) = rx.try_recv() {
-                        if ws.feed(Message::Text(t)).await.is_err() {
-                            ok = false;
-                            break;
+                        if sink.feed(Message::Text(t)).await.is_err() {
+                            return;
                         }
                     }
-                    if !ok || ws.flush().await.is_err() {
-                        break;
+                    if sink.flush().await.is_err() {
+                        return;
                     }
                 }
                 Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => break,
-            },
+                Err(RecvError::Closed) => return,
+            }
         }
+    };
+    tokio::select! {
+        _ = &mut reader => {}
+        () = writer => reader.abort(),
     }
     drop(rx);
     let mut map = rooms.lock().unwrap_or_else(PoisonError::into_inner);
