@@ -101,6 +101,8 @@ async function openUser(browser, name, viewport) {
   });
   await page.goto(BASE);
   // First visit asks for a name.
+  await page.locator(".welcome input[name=name]").waitFor();
+  if (viewport === PHONE) await shot(page, "phone-welcome");
   await page.locator(".welcome input[name=name]").fill(name);
   await page.locator(".welcome button[type=submit]").click();
   await page.locator('.app[data-link="open"]').waitFor();
