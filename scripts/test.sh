@@ -28,6 +28,22 @@ suite() {
   fi
 }
 
+# One real redis-server for the whole run: the Redis layer tests
+# (server/tests/redis*.rs) use it and fail in CI without it.
+if [ -z "${CONFAB_TEST_REDIS_URL:-}" ]; then
+  redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis_dir=$(mktemp -d /tmp/confab-redis.XXXXXX)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$redis_dir" --logfile "$redis_dir/redis.log" --daemonize no &
+  redis_pid=$!
+  trap 'kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$redis_dir"' EXIT
+  for _ in $(seq 100); do
+    redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+  export CONFAB_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
+fi
+
 what=${1:-all}
 suite fmt cargo fmt --all -- --check
 suite native cargo test --workspace --exclude confab-demo
