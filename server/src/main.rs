@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use confab_server::auth::{mint, parse_ttl, unix_now, valid_user_id, Claims};
 use confab_server::{app, shutdown, AppState, Config};
@@ -101,6 +102,13 @@ async fn serve(config: Config) -> ExitCode {
     };
     tracing::info!(%addr, static_dir = %state.config.static_dir.display(), "confab-server listening on http://{addr}/");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Small frames must not wait for Nagle's algorithm (40 ms stalls with
+    // delayed ACKs): every accepted socket gets TCP_NODELAY.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async {
         let _ = stop_rx.await;
     });
