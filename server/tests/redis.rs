@@ -209,6 +209,16 @@ async fn compat_chat_sockets_talk_across_nodes() {
     assert_eq!(m1["payload"]["message"], "hello from A");
     assert_eq!(m2["payload"]["message"], "hello from B");
     assert_eq!(m2["offset"].as_u64(), m1["offset"].as_u64().map(|o| o + 1));
+    // A healthy, subscribed node keeps its pub/sub connection (it is pinged
+    // every 5 s): no errors, no reconnects.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for node in [&a, &b] {
+        assert_eq!(metric(node.addr, "confab_layer_errors_total").await, 0);
+        assert_eq!(metric(node.addr, "confab_layer_reconnects_total").await, 0);
+    }
+    common::send(&mut ca, json!({"message": "still there"})).await;
+    assert_eq!(common::recv(&mut cb).await, json!({"message": "hello from B"}));
+    assert_eq!(common::recv(&mut cb).await, json!({"message": "still there"}));
 }
 
 /// A writer that publishes `count` messages, reconnecting to the next URL

@@ -667,10 +667,12 @@ impl Listener {
                 }
                 Event::Message(msg) => self.on_message(&msg).await,
                 Event::Lost => self.lost(&mut conn, &mut retry_at),
+                // Any reply will do: in subscribed mode Redis answers
+                // ["pong", ""] rather than +PONG.
                 Event::Ping => {
                     let ok = match conn.as_mut() {
                         Some((sink, _)) => matches!(
-                            tokio::time::timeout(OP_TIMEOUT, sink.ping::<String>()).await,
+                            tokio::time::timeout(OP_TIMEOUT, sink.ping::<redis::Value>()).await,
                             Ok(Ok(_))
                         ),
                         None => true,
