@@ -122,6 +122,12 @@ impl ClientOptions {
         self
     }
 
+    /// Gives up on a WebSocket handshake after this long (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.socket = self.socket.connect_timeout(timeout);
+        self
+    }
+
     /// Ping at least this often (the server's `heartbeat_ms` is used when
     /// it is shorter). A link silent for twice this long is dropped and
     /// reconnected.

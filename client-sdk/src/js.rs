@@ -63,6 +63,7 @@ export interface ConfabClientOptions {
   /** Requests that may wait while offline (default 100). */ sendBuffer?: number;
   /** Full buffer: refuse the new request (default) or drop the oldest. */ overflow?: "reject-new" | "drop-oldest";
   /** Ping at least this often (the server's interval is used when shorter). */ heartbeatMs?: number;
+  /** Give up on a WebSocket handshake after this long and retry (default 10000). */ connectTimeoutMs?: number;
   backoff?: BackoffOptions;
   /** Messages kept per room for `room.history()` (default 1000). */ historyLimit?: number;
 }
@@ -74,6 +75,7 @@ export interface ConfabSocketOptions {
   /** Frames kept while offline (default 100). */ sendBuffer?: number;
   overflow?: "reject-new" | "drop-oldest";
   /** Unread messages kept for read()/wait()/iteration (default 10000; 0 = off). */ readBuffer?: number;
+  /** Give up on a WebSocket handshake after this long and retry (default 10000). */ connectTimeoutMs?: number;
   backoff?: BackoffOptions;
 }
 export interface ClientEvents { state: ConnectionStateInfo; welcome: Member; direct: ConfabMessage; error: ConfabError }
@@ -289,6 +291,9 @@ impl JsClient {
         }
         if let Some(p) = get_overflow(&o) {
             opts = opts.overflow(p);
+        }
+        if let Some(t) = get_ms(&o, "connectTimeoutMs") {
+            opts = opts.connect_timeout(t);
         }
         if let Some(t) = get_ms(&o, "heartbeatMs") {
             opts = opts.heartbeat(t);
@@ -547,6 +552,9 @@ impl JsSocket {
         }
         if let Some(n) = get_f64(&o, "sendBuffer") {
             opts = opts.send_buffer(n as usize);
+        }
+        if let Some(t) = get_ms(&o, "connectTimeoutMs") {
+            opts = opts.connect_timeout(t);
         }
         if let Some(n) = get_f64(&o, "readBuffer") {
             opts = opts.read_buffer(n as usize);

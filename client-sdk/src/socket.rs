@@ -36,6 +36,7 @@ pub struct SocketOptions {
     pub(crate) send_buffer: usize,
     pub(crate) overflow: OverflowPolicy,
     pub(crate) read_buffer: usize,
+    pub(crate) connect_timeout: std::time::Duration,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) token_provider: Option<TokenProvider>,
     pub(crate) token_param: String,
@@ -64,6 +65,7 @@ impl SocketOptions {
             send_buffer: 100,
             overflow: OverflowPolicy::RejectNew,
             read_buffer: 10_000,
+            connect_timeout: std::time::Duration::from_secs(10),
             query: Vec::new(),
             token_provider: None,
             token_param: "token".to_owned(),
@@ -143,6 +145,14 @@ impl SocketOptions {
         self
     }
 
+    /// Gives up on a handshake that has not completed after this long
+    /// (default 10 s) and retries with backoff, so a black-holed address
+    /// cannot hang the socket for minutes.
+    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
     /// Query parameter that carries the token (default `token`).
     pub fn token_param(mut self, name: impl Into<String>) -> Self {
         self.token_param = name.into();
@@ -156,6 +166,8 @@ struct Inner {
     attempts: Attempts,
     conn: Option<WsConn>,
     retry: Option<Timer>,
+    /// Fires if the handshake takes longer than `connect_timeout`.
+    connect_guard: Option<Timer>,
     env: Vec<DomListener>,
     out: SendBuffer<String>,
     inbox: VecDeque<JsValue>,
@@ -232,6 +244,7 @@ impl Socket {
             attempts: Attempts::default(),
             conn: None,
             retry: None,
+            connect_guard: None,
             env: Vec::new(),
             inbox: VecDeque::new(),
             wakers: Vec::new(),
@@ -472,6 +485,16 @@ fn open_ws(shared: &Rc<Shared>, generation: u64, token: Option<String>) {
         match WsConn::open(&url, &inner.opts.protocols, handler) {
             Ok(conn) => {
                 inner.conn = Some(conn);
+                let weak = Rc::downgrade(shared);
+                let ms = inner.opts.connect_timeout.as_millis() as u32;
+                inner.connect_guard = Some(Timer::once(ms, move || {
+                    if let Some(s) = weak.upgrade() {
+                        s.inner.borrow_mut().connect_guard = None;
+                        if matches!(s.inner.borrow().state.get(), ConnectionState::Connecting) {
+                            force_reconnect(&s, "connect timeout");
+                        }
+                    }
+                }));
                 true
             }
             Err(_) => false,
@@ -496,6 +519,7 @@ fn on_ws_event(shared: &Rc<Shared>, ev: WsEvent) {
             {
                 let mut inner = shared.inner.borrow_mut();
                 inner.attempts.opened(now());
+                inner.connect_guard = None;
                 let Inner { conn, out, .. } = &mut *inner;
                 if let Some(conn) = conn {
                     // Flush the offline buffer in order; keep what fails.
@@ -529,7 +553,11 @@ fn on_ws_event(shared: &Rc<Shared>, ev: WsEvent) {
             shared.on_message.emit(&value);
         }
         WsEvent::Close { code, reason } => {
-            shared.inner.borrow_mut().conn = None;
+            let (conn, guard) = {
+                let mut inner = shared.inner.borrow_mut();
+                (inner.conn.take(), inner.connect_guard.take())
+            };
+            drop((conn, guard));
             link_lost(shared, code, reason);
         }
     }
@@ -590,6 +618,7 @@ pub(crate) fn force_reconnect(shared: &Rc<Shared>, reason: &str) {
             return;
         }
         inner.retry = None;
+        inner.connect_guard = None;
         inner.conn.take()
     };
     match conn {
@@ -623,7 +652,7 @@ fn teardown(shared: &Rc<Shared>) {
         inner.out.drain().for_each(drop);
         (
             inner.conn.take(),
-            inner.retry.take(),
+            (inner.retry.take(), inner.connect_guard.take()),
             std::mem::take(&mut inner.env),
         )
     };

@@ -38,6 +38,11 @@ const SCRATCH_URL: &str = env_or(
 const CONTROL: &str = env_or(option_env!("CONFAB_TEST_CONTROL"), "http://127.0.0.1:9100");
 /// A user token for `alice` signed with the main instance's secret.
 const TOKEN: &str = env_or(option_env!("CONFAB_TEST_TOKEN"), "");
+/// Accepts TCP connections and never answers (control.py --blackhole).
+const BLACKHOLE_URL: &str = env_or(
+    option_env!("CONFAB_TEST_BLACKHOLE_URL"),
+    "ws://127.0.0.1:9104/ws",
+);
 /// Nothing listens there.
 const DEAD_URL: &str = "ws://127.0.0.1:9/ws";
 
@@ -769,4 +774,33 @@ async fn online_event_retries_at_once_and_max_attempts_stops() {
         ConnectionState::Closed { reason, .. } => assert_eq!(reason, "max attempts"),
         s => panic!("{s:?}"),
     }
+}
+
+#[wasm_bindgen_test]
+async fn hanging_handshake_times_out_and_retries() {
+    let quick = Backoff {
+        min: Duration::from_millis(50),
+        max: Duration::from_millis(50),
+        ..Backoff::default()
+    };
+    let sock = Socket::open(
+        SocketOptions::new(BLACKHOLE_URL)
+            .backoff(quick)
+            .connect_timeout(Duration::from_millis(300)),
+    );
+    let t0 = now();
+    until("handshake given up", 3000, || {
+        matches!(sock.state(), ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    let waited = now() - t0;
+    assert!(waited >= 250.0, "gave up after {waited} ms");
+    // And it keeps trying (attempt 2, 3, ...).
+    until(
+        "second attempt failed too",
+        3000,
+        || matches!(sock.state(), ConnectionState::Reconnecting { attempt, .. } if attempt >= 2),
+    )
+    .await;
+    sock.close();
 }

@@ -13,7 +13,8 @@ POST /kill/NAME      SIGKILL (a crash)            POST /stop/NAME   SIGTERM (gra
 POST /start/NAME     start again, wait until up   POST /restart/NAME?mode=kill|term&down_ms=N
 POST /stall/NAME/SESSION   proxies the server's POST /debug/stall/SESSION (a dead link)
 GET  /health         "ok"
-Every confab-server is killed when this process exits.
+--blackhole PORT accepts TCP connections and never answers (a handshake
+that hangs). Every confab-server is killed when this process exits.
 """
 import argparse
 import atexit
@@ -131,6 +132,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--server", required=True)
     ap.add_argument("--log-dir", default="/tmp")
+    ap.add_argument("--blackhole", type=int)
     ap.add_argument("--instance", action="append", default=[],
                     help="NAME=PORT[:--flag=value[:--flag...]]")
     args = ap.parse_args()
@@ -146,6 +148,18 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     for inst in INSTANCES.values():
         inst.start()
+    if args.blackhole:
+        hole = socket.socket()
+        hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hole.bind(("127.0.0.1", args.blackhole))
+        hole.listen(64)
+        held = []
+
+        def swallow():
+            while True:
+                conn, _ = hole.accept()
+                held.append(conn)  # keep it open, never reply
+        threading.Thread(target=swallow, daemon=True).start()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print("control ready", flush=True)
     srv.serve_forever()
