@@ -31,6 +31,11 @@ pub fn Sidebar() -> Html {
             _ => ("#", "room"),
         };
         let title = state.title(&c.key);
+        let preview = match (last, &c.key) {
+            (Some(l), _) => Some(l.body.preview()),
+            (None, ConvKey::Game) => Some("Roll the die with everyone here".to_owned()),
+            (None, _) => None,
+        };
         let seed = title.clone();
         let key = title.clone();
         html! {
@@ -40,7 +45,7 @@ pub fn Sidebar() -> Html {
                 {seed}
                 glyph={AttrValue::from(glyph)}
                 kind={kind}
-                preview={last.map(|l| AttrValue::from(l.body.preview())).or_else(|| c.game_status.clone().map(AttrValue::from))}
+                preview={preview.map(AttrValue::from)}
                 time={last.map(|l| l.ts)}
                 unread={c.unread}
                 active={state.active == c.key}
