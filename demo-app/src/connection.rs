@@ -209,7 +209,8 @@ impl Connection {
     }
 
     /// Sends `text` to a room or person: shown at once as pending, then
-    /// sent (or failed) when the SDK resolves the publish.
+    /// sent (or failed) when the SDK resolves the publish. The SDK queues
+    /// it while offline; the ack timeout counts from now.
     pub fn send(&self, conv: &ConvKey, text: String) {
         let local_id = next_local_id();
         let dispatch = self.inner.dispatch.clone();
@@ -219,52 +220,38 @@ impl Connection {
             text: text.clone(),
             ts: now_ms(),
         });
+        let failed = |reason: String| Action::Failed {
+            conv: conv.clone(),
+            local_id,
+            reason,
+        };
         let payload = ChatPayload { message: text };
-        let conv = conv.clone();
-        let fail = {
-            let (dispatch, conv) = (dispatch.clone(), conv.clone());
-            move |reason: String| {
-                dispatch.emit(Action::Failed {
-                    conv,
-                    local_id,
-                    reason,
-                })
+        let ack = match conv {
+            ConvKey::Room(name) => match self.inner.rooms.borrow().get(name) {
+                Some(joined) => joined.room.publish(&payload),
+                None => return dispatch.emit(failed(format!("not in {name} yet"))),
+            },
+            ConvKey::Dm(to) => self.inner.client.direct(to, &payload),
+            ConvKey::Game => {
+                return dispatch.emit(failed("use the Roll button".to_owned()));
             }
         };
-        match &conv {
-            ConvKey::Room(name) => {
-                let Some(room) = self.inner.rooms.borrow().get(name).map(|j| j.room.clone()) else {
-                    return fail(format!("not in {name} yet"));
-                };
-                spawn_local(async move {
-                    match room.publish(&payload).await {
-                        Ok(ack) => dispatch.emit(Action::Acked {
-                            conv,
-                            local_id,
-                            offset: ack.offset,
-                            ts: ack.ts.map(|t| t as f64),
-                        }),
-                        Err(e) => fail(e.to_string()),
-                    }
-                });
-            }
-            ConvKey::Dm(to) => {
-                let client = self.inner.client.clone();
-                let to = to.clone();
-                spawn_local(async move {
-                    match client.direct(&to, &payload).await {
-                        Ok(ack) => dispatch.emit(Action::Acked {
-                            conv,
-                            local_id,
-                            offset: ack.offset,
-                            ts: ack.ts.map(|t| t as f64),
-                        }),
-                        Err(e) => fail(e.to_string()),
-                    }
-                });
-            }
-            ConvKey::Game => fail("use the Roll button in the dice game".to_owned()),
-        }
+        let conv = conv.clone();
+        spawn_local(async move {
+            dispatch.emit(match ack.await {
+                Ok(ack) => Action::Acked {
+                    conv,
+                    local_id,
+                    offset: ack.offset,
+                    ts: ack.ts.map(|t| t as f64),
+                },
+                Err(e) => Action::Failed {
+                    conv,
+                    local_id,
+                    reason: e.to_string(),
+                },
+            });
+        });
     }
 
     /// Sends the text of a failed line again (as a new pending line).

@@ -32,6 +32,16 @@ pub fn divider_time(ts_ms: f64) -> String {
     }
 }
 
+/// The die face for a position 1–6 (`?` otherwise).
+pub fn die_face(position: u8) -> &'static str {
+    const FACES: [&str; 6] = ["⚀", "⚁", "⚂", "⚃", "⚄", "⚅"];
+    usize::from(position)
+        .checked_sub(1)
+        .and_then(|i| FACES.get(i))
+        .copied()
+        .unwrap_or("?")
+}
+
 /// Up to two initials: "Ada Lovelace" → "AL", "bob" → "B".
 pub fn initials(name: &str) -> String {
     let mut words = name
@@ -64,6 +74,14 @@ mod tests {
         assert_eq!(initials("  "), "?");
         assert_eq!(initials("<img src=x>"), "IS");
         assert_eq!(initials("Mary Ann Evans"), "ME");
+    }
+
+    #[test]
+    fn die_faces_cover_one_to_six_only() {
+        assert_eq!(die_face(1), "⚀");
+        assert_eq!(die_face(6), "⚅");
+        assert_eq!(die_face(0), "?");
+        assert_eq!(die_face(7), "?");
     }
 
     #[test]

@@ -1,9 +1,8 @@
 use yew::prelude::*;
 
+use crate::format::die_face;
 use crate::hooks::use_chat;
 use crate::state::{Body, ConvKey, Link};
-
-const FACES: [&str; 6] = ["⚀", "⚁", "⚂", "⚃", "⚄", "⚅"];
 
 /// The dice game controls: the last roll, big, and the Roll button.
 #[component]
@@ -23,7 +22,7 @@ pub fn DicePanel() -> Html {
     html! {
         <div class="dice-panel">
             <div class="die-big" data-testid="last-roll" data-position={last.as_ref().map(|(_, p)| p.to_string())}>
-                { last.as_ref().and_then(|(_, p)| FACES.get(usize::from(*p).wrapping_sub(1)).copied()).unwrap_or("?") }
+                { last.as_ref().map_or("?", |(_, p)| die_face(*p)) }
             </div>
             <div class="dice-text">
                 { last.map_or_else(|| "No roll yet".to_owned(), |(t, p)| format!("{t}: {p}")) }

@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use crate::format::clock;
+use crate::format::{clock, die_face};
 use crate::state::{Body, Line, Status};
 
 /// Props of [`MessageBubble`].
@@ -19,8 +19,6 @@ pub struct MessageBubbleProps {
     pub on_retry: Option<Callback<MouseEvent>>,
 }
 
-const DIE: [&str; 6] = ["⚀", "⚁", "⚂", "⚃", "⚄", "⚅"];
-
 /// One message: a bubble (mine right, others left), or a centred notice.
 /// Text is always a text node: never parsed as HTML.
 #[component]
@@ -38,7 +36,7 @@ pub fn MessageBubble(props: &MessageBubbleProps) -> Html {
         Body::Text(text) => html! { <div class="text">{ text.clone() }</div> },
         Body::Dice { text, position } => html! {
             <div class="text dice-line" data-position={position.to_string()}>
-                <span class="die" aria-hidden="true">{ DIE.get(usize::from(*position).wrapping_sub(1)).copied().unwrap_or("?") }</span>
+                <span class="die" aria-hidden="true">{ die_face(*position) }</span>
                 { format!("{text}: {position}") }
             </div>
         },
