@@ -290,9 +290,31 @@ async function run(browser) {
   check(aRoll === bRoll, `both see the same roll (${aRoll} vs ${bRoll})`);
   await shot(alice, "desktop-dice");
 
-  log("back to the lobby; screenshots at desktop and phone width");
+  log("back to the lobby; a seed-style client on /ws/chat/lobby/ (websocat) talks to the demo");
   await openItem(alice, "room", "lobby");
   await openItem(bob, "room", "lobby");
+  {
+    // A plain WebSocket on the seed-compatible endpoint, as websocat or the
+    // Django Channels tutorial page would use it (test code, not the demo).
+    const ctx = await browser.newContext();
+    const compat = await ctx.newPage();
+    compat.setDefaultTimeout(T);
+    await compat.goto(`${BASE}healthz`);
+    await compat.evaluate((url) => {
+      window.got = [];
+      window.ws = new WebSocket(url);
+      window.ws.onmessage = (e) => window.got.push(JSON.parse(e.data));
+      return new Promise((ok, err) => {
+        window.ws.onopen = ok;
+        window.ws.onerror = () => err(new Error("compat socket failed"));
+      });
+    }, `ws://127.0.0.1:${PORT}/ws/chat/lobby/`);
+    await compat.evaluate(() => window.ws.send(JSON.stringify({ message: "hello from websocat" })));
+    await waitBubble(alice, "hello from websocat", "theirs");
+    await send(alice, "hi websocat user");
+    await compat.waitForFunction(() => window.got.some((m) => m.message === "hi websocat user"));
+    await ctx.close();
+  }
   await shot(alice, "desktop-lobby");
   await shot(carol, "phone-chat");
   await carol.locator("button.back").click();
