@@ -91,6 +91,18 @@ export async function run(lib, ws, log) {
     eq(e.code, "room_name_invalid", "room name error code");
   }
 
+  // The token provider (sync or async) runs before every (re)connect.
+  let tokenCalls = 0;
+  const carol = new ConfabClient(ws, { tokenProvider: async () => { tokenCalls++; return null; } });
+  await until("carol welcome", 5000, () => carol.me);
+  eq(tokenCalls, 1, "token provider on connect");
+  const firstSession = carol.sessionId;
+  carol.reconnect();
+  await until("carol reconnected", 5000, () => carol.state === "open" && carol.me && carol.sessionId !== firstSession);
+  eq(tokenCalls, 2, "token provider on reconnect");
+  carol.close();
+  carol.free();
+
   // Reconnect resumes the room without duplicates.
   const seen = [];
   ra.on("message", (m) => seen.push(m.payload.n));
