@@ -325,6 +325,24 @@ async fn ack_timeout_offline_and_on_a_dead_link() {
     );
     assert!(now() - t0 >= 450.0);
     c.close();
+
+    // Sent, then the link is dropped before the ack: `Disconnected` (outcome
+    // unknown), at once, and never re-sent after the reconnect.
+    let c = Client::connect(ClientOptions::new(URL).ack_timeout(Duration::from_secs(10)));
+    let name = unique("disconnected");
+    let room = c.join(&name).await.unwrap();
+    stall(&c.session_id().unwrap()).await;
+    let p = room.publish(&Chat { n: 3 });
+    sleep(50).await;
+    let t0 = now();
+    c.socket().reconnect();
+    assert_eq!(p.await.unwrap_err(), Error::Disconnected);
+    assert!(now() - t0 < 100.0);
+    until("re-joined", 5000, || room.state() == RoomState::Joined).await;
+    // Nothing was stored before: had n=3 been re-sent, n=4 would get offset 2.
+    let ack = room.publish(&Chat { n: 4 }).await.unwrap();
+    assert_eq!(ack.offset, Some(1));
+    c.close();
 }
 
 #[wasm_bindgen_test]
