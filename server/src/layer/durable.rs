@@ -78,7 +78,20 @@ pub struct DurableLayer {
     path: PathBuf,
     db: Arc<Database>,
     presence: MemoryLayer,
-    writer: std_mpsc::Sender<PublishCmd>,
+    /// None once dropping.
+    writer: Option<std_mpsc::Sender<PublishCmd>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for DurableLayer {
+    /// Stops the writer after it committed what was queued, so the file is
+    /// closed (and can be reopened) when this returns.
+    fn drop(&mut self) {
+        self.writer.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for DurableLayer {
@@ -115,7 +128,7 @@ impl DurableLayer {
             dirty: HashSet::new(),
             last_compaction: Instant::now(),
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("confab-history-writer".into())
             .spawn(move || writer.run(&rx))
             .map_err(|e| db_err(format!("cannot start the writer thread: {e}")))?;
@@ -125,7 +138,8 @@ impl DurableLayer {
             path,
             db,
             presence: MemoryLayer::new(history_size, sink),
-            writer: tx,
+            writer: Some(tx),
+            thread: Some(thread),
         })
     }
 
@@ -396,6 +410,8 @@ impl ChannelLayer for DurableLayer {
     ) -> Result<Arc<StoredMessage>> {
         let (reply, rx) = oneshot::channel();
         self.writer
+            .as_ref()
+            .ok_or_else(|| Error::Internal("history writer stopped".into()))?
             .send(PublishCmd {
                 room: room.to_owned(),
                 from: from.clone(),
@@ -492,8 +508,6 @@ mod tests {
         }
         let epoch = a.epoch().to_owned();
         drop(a);
-        // Give the writer thread a moment to release the file.
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let b = DurableLayer::open(&dir, 100, sink.clone()).unwrap();
         assert_eq!(b.epoch(), epoch);
         let m = b.publish("lobby", &member(), payload(4)).await.unwrap();
