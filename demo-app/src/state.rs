@@ -436,6 +436,16 @@ impl ChatState {
     fn add_message(&mut self, msg: Incoming) {
         let key = self.conv_for_room(&msg.room);
         let mine = self.is_mine(&msg.from);
+        if matches!(key, ConvKey::Dm(_)) && !mine {
+            // Someone may write to us without sharing a room: learn the name
+            // (presence, when we have it, stays the authority).
+            self.people
+                .entry(msg.from.id.clone())
+                .or_insert_with(|| Person {
+                    member: msg.from.clone(),
+                    rooms: BTreeSet::new(),
+                });
+        }
         let active = self.active == key && !self.list_open;
         let conv = self.conv_mut(&key, msg.ts);
         let line_key = LineKey::Stored {
@@ -798,6 +808,7 @@ mod tests {
             Action::Message(msg("dm:g-a:g-b", 3, m("g-a", "Alice"), "from my phone")),
         );
         let dm = ConvKey::Dm("g-b".into());
+        assert_eq!(s.title(&dm), "Bob", "the name of a DM sender is learnt");
         assert_eq!(s.conversation(&dm).map(|c| c.unread), Some(2));
         assert_eq!(s.conversation(&lobby()).map(|c| c.unread), Some(0));
         s = reduce(s, Action::Open(dm.clone()));
