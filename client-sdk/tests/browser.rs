@@ -744,7 +744,7 @@ fn web_sys_log(s: &str) {
 }
 
 #[wasm_bindgen_test]
-async fn online_event_retries_at_once_and_max_attempts_stops() {
+async fn online_or_visible_page_retries_at_once_and_max_attempts_stops() {
     // A long backoff, then the page reports it is back online: retry now.
     let slow = Backoff {
         min: Duration::from_secs(20),
@@ -775,6 +775,25 @@ async fn online_event_retries_at_once_and_max_attempts_stops() {
         "reconnected {} ms after the online event (backoff was 20 s)",
         now() - t0
     ));
+
+    // Same when the page becomes visible again.
+    control("stop/scratch").await;
+    until("reconnecting again", 5000, || {
+        matches!(c.state(), ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    control("start/scratch").await;
+    sleep(300).await;
+    assert!(
+        matches!(c.state(), ConnectionState::Reconnecting { .. }),
+        "{:?}",
+        c.state()
+    );
+    let doc = web_sys::window().unwrap().document().unwrap();
+    assert_eq!(doc.visibility_state(), web_sys::VisibilityState::Visible);
+    doc.dispatch_event(&web_sys::Event::new("visibilitychange").unwrap())
+        .unwrap();
+    until("open after visibilitychange", 3000, || is_open(&c)).await;
     c.close();
 
     // max_attempts: give up, Closed with a reason.
