@@ -24,7 +24,9 @@
 //! [`Hub`]. The listener remembers the last offset delivered per room: a
 //! duplicate is dropped and a gap (a pub/sub connection that dropped and came
 //! back) is filled from the stream before the newer message, so local
-//! clients see every message once, in order.
+//! clients see every message once, in order. A history read waits until
+//! the listener delivered up to the head it read, so a joining socket's
+//! pending buffer (see [`Hub::activate`]) holds exactly the newer messages.
 //!
 //! Presence is counted per node, and each node refreshes its score in
 //! `P:nodes`; any node reaps a node silent for `--presence-ttl-secs`,
