@@ -86,10 +86,10 @@ fn verdict(p: &Phase, args: &FanoutArgs) -> Option<String> {
             "p99 {:.1} ms >= {} ms",
             p.latency.p99_ms, args.max_p99_ms
         ))
-    } else if p.publish_rate < 0.9 * p.target_rate {
+    } else if (p.published as f64) < 0.9 * p.planned as f64 {
         Some(format!(
-            "load generator published only {:.0}/s of {:.0}/s (client-bound)",
-            p.publish_rate, p.target_rate
+            "load generator published only {} of {} messages (client-bound)",
+            p.published, p.planned
         ))
     } else {
         None

@@ -186,6 +186,9 @@ impl Crowd {
 pub struct Phase {
     /// Target publish rate, messages per second into the server (all publishers).
     pub target_rate: f64,
+    /// Messages the publishers were asked to send (each publisher sends
+    /// `round(rate / publishers × secs)`).
+    pub planned: u64,
     /// Messages published.
     pub published: u64,
     /// Publish duration, seconds.
@@ -247,6 +250,7 @@ pub async fn run_phase(
     let own_cpu = CpuMeter::start(std::process::id());
     let per_pub = total_rate / publishers.len() as f64;
     let duration = Duration::from_secs_f64(secs);
+    let planned = publishers.len() as u64 * (per_pub * secs).round() as u64;
     let mut waits = Vec::new();
     for p in &publishers {
         let Some((id, tx)) = &p.publisher else {
@@ -312,6 +316,7 @@ pub async fn run_phase(
     let published: u64 = ranges.iter().map(|r| r.3 - r.2).sum();
     Ok(Phase {
         target_rate: total_rate,
+        planned,
         published,
         publish_secs,
         publish_rate: published as f64 / publish_secs,
