@@ -88,7 +88,10 @@ where
     state.metrics.connections.fetch_add(1, Relaxed);
     state.hub().register(&cx.conn);
     let (sink, mut stream) = socket.split();
-    let mut send = tokio::spawn(send_loop(sink, out, cx.conn.clone()));
+    // Both halves run in this one task (one task per connection keeps idle
+    // connections small); the send half is polled alongside the receive loop.
+    let send = send_loop(sink, out, cx.conn.clone());
+    tokio::pin!(send);
 
     tracing::debug!(session = %cx.conn.session_id, user = %cx.conn.user_id, "connected");
     consumer.connect(&cx).await;
@@ -110,7 +113,6 @@ where
     if !wait.is_zero() {
         let _ = tokio::time::timeout(wait, &mut send).await;
     }
-    send.abort();
     if matches!(end, Some(End::Server)) && !cx.conn.is_stalled() {
         // Closing handshake: read until the peer's close (or a short
         // timeout) so the socket is not reset under the peer's unread close
