@@ -217,8 +217,14 @@ async fn compat_chat_sockets_talk_across_nodes() {
         assert_eq!(metric(node.addr, "confab_layer_reconnects_total").await, 0);
     }
     common::send(&mut ca, json!({"message": "still there"})).await;
-    assert_eq!(common::recv(&mut cb).await, json!({"message": "hello from B"}));
-    assert_eq!(common::recv(&mut cb).await, json!({"message": "still there"}));
+    assert_eq!(
+        common::recv(&mut cb).await,
+        json!({"message": "hello from B"})
+    );
+    assert_eq!(
+        common::recv(&mut cb).await,
+        json!({"message": "still there"})
+    );
 }
 
 /// A writer that publishes `count` messages, reconnecting to the next URL
@@ -603,6 +609,15 @@ async fn unreachable_redis_at_start_exits_non_zero_with_a_clear_error() {
 
 #[tokio::test]
 async fn redis_losing_its_data_changes_the_epoch_and_clients_are_told() {
+    data_loss(true).await;
+}
+
+#[tokio::test]
+async fn redis_losing_its_data_is_noticed_even_before_any_message() {
+    data_loss(false).await;
+}
+
+async fn data_loss(publish_first: bool) {
     if redis_url().is_none() {
         return;
     }
@@ -613,8 +628,13 @@ async fn redis_losing_its_data_changes_the_epoch_and_clients_are_told() {
     let (mut alice, _) = native(&user_url(&a, "alice")).await;
     let j = join(&mut alice, "lost", None).await;
     let epoch = j["epoch"].as_str().unwrap().to_owned();
-    let mut seen = Vec::new();
-    publish_collect(&mut alice, "lost", "1", json!({"n": 1}), &mut seen).await;
+    let since = if publish_first {
+        let mut seen = Vec::new();
+        publish_collect(&mut alice, "lost", "1", json!({"n": 1}), &mut seen).await;
+        1
+    } else {
+        0
+    };
     // Crash Redis and bring it back empty (its files gone).
     redis.kill9();
     for e in std::fs::read_dir(&redis.dir).unwrap() {
@@ -642,7 +662,7 @@ async fn redis_losing_its_data_changes_the_epoch_and_clients_are_told() {
     .expect("no close after the history was lost");
     assert_eq!(code, confab_protocol::close::SERVICE_RESTART);
     let (mut alice, _) = native(&user_url(&a, "alice")).await;
-    let j = join(&mut alice, "lost", Some((&epoch, 1))).await;
+    let j = join(&mut alice, "lost", Some((&epoch, since))).await;
     assert_eq!(j["recovered"], false, "{j}");
     assert_ne!(j["epoch"], epoch.as_str(), "{j}");
     assert_eq!(j["offset"], 0, "{j}");

@@ -552,9 +552,31 @@ fn decode_entry(fields: &[String]) -> Result<Arc<StoredMessage>> {
 struct Cursors {
     map: Mutex<HashMap<String, u64>>,
     moved: tokio::sync::Notify,
+    /// The history epoch this node's clients were given; the listener
+    /// compares it with what Redis says to detect lost history.
+    epoch: Mutex<Option<String>>,
 }
 
 impl Cursors {
+    fn epoch(&self) -> Option<String> {
+        self.epoch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_epoch(&self, epoch: Option<String>) {
+        *self.epoch.lock().unwrap_or_else(PoisonError::into_inner) = epoch;
+    }
+
+    /// Records the epoch a client is given, when none is known yet.
+    fn learn_epoch(&self, epoch: &str) {
+        let mut e = self.epoch.lock().unwrap_or_else(PoisonError::into_inner);
+        if e.is_none() {
+            *e = Some(epoch.to_owned());
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -614,8 +636,6 @@ struct Listener {
     counts: HashMap<String, usize>,
     /// room → last offset delivered here.
     cursors: Arc<Cursors>,
-    /// The history epoch the cursors belong to.
-    epoch: Option<String>,
     attempt: u32,
 }
 
@@ -727,9 +747,11 @@ impl Listener {
                     .query_async(&mut conn),
             )
             .await?;
-        if self.epoch.is_some() && epoch != self.epoch {
+        let known = self.cursors.epoch();
+        if known.is_some() && epoch != known {
             self.history_lost(epoch);
         } else {
+            self.cursors.set_epoch(epoch);
             let rooms: Vec<(String, u64)> = self
                 .cursors
                 .lock()
@@ -852,8 +874,8 @@ impl Listener {
     /// Redis lost the history (restarted empty, flushed): offsets restart,
     /// so every native client must rejoin and be told it could not recover.
     fn history_lost(&mut self, epoch: Option<String>) {
-        tracing::error!(old = ?self.epoch, new = ?epoch, "redis history epoch changed: history was lost; closing native connections so clients rejoin");
-        self.epoch = epoch;
+        tracing::error!(old = ?self.cursors.epoch(), new = ?epoch, "redis history epoch changed: history was lost; closing native connections so clients rejoin");
+        self.cursors.set_epoch(epoch);
         self.cursors.lock().clear();
         for c in self.shared.hub.connections() {
             if c.flavor == Flavor::Native {
@@ -893,8 +915,8 @@ impl Listener {
             tracing::warn!("unknown pub/sub frame from redis");
             return;
         };
-        match &self.epoch {
-            None => self.epoch = Some(epoch.to_owned()),
+        match self.cursors.epoch() {
+            None => self.cursors.set_epoch(Some(epoch.to_owned())),
             Some(e) if e != epoch => self.history_lost(Some(epoch.to_owned())),
             Some(_) => {}
         }
@@ -1001,15 +1023,28 @@ impl RedisLayer {
             local: Mutex::new(Local::default()),
         });
         shared.heartbeat().await?;
+        // The epoch clients of this node will be given: a change later means
+        // Redis lost the history.
+        let epoch: Option<String> = {
+            let mut conn = shared.conn.clone();
+            shared
+                .call(
+                    "get epoch",
+                    redis::cmd("GET")
+                        .arg(shared.keys.epoch())
+                        .query_async(&mut conn),
+                )
+                .await?
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let cursors = Arc::new(Cursors::default());
+        cursors.set_epoch(epoch);
         let listener = Listener {
             shared: shared.clone(),
             client,
             cmds: rx,
             counts: HashMap::new(),
             cursors: cursors.clone(),
-            epoch: None,
             attempt: 0,
         };
         let listen = tokio::spawn(listener.run(pubsub.split()));
@@ -1112,6 +1147,7 @@ impl ChannelLayer for RedisLayer {
         if recovered == 0 {
             messages.reverse();
         }
+        self.cursors.learn_epoch(&epoch);
         self.cursors.caught_up(room, head).await;
         Ok(History {
             epoch,
