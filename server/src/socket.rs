@@ -87,6 +87,10 @@ where
     let state = cx.state.clone();
     state.metrics.connections.fetch_add(1, Relaxed);
     state.hub().register(&cx.conn);
+    // Lets a networked layer route direct messages to this node's users.
+    if let Err(e) = state.groups.layer.connected(&cx.conn.user_id).await {
+        tracing::warn!(user = %cx.conn.user_id, error = %e, "layer: connected");
+    }
     let (sink, mut stream) = socket.split();
     // Both halves run in this one task (one task per connection keeps idle
     // connections small); the send half is polled alongside the receive loop.
@@ -101,6 +105,9 @@ where
     };
     consumer.disconnect(&cx).await;
     state.hub().unregister(&cx.conn);
+    if let Err(e) = state.groups.layer.disconnected(&cx.conn.user_id).await {
+        tracing::warn!(user = %cx.conn.user_id, error = %e, "layer: disconnected");
+    }
     let wait = match end {
         None => Duration::ZERO, // the send task already ended
         Some(End::Server) => CLOSE_SEND_TIMEOUT * 2,
@@ -179,8 +186,9 @@ where
     }
 }
 
-/// Close code for a text frame that is not valid UTF-8 (RFC 6455).
-pub const INVALID_PAYLOAD: u16 = 1007;
+/// Close code for a text frame that is not valid UTF-8 (RFC 6455); the
+/// same as [`close::INVALID_PAYLOAD`].
+pub const INVALID_PAYLOAD: u16 = close::INVALID_PAYLOAD;
 
 /// The close a read error calls for, when the peer is still there to get it.
 fn close_for(err: axum::Error) -> Option<CloseReason> {
@@ -190,7 +198,7 @@ fn close_for(err: axum::Error) -> Option<CloseReason> {
             reason: "message too big",
         }),
         tungstenite::Error::Utf8(_) => Some(CloseReason {
-            code: INVALID_PAYLOAD,
+            code: close::INVALID_PAYLOAD,
             reason: "text frame is not valid UTF-8",
         }),
         _ => None,
