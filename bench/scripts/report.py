@@ -157,8 +157,8 @@ def main():
         L.append("")
         L.append(
             f"{next(iter(storms.values()))['joined_before']:,} clients joined in rooms of {a['per_room']} (one publisher per room at {a['rate_per_room']:g} msg/s, "
-            f"publishing through the storm); the server is stopped with SIGTERM and started again by `confab-load`; clients reconnect with full-jitter backoff "
-            f"(uniform(0, min({a['backoff_cap_ms']} ms, {a['backoff_base_ms']} ms × 2^attempt))) and re-join with `since` = the last position they saw."
+            f"publishing through the storm); the server is stopped with SIGTERM and started again by `confab-load`; clients reconnect with the SDK's backoff "
+            f"(attempt n waits uniform({a.get('backoff_min_ms')} ms, min({a.get('backoff_max_ms')} ms, {a.get('backoff_min_ms')} ms × 2^(n-1)))) and re-join with `since` = the last position they saw."
         )
         L.append("")
         L.append("| history | old server exited | new server accepting | 99% re-joined | 100% re-joined | never re-joined | re-joins not recovered | acked messages | lost (client × message) | duplicates | failed attempts |")
@@ -207,6 +207,13 @@ def main():
                 f"| {name} | {s['target_rate']:,.0f} → {s['publish_rate']:,.0f} | {fmt_int(s['deliveries_per_sec'])} | {s['lost']:,} | {s['dups']:,} | "
                 f"{ms(lat['p50_ms'])} | {ms(lat['p99_ms'])} | {ms(lat['max_ms'])} | {pct(s.get('server_cpu'))} | {pct(s.get('loadgen_cpu'))} |"
             )
+        L.append("")
+
+    if meta.get("notes"):
+        L.append("## Notes")
+        L.append("")
+        for n in meta["notes"]:
+            L.append(f"- {n}")
         L.append("")
 
     L.append("## How to reproduce")

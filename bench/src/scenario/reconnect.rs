@@ -1,7 +1,7 @@
 //! Reconnect storm (Confab native protocol only): N clients joined in rooms
 //! of K, one publisher per room; the harness process restarts the server
 //! (SIGTERM, then the same command again) and every client reconnects with
-//! full-jitter backoff and re-joins with `since` = the last position it saw.
+//! the SDK's backoff and re-joins with `since` = the last position it saw.
 //! Figures: time from the kill until 99% (and 100%) have re-joined, and
 //! acknowledged messages a client never received, live or from history.
 
@@ -43,12 +43,13 @@ pub struct ReconnectArgs {
     /// Seconds to wait for deliveries after publishing stops.
     #[arg(long, default_value_t = 2.0)]
     pub drain_secs: f64,
-    /// Backoff: attempt n waits uniform(0, min(cap, base * 2^n)) ms (full jitter).
-    #[arg(long, default_value_t = 200)]
-    pub backoff_base_ms: u64,
-    /// Backoff cap in ms.
-    #[arg(long, default_value_t = 5000)]
-    pub backoff_cap_ms: u64,
+    /// Reconnect backoff as in the SDK (`confab_client::Backoff`): attempt n
+    /// (1 after a stable connection) waits uniform(min, min(max, min·2^(n-1))) ms.
+    #[arg(long, default_value_t = 250)]
+    pub backoff_min_ms: u64,
+    /// Largest reconnect delay in ms (the SDK's default is 10 s).
+    #[arg(long, default_value_t = 10_000)]
+    pub backoff_max_ms: u64,
     /// Give up waiting for re-joins after this many seconds.
     #[arg(long, default_value_t = 30.0)]
     pub timeout_secs: f64,
@@ -218,13 +219,14 @@ impl Client {
     }
 
     async fn run(mut self, first: Arc<Semaphore>) {
-        let mut attempt: u32 = 0;
+        // 1-based attempt number of the next reconnect, as in the SDK.
+        let mut attempt: u32 = 1;
         let mut permit = first.acquire_owned().await.ok();
         loop {
             match self.connect().await {
                 Ok(ws) => {
                     permit.take();
-                    attempt = 0;
+                    attempt = 1;
                     self.session(ws).await;
                 }
                 Err(_) => {
@@ -232,12 +234,25 @@ impl Client {
                     attempt = attempt.saturating_add(1);
                 }
             }
-            let (base, cap) = self.backoff;
-            let ceiling = cap.min(base.saturating_mul(1 << attempt.min(16)));
-            let delay = rand::rng().random_range(0..=ceiling);
+            let (min, max) = self.backoff;
+            let delay = backoff_ms(min, max, attempt, rand::rng().random::<f64>());
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
     }
+}
+
+/// The SDK's reconnect delay: uniform in `[min, min(max, min·2^(attempt-1))]`.
+///
+/// ```
+/// use confab_bench::scenario::reconnect::backoff_ms;
+/// assert_eq!(backoff_ms(250, 10_000, 1, 0.7), 250);
+/// assert_eq!(backoff_ms(250, 10_000, 3, 1.0), 1000);
+/// assert_eq!(backoff_ms(250, 10_000, 30, 1.0), 10_000);
+/// ```
+pub fn backoff_ms(min: u64, max: u64, attempt: u32, sample: f64) -> u64 {
+    let (min, max) = (min as f64, (max as f64).max(min as f64));
+    let cap = (min * 2f64.powi(attempt.saturating_sub(1).min(52) as i32)).min(max);
+    (min + (cap - min) * sample.clamp(0.0, 1.0)).round() as u64
 }
 
 /// `host:port` of a `ws://host:port/...` base URL.
@@ -312,7 +327,7 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
             acked: acked[i / per_room].clone(),
             publishing: pub_rx.clone(),
             rate: args.rate_per_room,
-            backoff: (args.backoff_base_ms, args.backoff_cap_ms),
+            backoff: (args.backoff_min_ms, args.backoff_max_ms),
         };
         tasks.spawn(client.run(first.clone()));
     }
