@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// Baseline WebSocket broadcast server (seed route, no framework).
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
     /// Address to listen on (loopback).
     #[arg(long, default_value = "127.0.0.1:8001")]
