@@ -122,7 +122,12 @@ def main():
             c = f["ceiling_deliveries_per_sec"]
             cpus = f"{pct(st.get('server_cpu'))} / {pct(st.get('loadgen_cpu'))}" if st else "–"
             capped = f["stopped_because"].startswith("reached --max-steps")
-            cells += [("≥ " if capped else "") + fmt_int(c), ratio(c, raw_ceiling), cpus]
+            if c == 0 and f.get("steps"):
+                # Even the first (lowest) step failed: the ceiling is below its offered rate.
+                s0 = f["steps"][0]
+                cells += [f"< {fmt_int(s0['expected'] / s0['publish_secs'])} (lowest step failed)", "–", cpus]
+            else:
+                cells += [("≥ " if capped else "") + fmt_int(c), ratio(c, raw_ceiling), cpus]
             eff = st["deliveries_per_sec"] / st["server_cpu"] if st and st.get("server_cpu") else None
             cells += [fmt_int(eff), ratio(eff, raw_eff)]
             fx = f.get("fixed")
@@ -216,6 +221,8 @@ def main():
             L.append(f"- {n}")
         L.append("")
 
+    L.append("Profile of Confab vs the raw server (callgrind, strace) and suggestions: [PROFILE.md](PROFILE.md).")
+    L.append("")
     L.append("## How to reproduce")
     L.append("")
     L.append("```sh")
