@@ -53,7 +53,9 @@ async function main(ws: string): Promise<number> {
   });
   const bob = new ConfabClient(ws, { name: "Bob" });
   alice.on("state", (s: ConnectionStateInfo) => log(`alice: ${s.state}`));
-  alice.on("error", (e: ConfabError) => log(`alice error ${e.code}: ${e.message}`));
+  alice.on("error", (e: ConfabError) => log(`alice error ${e.code} (room ${e.room ?? "-"}): ${e.message}`));
+  const saved: string | undefined = alice.guestToken;
+  void saved;
 
   const lobby = await alice.join(room);
   const bobLobby = await bob.join(room);

@@ -45,9 +45,9 @@ say "build confab-server"
 cargo build -p confab-server
 SERVER="$ROOT/target/debug/confab-server"
 
-read -r CONTROL_PORT MAIN_PORT DURABLE_PORT SCRATCH_PORT STATIC_PORT HOLE_PORT < <(python3 - <<'PY'
+read -r CONTROL_PORT MAIN_PORT DURABLE_PORT SCRATCH_PORT STATIC_PORT HOLE_PORT DUP_PORT < <(python3 - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(6)]
+socks = [socket.socket() for _ in range(7)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
 for s in socks: s.close()
@@ -58,7 +58,7 @@ TOKEN=$("$SERVER" token --user alice --token-secret "$SECRET")
 
 say "start confab-server instances (control on :$CONTROL_PORT)"
 python3 "$SDK/tests/control.py" --port "$CONTROL_PORT" --server "$SERVER" --log-dir "$WORK" \
-  --blackhole "$HOLE_PORT" \
+  --blackhole "$HOLE_PORT" --dup-proxy "$DUP_PORT:$MAIN_PORT" \
   --instance "main=$MAIN_PORT:--token-secret=$SECRET" \
   --instance "durable=$DURABLE_PORT:--data-dir=$WORK/durable" \
   --instance "scratch=$SCRATCH_PORT" >"$WORK/control.log" 2>&1 &
@@ -76,6 +76,7 @@ export CONFAB_TEST_SCRATCH_URL="ws://127.0.0.1:$SCRATCH_PORT/ws"
 export CONFAB_TEST_CONTROL="http://127.0.0.1:$CONTROL_PORT"
 export CONFAB_TEST_TOKEN="$TOKEN"
 export CONFAB_TEST_BLACKHOLE_URL="ws://127.0.0.1:$HOLE_PORT/ws"
+export CONFAB_TEST_DUP_URL="ws://127.0.0.1:$DUP_PORT/ws"
 
 if want browser; then
   say "wasm-bindgen-test in headless Chromium"

@@ -55,7 +55,10 @@ impl ClientOptions {
     /// backoff 250 ms–10 s, 1000 messages of history kept per room.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
-            socket: SocketOptions::new(url).read_buffer(0).send_buffer(0),
+            socket: SocketOptions::new(url)
+                .read_buffer(0)
+                .send_buffer(0)
+                .guest_only("guest"),
             ack_timeout: Duration::from_secs(10),
             send_buffer: 100,
             overflow: OverflowPolicy::RejectNew,
@@ -70,13 +73,25 @@ impl ClientOptions {
         self
     }
 
-    /// Guest display name (sent as `?name=`).
+    /// Guest display name for the first connection (sent as `?name=`).
+    /// Reconnects use the current name instead: the one the server
+    /// confirmed in `welcome` or the last successful [`Client::rename`].
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.socket = self.socket.query("name", name);
+        self.socket = self.socket.set_query("name", Some(&name.into()));
         self
     }
 
-    /// Called before every (re)connect; its token is sent as `?token=`.
+    /// Starts as the guest a saved [`Client::guest_token`] stands for
+    /// (sent as `?guest=`), e.g. from `localStorage`, so a reloaded page is
+    /// the same person. An invalid or expired token is not an error: the
+    /// server then makes a new guest.
+    pub fn guest_token(mut self, token: impl Into<String>) -> Self {
+        self.socket = self.socket.set_query("guest", Some(&token.into()));
+        self
+    }
+
+    /// Called before every (re)connect; its token is sent as `?token=`
+    /// (and `?guest=` is then left out: a signed-in user is no guest).
     pub fn token_provider<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn() -> Fut + 'static,
@@ -168,6 +183,7 @@ pub(crate) struct Core {
     opts: ClientOptions,
     me: Option<Member>,
     session_id: Option<String>,
+    guest_token: Option<String>,
     welcomed: bool,
     heartbeat_ms: f64,
     last_rx: f64,
@@ -177,6 +193,10 @@ pub(crate) struct Core {
     pending: Pending<Req>,
     sweep: Option<(f64, Timer)>,
     join_refs: VecMap<String, String>,
+    /// Highest offset seen per `dm:` room that is not joined, on this
+    /// connection (reset by `welcome`: a restarted server may restart
+    /// offsets), so [`ClientEvent::Direct`] fires once per `(room, offset)`.
+    dm_seen: VecMap<String, u64>,
     next_ref: u64,
 }
 
@@ -248,6 +268,7 @@ impl Client {
                 opts,
                 me: None,
                 session_id: None,
+                guest_token: None,
                 welcomed: false,
                 heartbeat_ms: 0.0,
                 last_rx: 0.0,
@@ -257,6 +278,7 @@ impl Client {
                 pending,
                 sweep: None,
                 join_refs: VecMap::default(),
+                dm_seen: VecMap::default(),
                 next_ref: 0,
             }),
             events: Emitter::default(),
@@ -290,6 +312,15 @@ impl Client {
     /// Who this connection is (from the last `welcome`), `None` before it.
     pub fn me(&self) -> Option<Member> {
         self.shared.core.borrow().me.clone()
+    }
+
+    /// The credential of this guest identity from the latest `welcome`
+    /// (`None` before it and for token users). The client sends it as
+    /// `?guest=` on every reconnect, so it stays the same guest id; save it
+    /// (e.g. in `localStorage`) and pass it to [`ClientOptions::guest_token`]
+    /// to be the same guest after a page reload.
+    pub fn guest_token(&self) -> Option<String> {
+        self.shared.core.borrow().guest_token.clone()
     }
 
     /// The server's id of the current connection (from `welcome`).
@@ -377,15 +408,21 @@ impl Client {
         request(&self.shared, None, "direct", fields)
     }
 
-    /// Changes the display name; every room gets a presence update.
+    /// Changes the display name; every room gets a presence update. Once
+    /// acknowledged it is also the name later reconnects introduce this
+    /// client with (`?name=`).
     pub fn rename(&self, name: &str) -> impl Future<Output = Result<Ack>> + 'static {
         let fut = request(&self.shared, None, "rename", vec![("name", name.into())]);
         let weak = Rc::downgrade(&self.shared);
-        let name = name.trim().to_owned();
+        let name = confab_protocol::normalize_display_name(name)
+            .unwrap_or(name)
+            .to_owned();
         async move {
             let ack = fut.await?;
             if let Some(s) = weak.upgrade() {
-                if let Some(me) = &mut s.core.borrow_mut().me {
+                let mut core = s.core.borrow_mut();
+                core.socket.set_query("name", Some(&name));
+                if let Some(me) = &mut core.me {
                     me.name = name;
                 }
             }
@@ -668,6 +705,13 @@ fn on_welcome(shared: &Rc<ClientShared>, w: Welcome) {
         core.me = Some(w.user.clone());
         core.session_id = Some(w.session_id.clone());
         core.welcomed = true;
+        core.dm_seen.clear();
+        // Reconnects keep the name and the guest id the server knows us by now.
+        core.socket.set_query("name", Some(&w.user.name));
+        if let Some(token) = &w.guest_token {
+            core.socket.set_query("guest", Some(token));
+            core.guest_token = Some(token.clone());
+        }
         let server = w.heartbeat_ms as f64;
         let wanted = core.opts.heartbeat.map_or(server, |d| d.as_millis() as f64);
         let hb = if server > 0.0 {
@@ -685,7 +729,13 @@ fn on_welcome(shared: &Rc<ClientShared>, w: Welcome) {
                 }
             })
         });
-        let rooms: Vec<_> = core.rooms.values().cloned().collect();
+        // Rooms refused for good (unauthorized, invalid name) stay Errored.
+        let rooms: Vec<_> = core
+            .rooms
+            .values()
+            .filter(|r| !r.refused_for_good())
+            .cloned()
+            .collect();
         for r in &rooms {
             send_join(&mut core, r);
         }
@@ -736,12 +786,29 @@ fn on_joined(shared: &Rc<ClientShared>, j: Joined<Payload>) {
 }
 
 fn on_message(shared: &Rc<ClientShared>, m: RoomMessage) {
+    let is_dm = confab_protocol::dm_members(&m.room).is_some();
     let room = shared.core.borrow().rooms.get(&m.room).cloned();
-    if confab_protocol::dm_members(&m.room).is_some() {
-        shared.events.emit(&ClientEvent::Direct(m.clone()));
-    }
-    if let Some(room) = room {
-        room.on_message(m);
+    // Each (room, offset) once: a joined room's cursor decides, else the
+    // per-connection high-water mark of that DM room.
+    let fresh = match room {
+        Some(room) if is_dm => room.on_message(m.clone()),
+        Some(room) => {
+            room.on_message(m);
+            return;
+        }
+        None if is_dm => {
+            let mut core = shared.core.borrow_mut();
+            let last = core.dm_seen.get(&m.room).copied().unwrap_or(0);
+            let fresh = m.offset > last;
+            if fresh {
+                core.dm_seen.insert(m.room.clone(), m.offset);
+            }
+            fresh
+        }
+        None => false,
+    };
+    if is_dm && fresh {
+        shared.events.emit(&ClientEvent::Direct(m));
     }
 }
 
@@ -766,17 +833,34 @@ fn on_error(shared: &Rc<ClientShared>, e: ErrorMsg) {
                     .and_then(|room| core.rooms.get(&room).cloned())
                 {
                     Some(room) => Target::Room(room),
-                    None => Target::None,
+                    None => joining_room(&core, &e),
                 },
             },
-            None => Target::None,
+            None => joining_room(&core, &e),
         }
     };
+    /// A reply without a usable `ref` that names a room being joined is
+    /// that join's answer.
+    fn joining_room(core: &Core, e: &ErrorMsg) -> Target {
+        e.room
+            .as_deref()
+            .and_then(|name| core.rooms.get(name))
+            .filter(|r| r.state() == RoomState::Joining)
+            .map_or(Target::None, |r| Target::Room(r.clone()))
+    }
     match target {
         Target::Req(req) => {
             let _ = req.reply.send(Err(e.into()));
         }
-        Target::Room(room) => room.on_join_error(e.into()),
+        Target::Room(room) => {
+            let error = Error::from(e);
+            // Publishes queued for the refused room cannot be sent.
+            let dropped = shared.core.borrow_mut().pending.drop_room(&room.name);
+            for req in dropped {
+                let _ = req.reply.send(Err(error.clone()));
+            }
+            room.on_join_error(error);
+        }
         Target::None => shared.events.emit(&ClientEvent::Error(e.into())),
     }
 }

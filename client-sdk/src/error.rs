@@ -36,6 +36,9 @@ pub enum Error {
         code: ErrorCode,
         /// Human-readable explanation from the server.
         message: String,
+        /// The room concerned, when the server named one (a refused
+        /// join, a publish to a room not joined, …).
+        room: Option<String>,
     },
     /// The room is not joined (left or never joined).
     #[error("room not joined")]
@@ -78,6 +81,34 @@ impl Error {
         }
     }
 
+    /// The room a server error names (`None` for other errors).
+    ///
+    /// ```
+    /// use confab_client::{Error, ErrorCode};
+    /// let e = Error::Server { code: ErrorCode::Unauthorized, message: "no".into(), room: Some("dm:a:b".into()) };
+    /// assert_eq!(e.room(), Some("dm:a:b"));
+    /// assert_eq!(Error::AckTimeout.room(), None);
+    /// ```
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Self::Server { room, .. } => room.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether a join refused with this error must not be retried
+    /// automatically on reconnect (`unauthorized`, `room_name_invalid`):
+    /// the answer would be the same.
+    pub fn is_final_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Server {
+                code: ErrorCode::Unauthorized | ErrorCode::RoomNameInvalid,
+                ..
+            } | Self::RoomName(_)
+        )
+    }
+
     pub(crate) fn js(value: &wasm_bindgen::JsValue) -> Self {
         let text = js_sys::JSON::stringify(value)
             .ok()
@@ -99,6 +130,7 @@ impl From<confab_protocol::ErrorMsg> for Error {
         Self::Server {
             code: e.code,
             message: e.message,
+            room: e.room,
         }
     }
 }

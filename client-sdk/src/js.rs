@@ -46,7 +46,11 @@ export type ConfabErrorCode =
   | "name_invalid" | "too_large" | "rate_limited" | "unauthorized" | "too_many_rooms" | "unknown_user"
   | "unavailable" | "internal";
 /** Every promise the SDK rejects rejects with one of these. */
-export interface ConfabError extends Error { code: ConfabErrorCode }
+export interface ConfabError extends Error {
+  code: ConfabErrorCode;
+  /** The room a server error concerns (e.g. a refused join), when it names one. */
+  room?: string;
+}
 export interface BackoffOptions {
   /** Smallest reconnect delay (default 250). */ minMs?: number;
   /** Largest reconnect delay (default 10000). */ maxMs?: number;
@@ -56,7 +60,8 @@ export interface BackoffOptions {
 /** Returns the token for the next (re)connect, sent as `?token=`. */
 export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
 export interface ConfabClientOptions {
-  /** Guest display name. */ name?: string;
+  /** Guest display name for the first connection (reconnects use the current one). */ name?: string;
+  /** A saved `client.guestToken`: start as that guest (same id after a page reload). */ guestToken?: string;
   /** Several endpoint URLs tried in turn (replaces the constructor's). */ urls?: string[];
   tokenProvider?: TokenProvider;
   /** Reply timeout for publish/direct/rename/join, including time queued offline (default 10000). */ ackTimeoutMs?: number;
@@ -79,7 +84,8 @@ export interface ConfabSocketOptions {
   backoff?: BackoffOptions;
 }
 export interface ClientEvents { state: ConnectionStateInfo; welcome: Member; direct: ConfabMessage; error: ConfabError }
-export interface RoomEvents { message: ConfabMessage; presence: PresenceDiff; members: Member[]; state: RoomStateName; gap: undefined }
+/** `error`: the server refused to (re-)join the room (state `errored`; `unauthorized` and `room_name_invalid` are not retried on reconnect). */
+export interface RoomEvents { message: ConfabMessage; presence: PresenceDiff; members: Member[]; state: RoomStateName; gap: undefined; error: ConfabError }
 export interface SocketEvents { message: unknown; state: ConnectionStateInfo }
 export interface ConfabClient {
   /** Adds a listener. */
@@ -125,7 +131,8 @@ pub fn live_handles() -> u32 {
     crate::debug::live_handles() as u32
 }
 
-/// A JS `Error` with `code` set to [`Error::code`].
+/// A JS `Error` with `code` set to [`Error::code`] (and `room` when the
+/// server named one).
 pub fn to_js_error(e: &Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     let _ = Reflect::set(
@@ -133,6 +140,9 @@ pub fn to_js_error(e: &Error) -> JsValue {
         &JsValue::from_str("code"),
         &JsValue::from_str(e.code()),
     );
+    if let Some(room) = e.room() {
+        let _ = Reflect::set(&err, &JsValue::from_str("room"), &JsValue::from_str(room));
+    }
     err.into()
 }
 
@@ -283,6 +293,9 @@ impl JsClient {
         if let Some(name) = get(&o, "name").and_then(|v| v.as_string()) {
             opts = opts.name(name);
         }
+        if let Some(token) = get(&o, "guestToken").and_then(|v| v.as_string()) {
+            opts = opts.guest_token(token);
+        }
         if let Some(t) = get_ms(&o, "ackTimeoutMs") {
             opts = opts.ack_timeout(t);
         }
@@ -338,6 +351,14 @@ impl JsClient {
         self.client
             .me()
             .map_or(JsValue::UNDEFINED, |m| wire::member_js(&m))
+    }
+
+    /// This guest identity's credential from the latest `welcome`
+    /// (undefined for token users): save it and pass it back as the
+    /// `guestToken` option to be the same guest after a reload.
+    #[wasm_bindgen(getter, js_name = guestToken)]
+    pub fn guest_token(&self) -> Option<String> {
+        self.client.guest_token()
     }
 
     /// The server's id for the current connection.
@@ -439,6 +460,7 @@ impl JsRoom {
             RoomEvent::Members(m) => l.emit("members", || wire::members_js(m)),
             RoomEvent::StateChanged(s) => l.emit("state", || JsValue::from_str(s.name())),
             RoomEvent::Gap => l.emit("gap", || JsValue::UNDEFINED),
+            RoomEvent::Error(e) => l.emit("error", || to_js_error(e)),
         });
         Self {
             room,
@@ -510,7 +532,7 @@ impl JsRoom {
         promise(async move { fut.await.map(|()| JsValue::UNDEFINED) })
     }
 
-    /// Adds a listener (`message`, `presence`, `members`, `state`, `gap`).
+    /// Adds a listener (`message`, `presence`, `members`, `state`, `gap`, `error`).
     #[wasm_bindgen(skip_typescript)]
     pub fn on(&self, event: String, listener: Function) {
         self.listeners.on(event, listener);

@@ -39,6 +39,12 @@ pub enum RoomEvent {
     /// (history trimmed, or a restarted server with a new epoch): messages
     /// may be missing before the ones that follow.
     Gap,
+    /// The server refused to (re-)join the room; the state is now
+    /// [`RoomState::Errored`] and [`Room::error`] returns the same error.
+    /// A refusal with `unauthorized` or `room_name_invalid` is final: the
+    /// room is not asked for again on reconnect (only by an explicit
+    /// [`Client::room`] / [`Client::join`]).
+    Error(Error),
 }
 
 pub(crate) struct RoomInner {
@@ -109,13 +115,23 @@ impl RoomShared {
         true
     }
 
-    pub(crate) fn on_message(&self, m: RoomMessage) {
+    /// Delivers a live message; returns whether it was new (and emitted).
+    pub(crate) fn on_message(&self, m: RoomMessage) -> bool {
         if matches!(self.state(), RoomState::Leaving | RoomState::Left) {
-            return;
+            return false;
         }
-        if self.accept(&m) {
+        let fresh = self.accept(&m);
+        if fresh {
             self.events.emit(&RoomEvent::Message(m));
         }
+        fresh
+    }
+
+    /// Errored with a refusal that reconnecting would not change.
+    pub(crate) fn refused_for_good(&self) -> bool {
+        let inner = self.inner.borrow();
+        *inner.state.get() == RoomState::Errored
+            && inner.error.as_ref().is_some_and(Error::is_final_refusal)
     }
 
     pub(crate) fn on_joined(&self, j: Joined<crate::Payload>) {
@@ -150,6 +166,7 @@ impl RoomShared {
     pub(crate) fn on_join_error(&self, e: Error) {
         self.inner.borrow_mut().error = Some(e.clone());
         self.set_state(RoomState::Errored);
+        self.events.emit(&RoomEvent::Error(e.clone()));
         self.fail_waiters(e);
     }
 

@@ -40,6 +40,9 @@ pub struct SocketOptions {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) token_provider: Option<TokenProvider>,
     pub(crate) token_param: String,
+    /// Query parameters left out when the token provider supplied a token
+    /// (the client's `guest`: a signed-in user is not a guest).
+    pub(crate) guest_only: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for SocketOptions {
@@ -69,6 +72,7 @@ impl SocketOptions {
             query: Vec::new(),
             token_provider: None,
             token_param: "token".to_owned(),
+            guest_only: Vec::new(),
         }
     }
 
@@ -126,6 +130,33 @@ impl SocketOptions {
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((key.into(), value.into()));
         self
+    }
+
+    /// Sets query parameter `key` for the following (re)connects, replacing
+    /// any earlier value; `None` removes it.
+    ///
+    /// ```
+    /// use confab_client::SocketOptions;
+    /// let o = SocketOptions::new("ws://h/ws").query("name", "A").set_query("name", Some("B"));
+    /// assert_eq!(o.query_value("name"), Some("B"));
+    /// assert_eq!(o.set_query("name", None).query_value("name"), None);
+    /// ```
+    pub fn set_query(mut self, key: &str, value: Option<&str>) -> Self {
+        set_param(&mut self.query, key, value);
+        self
+    }
+
+    pub(crate) fn guest_only(mut self, key: &'static str) -> Self {
+        self.guest_only.push(key);
+        self
+    }
+
+    /// The value of query parameter `key`, if set.
+    pub fn query_value(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Called before every (re)connect; a `Some(token)` is sent as the
@@ -368,6 +399,21 @@ impl Socket {
     }
 }
 
+fn set_param(query: &mut Vec<(String, String)>, key: &str, value: Option<&str>) {
+    query.retain(|(k, _)| k != key);
+    if let Some(v) = value {
+        query.push((key.to_owned(), v.to_owned()));
+    }
+}
+
+impl Socket {
+    /// Sets (or with `None` removes) query parameter `key` for the next
+    /// (re)connects; the current connection is not affected.
+    pub fn set_query(&self, key: &str, value: Option<&str>) {
+        set_param(&mut self.shared.inner.borrow_mut().opts.query, key, value);
+    }
+}
+
 fn set_state(shared: &Rc<Shared>, new: ConnectionState) {
     let changed = shared.inner.borrow_mut().state.set(new);
     if let Some((_, new)) = changed {
@@ -442,13 +488,15 @@ fn connect(shared: &Rc<Shared>) {
     }
 }
 
-fn build_url(base: &str, query: &[(String, String)], token: Option<(&str, &str)>) -> String {
+fn build_url(opts: &SocketOptions, base: &str, token: Option<&str>) -> String {
     let mut url = base.to_owned();
     let mut sep = if url.contains('?') { '&' } else { '?' };
-    for (k, v) in query
+    for (k, v) in opts
+        .query
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(token)
+        .filter(|(k, _)| token.is_none() || !opts.guest_only.contains(k))
+        .chain(token.map(|t| (opts.token_param.as_str(), t)))
     {
         url.push(sep);
         url.push_str(&String::from(js_sys::encode_uri_component(k)));
@@ -469,13 +517,7 @@ fn open_ws(shared: &Rc<Shared>, generation: u64, token: Option<String>) {
         }
         let idx = inner.url_index % inner.opts.urls.len().max(1);
         let base = inner.opts.urls.get(idx).cloned().unwrap_or_default();
-        let url = build_url(
-            &base,
-            &inner.opts.query,
-            token
-                .as_deref()
-                .map(|t| (inner.opts.token_param.as_str(), t)),
-        );
+        let url = build_url(&inner.opts, &base, token.as_deref());
         let weak = Rc::downgrade(shared);
         let handler = move |ev: WsEvent| {
             if let Some(s) = weak.upgrade() {

@@ -100,6 +100,7 @@ pub(crate) fn decode(v: &JsValue) -> Option<Frame> {
                     max_rooms: num(&limits, "max_rooms").unwrap_or(0) as u32,
                     rate_per_sec: num(&limits, "rate_per_sec").unwrap_or(0) as u32,
                 },
+                guest_token: string(v, "guest_token"),
             })
         }
         ServerType::Joined => Frame::Joined(Joined {

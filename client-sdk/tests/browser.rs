@@ -43,6 +43,9 @@ const BLACKHOLE_URL: &str = env_or(
     option_env!("CONFAB_TEST_BLACKHOLE_URL"),
     "ws://127.0.0.1:9104/ws",
 );
+/// control.py --dup-proxy in front of the main instance: every server
+/// `message` frame arrives twice.
+const DUP_URL: &str = env_or(option_env!("CONFAB_TEST_DUP_URL"), "ws://127.0.0.1:9105/ws");
 /// Nothing listens there.
 const DEAD_URL: &str = "ws://127.0.0.1:9/ws";
 
@@ -840,4 +843,235 @@ async fn hanging_handshake_times_out_and_retries() {
     )
     .await;
     sock.close();
+}
+
+/// Records a client's events.
+fn client_events(c: &Client) -> (Rc<RefCell<Vec<ClientEvent>>>, Subscription) {
+    let events: Rc<RefCell<Vec<ClientEvent>>> = Rc::default();
+    let e = events.clone();
+    let sub = c.on_event(move |ev| e.borrow_mut().push(ev.clone()));
+    (events, sub)
+}
+
+async fn reconnect_and_wait(c: &Client) {
+    let sid = c.session_id();
+    c.socket().reconnect();
+    until("reconnected on a new session", 8000, || {
+        is_open(c) && c.me().is_some() && c.session_id().is_some() && c.session_id() != sid
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn reconnect_keeps_the_name_from_the_last_rename() {
+    let watcher = guest(URL, "Watcher");
+    let c = guest(URL, "First");
+    let name = unique("rename");
+    let room = c.join(&name).await.unwrap();
+    let rw = watcher.join(&name).await.unwrap();
+    let rec = Recorder::new(&rw);
+    c.rename("  Second ").await.unwrap();
+    assert_eq!(c.me().unwrap().name, "Second");
+    let id = c.me().unwrap().id;
+    let (events, _sub) = client_events(&c);
+    reconnect_and_wait(&c).await;
+    let welcomes: Vec<String> = events
+        .borrow()
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Welcome(m) => Some(m.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        welcomes,
+        ["Second"],
+        "the reconnect must introduce the current name"
+    );
+    until("re-joined", 5000, || room.state() == RoomState::Joined).await;
+    sleep(300).await;
+    // The watcher never saw the old name come back.
+    let names_seen: Vec<String> = rec
+        .events
+        .borrow()
+        .iter()
+        .flat_map(|e| match e {
+            RoomEvent::Presence { joins, updates, .. } => joins
+                .iter()
+                .chain(updates)
+                .filter(|m| m.id == id)
+                .map(|m| m.name.clone())
+                .collect(),
+            RoomEvent::Members(ms) => ms
+                .iter()
+                .filter(|m| m.id == id)
+                .map(|m| m.name.clone())
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert!(!names_seen.iter().any(|n| n == "First"), "{names_seen:?}");
+    assert!(
+        rw.members()
+            .iter()
+            .any(|m| m.id == id && m.name == "Second"),
+        "{:?}",
+        rw.members()
+    );
+    c.close();
+    watcher.close();
+}
+
+#[wasm_bindgen_test]
+async fn guest_identity_survives_reconnects_restarts_and_reloads() {
+    // A reconnect presents the welcome's guest token: same id.
+    let c = guest(URL, "Gus");
+    until("welcome", 5000, || c.me().is_some()).await;
+    let id = c.me().unwrap().id;
+    assert!(id.starts_with("g-"), "{id}");
+    let token = c.guest_token().expect("guests get a guest_token");
+    reconnect_and_wait(&c).await;
+    assert_eq!(c.me().unwrap().id, id, "same guest after a reconnect");
+    assert!(c.guest_token().is_some());
+
+    // A "reloaded page" starting with the saved token is the same person,
+    // under the name it asks for.
+    let reload = Client::connect(
+        ClientOptions::new(URL)
+            .name("Gus again")
+            .guest_token(token.clone()),
+    );
+    until("reload welcome", 5000, || reload.me().is_some()).await;
+    assert_eq!(reload.me().unwrap().id, id);
+    assert_eq!(reload.me().unwrap().name, "Gus again");
+    reload.close();
+
+    // A bad token is no error: a new guest.
+    let bad = Client::connect(
+        ClientOptions::new(URL)
+            .name("Bad")
+            .guest_token("not-a-token"),
+    );
+    until("bad-token welcome", 5000, || bad.me().is_some()).await;
+    assert_ne!(bad.me().unwrap().id, id);
+    assert!(is_open(&bad));
+    bad.close();
+
+    // A token provider's user token wins: not a guest, no guest token.
+    let user = Client::connect(
+        ClientOptions::new(URL)
+            .guest_token(token)
+            .token_provider(|| async { Some(TOKEN.to_owned()) }),
+    );
+    until("user welcome", 5000, || user.me().is_some()).await;
+    assert_eq!(user.me().unwrap().id, "alice");
+    user.close();
+    c.close();
+
+    // A server restart (the durable instance keeps its guest key in
+    // --data-dir): still the same guest.
+    let backoff = Backoff {
+        min: Duration::from_millis(100),
+        max: Duration::from_millis(500),
+        ..Backoff::default()
+    };
+    let d = Client::connect(ClientOptions::new(DURABLE_URL).name("Dur").backoff(backoff));
+    until("durable welcome", 5000, || d.me().is_some()).await;
+    let (did, sid) = (d.me().unwrap().id, d.session_id());
+    control("restart/durable?mode=kill&down_ms=200").await;
+    until("back after the restart", 10_000, || {
+        is_open(&d) && d.session_id().is_some() && d.session_id() != sid
+    })
+    .await;
+    assert_eq!(d.me().unwrap().id, did, "same guest after a server restart");
+    d.close();
+}
+
+#[wasm_bindgen_test]
+async fn refused_room_goes_to_the_room_and_is_not_rejoined() {
+    let c = guest(URL, "Refused");
+    until("welcome", 5000, || c.me().is_some()).await;
+    let (client_events, _sub) = client_events(&c);
+    let name = "dm:g-x:g-y";
+    let room = c.room(name).unwrap();
+    let rec = Recorder::new(&room);
+    until("errored", 5000, || room.state() == RoomState::Errored).await;
+    let err = room.error().unwrap();
+    assert_eq!(err.code(), "unauthorized");
+    assert_eq!(err.room(), Some(name), "{err:?}");
+    assert!(matches!(&err, Error::Server { room: Some(r), .. } if r == name));
+    assert!(
+        rec.events
+            .borrow()
+            .iter()
+            .any(|e| matches!(e, RoomEvent::Error(e) if e.code() == "unauthorized")),
+        "RoomEvent::Error"
+    );
+    let n_before = rec.events.borrow().len();
+    reconnect_and_wait(&c).await;
+    reconnect_and_wait(&c).await;
+    sleep(300).await;
+    assert_eq!(room.state(), RoomState::Errored);
+    let after: Vec<RoomEvent> = rec.events.borrow()[n_before..].to_vec();
+    assert!(
+        after.is_empty(),
+        "a final refusal must not be re-joined: {after:?}"
+    );
+    assert!(
+        !client_events
+            .borrow()
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Error(_))),
+        "the refusal went to ClientEvent::Error: {:?}",
+        client_events.borrow()
+    );
+    // Asking again explicitly does send a join (and is refused again).
+    let again = c.join(name).await.unwrap_err();
+    assert_eq!(again.room(), Some(name));
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn direct_events_are_deduplicated_even_without_the_dm_room() {
+    let a = guest(URL, "DupA");
+    // B's link duplicates every message frame (control.py --dup-proxy).
+    let b = Client::connect(ClientOptions::new(DUP_URL).name("DupB"));
+    until("welcomes", 5000, || a.me().is_some() && b.me().is_some()).await;
+    let bid = b.me().unwrap().id;
+    let raw = Rc::new(Cell::new(0u32));
+    let r = raw.clone();
+    let _raw = b.socket().on_message(move |v| {
+        if field(v, "type") == "message" {
+            r.set(r.get() + 1);
+        }
+    });
+    let (events, _sub) = client_events(&b);
+    let directs = || -> Vec<u32> {
+        events
+            .borrow()
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Direct(m) => Some(m.payload.get::<Chat>().unwrap().n),
+                _ => None,
+            })
+            .collect()
+    };
+    for n in 1..=3 {
+        a.direct(&bid, &Chat { n }).await.unwrap();
+    }
+    until("6 frames through the proxy", 5000, || raw.get() >= 6).await;
+    sleep(200).await;
+    assert_eq!(raw.get(), 6, "the proxy sends every message twice");
+    assert_eq!(directs(), [1, 2, 3], "one Direct per (room, offset)");
+
+    // With the DM room joined: one room message and one Direct each.
+    let dm = b.join(&dm_room(&a.me().unwrap().id, &bid)).await.unwrap();
+    let rec = Recorder::new(&dm);
+    a.direct(&bid, &Chat { n: 4 }).await.unwrap();
+    until("8 frames", 5000, || raw.get() >= 8).await;
+    sleep(200).await;
+    assert_eq!(directs(), [1, 2, 3, 4]);
+    assert_eq!(rec.ns(), [4]);
+    a.close();
+    b.close();
 }

@@ -14,8 +14,12 @@ POST /start/NAME     start again, wait until up   POST /restart/NAME?mode=kill|t
 POST /stall/NAME/SESSION   proxies the server's POST /debug/stall/SESSION (a dead link)
 GET  /health         "ok"
 --blackhole PORT accepts TCP connections and never answers (a handshake
-that hangs). Every confab-server is killed when this process exits.
+that hangs). --dup-proxy PORT:TARGET forwards WebSocket connections to the
+server on TARGET and sends every server `message` frame twice (no real
+server duplicates; this is how the SDK's dedupe is tested). Every
+confab-server is killed when this process exits.
 """
+import asyncio
 import argparse
 import atexit
 import http.server
@@ -69,6 +73,58 @@ class Instance:
 
 
 INSTANCES = {}
+
+
+async def dup_proxy_conn(client_r, client_w, target):
+    """One proxied connection: client bytes verbatim (minus the extension
+    offer, so frames stay uncompressed), server frames parsed and `message`
+    text frames written twice."""
+    server_r, server_w = await asyncio.open_connection("127.0.0.1", target)
+    head = await client_r.readuntil(b"\r\n\r\n")
+    lines = [l for l in head.split(b"\r\n") if not l.lower().startswith(b"sec-websocket-extensions")]
+    server_w.write(b"\r\n".join(lines))
+
+    async def up():
+        try:
+            while data := await client_r.read(65536):
+                server_w.write(data)
+                await server_w.drain()
+        finally:
+            server_w.close()
+
+    async def down():
+        try:
+            client_w.write(await server_r.readuntil(b"\r\n\r\n"))
+            while True:
+                h = await server_r.readexactly(2)
+                n, ext = h[1] & 0x7F, b""
+                if n == 126:
+                    ext = await server_r.readexactly(2)
+                elif n == 127:
+                    ext = await server_r.readexactly(8)
+                if ext:
+                    n = int.from_bytes(ext, "big")
+                mask = await server_r.readexactly(4) if h[1] & 0x80 else b""
+                payload = await server_r.readexactly(n)
+                frame = h + ext + mask + payload
+                client_w.write(frame)
+                if h[0] == 0x81 and b'"type":"message"' in payload:
+                    client_w.write(frame)
+                await client_w.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            client_w.close()
+
+    await asyncio.gather(up(), down(), return_exceptions=True)
+
+
+def run_dup_proxy(port, target):
+    async def serve():
+        srv = await asyncio.start_server(lambda r, w: dup_proxy_conn(r, w, target), "127.0.0.1", port)
+        async with srv:
+            await srv.serve_forever()
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -133,6 +189,7 @@ def main():
     ap.add_argument("--server", required=True)
     ap.add_argument("--log-dir", default="/tmp")
     ap.add_argument("--blackhole", type=int)
+    ap.add_argument("--dup-proxy", help="PORT:TARGET_PORT")
     ap.add_argument("--instance", action="append", default=[],
                     help="NAME=PORT[:--flag=value[:--flag...]]")
     args = ap.parse_args()
@@ -160,6 +217,9 @@ def main():
                 conn, _ = hole.accept()
                 held.append(conn)  # keep it open, never reply
         threading.Thread(target=swallow, daemon=True).start()
+    if args.dup_proxy:
+        port, target = args.dup_proxy.split(":")
+        run_dup_proxy(int(port), int(target))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print("control ready", flush=True)
     srv.serve_forever()

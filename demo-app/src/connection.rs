@@ -121,8 +121,6 @@ struct Game {
 struct Inner {
     client: sdk::Client,
     dispatch: Callback<Action>,
-    /// The name the person chose; re-applied if a reconnect forgets it.
-    name: RefCell<String>,
     rooms: RefCell<HashMap<String, JoinedRoom>>,
     game: RefCell<Option<Game>>,
     events: RefCell<Option<sdk::Subscription>>,
@@ -151,17 +149,20 @@ impl PartialEq for Connection {
 }
 
 impl Connection {
-    /// Connects as `name` and joins the lobby; every change is reported
-    /// through `dispatch`.
+    /// Connects as `name` (as the guest of the saved guest token, if any:
+    /// a reloaded page is the same person) and joins the lobby; every
+    /// change is reported through `dispatch`.
     pub fn start(name: &str, dispatch: Callback<Action>) -> Self {
-        let options = sdk::ClientOptions::new(server_url("/ws"))
+        let mut options = sdk::ClientOptions::new(server_url("/ws"))
             .name(name)
             .ack_timeout(ACK_TIMEOUT);
+        if let Some(token) = crate::storage::load_guest_token() {
+            options = options.guest_token(token);
+        }
         let client = sdk::Client::connect(options);
         let inner = Rc::new(Inner {
             client,
             dispatch,
-            name: RefCell::new(name.to_owned()),
             rooms: RefCell::default(),
             game: RefCell::default(),
             events: RefCell::default(),
@@ -269,12 +270,11 @@ impl Connection {
         spawn_local(async move {
             match inner.client.rename(&name).await {
                 Ok(_) => {
+                    // The SDK now reconnects under this name too.
                     crate::storage::save_name(&name);
-                    if let Some(mut me) = inner.client.me() {
-                        me.name.clone_from(&name);
+                    if let Some(me) = inner.client.me() {
                         inner.dispatch.emit(Action::Welcome(me));
                     }
-                    *inner.name.borrow_mut() = name;
                 }
                 Err(e) => inner
                     .dispatch
@@ -316,7 +316,7 @@ impl Connection {
     /// Rolls the die: the server answers every player with the position.
     pub fn roll(&self) {
         self.open_game();
-        let name = self.inner.name.borrow().clone();
+        let name = self.inner.client.me().map(|m| m.name).unwrap_or_default();
         if let Some(game) = self.inner.game.borrow().as_ref() {
             let sent = game.socket.send(&ChatPayload {
                 message: format!("{name} rolls"),
@@ -337,46 +337,16 @@ fn client_listener(inner: Weak<Inner>) -> impl Fn(&ClientEvent) + 'static {
         match ev {
             ClientEvent::StateChanged(s) => dispatch.emit(Action::Link(link(s))),
             ClientEvent::Welcome(me) => {
-                dispatch.emit(Action::Welcome(me.clone()));
-                // A reconnect introduces us with the name given at connect
-                // time: keep the one chosen later with /name.
-                let wanted = inner.name.borrow().clone();
-                if me.name != wanted {
-                    Connection {
-                        inner: Rc::clone(&inner),
-                    }
-                    .rename(wanted);
+                if let Some(token) = inner.client.guest_token() {
+                    crate::storage::save_guest_token(&token);
                 }
+                dispatch.emit(Action::Welcome(me.clone()));
             }
             ClientEvent::Direct(m) => dispatch.emit(Action::Message(incoming(m))),
             ClientEvent::Error(e) => dispatch.emit(Action::Error(Some(e.to_string()))),
             _ => {}
         }
     }
-}
-
-/// A `dm:` room that does not include user `me` (guest ids change on
-/// every connection, so DM rooms opened under the previous id are refused).
-fn is_foreign_dm(room: &str, me: Option<&sdk::Member>) -> bool {
-    match (confab_protocol::dm_members(room), me) {
-        (Some((a, b)), Some(me)) => a != me.id && b != me.id,
-        _ => false,
-    }
-}
-
-/// Stops re-joining a DM room of a previous guest id (its history stays on
-/// screen; new DMs go to the room of the new id). Deferred: this runs from
-/// the room's own event listener, which it drops.
-fn forget_room(inner: &Rc<Inner>, name: &str) {
-    let (inner, name) = (Rc::clone(inner), name.to_owned());
-    spawn_local(async move {
-        let removed = inner.rooms.borrow_mut().remove(&name);
-        if let Some(joined) = removed {
-            // The server answers not_joined: the point is that the SDK
-            // forgets the room.
-            let _ = joined.room.leave().await;
-        }
-    });
 }
 
 fn room_listener(inner: Weak<Inner>, name: String) -> impl Fn(&RoomEvent) + 'static {
@@ -399,17 +369,14 @@ fn room_listener(inner: Weak<Inner>, name: String) -> impl Fn(&RoomEvent) + 'sta
                 room: name.clone(),
                 members: members.clone(),
             }),
-            RoomEvent::StateChanged(RoomState::Errored) => {
-                dispatch.emit(Action::Members {
-                    room: name.clone(),
-                    members: Vec::new(),
-                });
-                if is_foreign_dm(&name, inner.client.me().as_ref()) {
-                    return forget_room(&inner, &name);
-                }
-                let error = inner.rooms.borrow().get(&name).and_then(|j| j.room.error());
-                let why = error.map_or_else(|| "refused".to_owned(), |e| e.to_string());
-                dispatch.emit(Action::Error(Some(format!("could not join {name}: {why}"))));
+            RoomEvent::StateChanged(RoomState::Errored) => dispatch.emit(Action::Members {
+                room: name.clone(),
+                members: Vec::new(),
+            }),
+            // The SDK routes a refused (re-)join here, not to ClientEvent::Error,
+            // and does not ask again for an `unauthorized` room.
+            RoomEvent::Error(e) => {
+                dispatch.emit(Action::Error(Some(format!("could not join {name}: {e}"))));
             }
             RoomEvent::Gap => dispatch.emit(Action::Gap(name.clone())),
             _ => {}

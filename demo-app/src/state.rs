@@ -203,7 +203,7 @@ pub struct Incoming {
 pub enum Action {
     /// The connection state changed.
     Link(Link),
-    /// The server said who we are (on every (re)connect; guest ids may change).
+    /// The server said who we are (on every (re)connect, and after /name).
     Welcome(Member),
     /// A room was (re)joined: its full member list.
     Members {
@@ -289,11 +289,9 @@ pub enum Action {
 /// The chat window's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatState {
-    /// Who we are now.
+    /// Who we are. The SDK keeps the guest id across reconnects and (with
+    /// the guest token saved in `localStorage`) page reloads.
     pub me: Option<Member>,
-    /// Every id this page has had (guest ids change on reconnect): lines from
-    /// any of them are ours.
-    pub my_ids: BTreeSet<String>,
     /// Connection state.
     pub link: Link,
     /// The connection was open at least once (a new attempt is a *re*connect).
@@ -319,7 +317,6 @@ impl ChatState {
     pub fn new(now: f64) -> Self {
         Self {
             me: None,
-            my_ids: BTreeSet::new(),
             link: Link::Connecting,
             was_open: false,
             conversations: vec![
@@ -335,9 +332,13 @@ impl ChatState {
         }
     }
 
-    /// Whether a line was sent by this page's user (under any of its ids).
+    /// Whether a line was sent by this page's user.
     pub fn is_mine(&self, from: &Member) -> bool {
-        self.my_ids.contains(&from.id)
+        self.is_my_id(&from.id)
+    }
+
+    fn is_my_id(&self, id: &str) -> bool {
+        self.me.as_ref().is_some_and(|me| me.id == id)
     }
 
     /// A conversation by key.
@@ -347,7 +348,7 @@ impl ChatState {
 
     /// Display name for a user id: the current one from presence, else `fallback`.
     pub fn name_of<'a>(&'a self, id: &str, fallback: &'a str) -> &'a str {
-        if let Some(me) = self.me.as_ref().filter(|_| self.my_ids.contains(id)) {
+        if let Some(me) = self.me.as_ref().filter(|me| me.id == id) {
             return &me.name;
         }
         self.people
@@ -371,7 +372,7 @@ impl ChatState {
         let mut people: Vec<&Person> = self
             .people
             .values()
-            .filter(|p| !self.my_ids.contains(&p.member.id))
+            .filter(|p| !self.is_my_id(&p.member.id))
             .filter(|p| {
                 p.online()
                     || self
@@ -405,7 +406,7 @@ impl ChatState {
     pub fn conv_for_room(&self, room: &str) -> ConvKey {
         match dm_members(room) {
             Some((a, b)) => {
-                let other = if self.my_ids.contains(a) { b } else { a };
+                let other = if self.is_my_id(a) { b } else { a };
                 ConvKey::Dm(other.to_owned())
             }
             None if room == DICE_ROOM => ConvKey::Game,
@@ -495,10 +496,7 @@ impl ChatState {
                 }
                 self.link = link;
             }
-            Action::Welcome(me) => {
-                self.my_ids.insert(me.id.clone());
-                self.me = Some(me);
-            }
+            Action::Welcome(me) => self.me = Some(me),
             Action::Members { room, members } => {
                 for p in self.people.values_mut() {
                     p.rooms.remove(&room);
@@ -817,7 +815,7 @@ mod tests {
     }
 
     #[test]
-    fn presence_renames_and_my_old_ids_stay_mine() {
+    fn presence_renames_and_offline_people() {
         let mut s = welcomed();
         s = reduce(
             s,
@@ -851,8 +849,40 @@ mod tests {
             s.visible_people().is_empty(),
             "offline people without a DM are not listed"
         );
-        s = reduce(s, Action::Welcome(m("g-a2", "Alice")));
-        assert!(s.is_mine(&m("g-a", "Alice")) && s.is_mine(&m("g-a2", "Alice")));
+    }
+
+    #[test]
+    fn my_lines_stay_mine_and_i_am_not_listed_after_a_reconnect() {
+        let mut s = welcomed();
+        s = reduce(
+            s,
+            Action::Message(msg("lobby", 1, m("g-a", "Alice"), "mine")),
+        );
+        s = reduce(
+            s,
+            Action::Message(msg("dm:g-a:g-b", 1, m("g-b", "Bob"), "hi")),
+        );
+        // The SDK keeps the guest id; the reconnect's welcome repeats it.
+        s = reduce(s, Action::Welcome(m("g-a", "Alicia")));
+        s = reduce(
+            s,
+            Action::Members {
+                room: "lobby".into(),
+                members: vec![m("g-a", "Alicia"), m("g-b", "Bob")],
+            },
+        );
+        let lobby_line = &s.conversation(&lobby()).expect("lobby").lines[0];
+        assert!(s.is_mine(&lobby_line.from));
+        assert_eq!(s.name_of("g-a", "?"), "Alicia");
+        let listed: Vec<_> = s
+            .visible_people()
+            .iter()
+            .map(|p| p.member.id.clone())
+            .collect();
+        assert_eq!(listed, ["g-b"]);
+        assert_eq!(s.conv_for_room("dm:g-a:g-b"), ConvKey::Dm("g-b".into()));
+        // Someone else's id is never mine.
+        assert!(!s.is_mine(&m("g-b", "Alice")));
     }
 
     #[test]

@@ -91,6 +91,24 @@ export async function run(lib, ws, log) {
     eq(e.code, "room_name_invalid", "room name error code");
   }
 
+  // A refused join goes to the room: state "errored", an "error" event
+  // whose Error carries code and room; it is not re-joined on reconnect.
+  const refusedName = "dm:g-x:g-y";
+  const refused = alice.room(refusedName);
+  const roomErrors = [];
+  refused.on("error", (e) => roomErrors.push(e));
+  await until("refused", 5000, () => refused.state === "errored" && roomErrors.length === 1);
+  assert(roomErrors[0] instanceof Error, "room error is an Error");
+  eq([roomErrors[0].code, roomErrors[0].room], ["unauthorized", refusedName], "room error code and room");
+
+  // The guest token: a new client started with it is the same guest.
+  assert(typeof alice.guestToken === "string" && alice.guestToken.length > 0, "guestToken");
+  const again = new ConfabClient(ws, { name: "Alice2", guestToken: alice.guestToken });
+  await until("same guest", 5000, () => again.me);
+  eq([again.me.id, again.me.name], [alice.me.id, "Alice2"], "same guest id, own name");
+  again.close();
+  again.free();
+
   // The token provider (sync or async) runs before every (re)connect.
   let tokenCalls = 0;
   const carol = new ConfabClient(ws, { tokenProvider: async () => { tokenCalls++; return null; } });
@@ -109,6 +127,8 @@ export async function run(lib, ws, log) {
   alice.reconnect();
   await until("reconnecting", 5000, () => states.includes("reconnecting"));
   await until("re-joined", 8000, () => alice.state === "open" && ra.state === "joined");
+  eq(refused.state, "errored", "refused room not re-joined after the reconnect");
+  eq(roomErrors.length, 1, "no second refusal");
   await ra.publish({ n: 6 });
   await until("own message after resume", 5000, () => seen.length >= 1);
   await sleep(100);
@@ -150,7 +170,7 @@ export async function run(lib, ws, log) {
   await sleep(800);
   eq(alice.state, "closed", "still closed");
   eq(liveHandles(), base, "live handles back to baseline");
-  for (const o of [alice, bob, ra, rb, reader, writer]) o.free();
+  for (const o of [alice, bob, ra, rb, refused, reader, writer]) o.free();
   log(`js suite ok: ${got.length} messages, states ${states.join(">")}`);
   return { ok: true, states };
 }

@@ -117,7 +117,7 @@ pub fn Sidebar() -> Html {
                 if let Some(me) = me {
                     <Avatar name={me.name.clone()} seed={me.id.clone()} />
                     <div class="me-text">
-                        <div class="me-name" data-testid="my-name">{ me.name.clone() }</div>
+                        <div class="me-name" data-testid="my-name" data-id={me.id.clone()}>{ me.name.clone() }</div>
                         <ConnectionStatus />
                     </div>
                 } else {
