@@ -24,6 +24,9 @@ const PORT = Number(process.env.CONFAB_PORT ?? 18123);
 const STATIC_DIR = process.env.STATIC_DIR ?? path.join(root, "dist");
 const SHOTS = process.env.SHOTS ?? path.join(here, "screenshots");
 const PIDFILE = process.env.PIDFILE; // run.sh kills what is listed here
+// History and the guest-token key live here, so the restarted server knows
+// its guests again (same ids) and resumes the same history.
+const DATA_DIR = process.env.DATA_DIR;
 const BASE = `http://127.0.0.1:${PORT}/`;
 const T = 10_000; // default per-step timeout (ms)
 
@@ -39,7 +42,9 @@ let server = null;
 let serverLog = "";
 
 async function startServer() {
-  const child = spawn(SERVER, ["--bind", `127.0.0.1:${PORT}`, "--static-dir", STATIC_DIR], {
+  const args = ["--bind", `127.0.0.1:${PORT}`, "--static-dir", STATIC_DIR];
+  if (DATA_DIR) args.push("--data-dir", DATA_DIR);
+  const child = spawn(SERVER, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
   });
@@ -266,6 +271,9 @@ async function run(browser) {
   await shot(bob, "desktop-dm");
 
   log("/name renames Bob on Alice's screen (and is remembered)");
+  const myId = (page) => page.locator("[data-testid=my-name]").getAttribute("data-id");
+  const bobId = await myId(bob);
+  check(/^g-/.test(bobId ?? ""), `Bob is a guest (id ${bobId})`);
   await send(bob, "/name Robert");
   await alice.locator('.people .item[data-name="Robert"]').waitFor();
   check((await alice.locator('.people .item[data-name="Bob"]').count()) === 0, "the old name is gone");
@@ -346,20 +354,33 @@ async function run(browser) {
     const n = (await bubbles(p, offline)).length;
     check(n === 1, `${who} sees the offline message exactly once (saw ${n})`);
   }
-  log("after the restart Bob's chosen name is kept and chat still works both ways");
-  // Guest ids are per connection: the restarted server gave Bob a new id, so
-  // the online "Robert" is a new entry (the old one keeps the DM history).
+  log("after the restart Bob is the same person: same id and name, one entry on Alice's screen");
   await alice.locator('.people .item[data-name="Robert"] .dot.online').waitFor();
+  check((await myId(bob)) === bobId, `Bob kept his guest id across the restart (${await myId(bob)} vs ${bobId})`);
+  await bob.waitForFunction(() => document.querySelector("[data-testid=my-name]")?.textContent === "Robert");
+  {
+    const names = await alice.evaluate(() => [...document.querySelectorAll(".people .item")].map((e) => e.dataset.name));
+    check(names.filter((n) => n === "Robert").length === 1, `one "Robert" in Alice's people list (got ${JSON.stringify(names)})`);
+    check(!names.includes("Bob"), `no stale "Bob" entry (got ${JSON.stringify(names)})`);
+  }
   await send(bob, "back online");
   await waitBubble(alice, "back online", "theirs");
   check((await alice.locator(".chat .error").count()) === 0, "no error banner after the restart");
   await shot(alice, "desktop-after-restart");
 
-  log("a reload keeps the name from localStorage (no name prompt)");
+  log("a reload is the same person: name and guest id from localStorage, DM history still his");
   await bob.reload();
   await bob.locator('.app[data-link="open"]').waitFor();
   check((await bob.locator(".welcome").count()) === 0, "no name prompt on the second visit");
   await bob.waitForFunction(() => document.querySelector("[data-testid=my-name]")?.textContent === "Robert");
+  check((await myId(bob)) === bobId, `Bob kept his guest id across the reload (${await myId(bob)} vs ${bobId})`);
+  await openItem(bob, "person", "Alice");
+  await waitBubble(bob, secret, "theirs");
+  await sleep(500);
+  {
+    const names = await alice.evaluate(() => [...document.querySelectorAll(".people .item")].map((e) => e.dataset.name));
+    check(names.filter((n) => n === "Robert").length === 1, `still one "Robert" after the reload (got ${JSON.stringify(names)})`);
+  }
 
   check(pageErrors.length === 0, `no page errors (${pageErrors.join("; ")})`);
   check(dialogs.length === 0, `no dialogs (${dialogs.join("; ")})`);

@@ -2,7 +2,8 @@
 # End-to-end test of the Yew chat demo: builds the release demo with trunk
 # and a real confab-server, then drives three browsers (Alice, Bob, Carol)
 # in headless Chromium with Playwright (e2e/chat.mjs), including a server
-# kill + restart. Screenshots land in e2e/screenshots/ (printed at the end).
+# kill + restart (with --data-dir, so the restarted server keeps history and
+# its guest-token key: guests keep their ids). Screenshots land in e2e/screenshots/ (printed at the end).
 #
 #   bash e2e/run.sh            # needs scripts/install-tools.sh to have run
 set -euo pipefail
@@ -11,12 +12,14 @@ cd "$root"
 export PATH="$HOME/.cargo/bin:$root/tools/node_modules/.bin:$PATH"
 
 pidfile=$(mktemp)
+datadir=$(mktemp -d /tmp/confab-e2e-data.XXXXXX)
 cleanup() {
   # Only the server processes this run started (listed by chat.mjs).
   while read -r pid; do
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
   done <"$pidfile"
   rm -f "$pidfile"
+  rm -rf "$datadir"
 }
 trap cleanup EXIT INT TERM
 
@@ -34,5 +37,5 @@ shots="$root/e2e/screenshots"
 rm -f "$shots"/failure-*
 echo "[e2e] playwright: server on 127.0.0.1:$port, screenshots in $shots"
 CONFAB_SERVER="$root/target/debug/confab-server" CONFAB_PORT="$port" STATIC_DIR="$root/dist" \
-  SHOTS="$shots" PIDFILE="$pidfile" timeout 300 node e2e/chat.mjs
+  SHOTS="$shots" PIDFILE="$pidfile" DATA_DIR="$datadir" timeout 300 node e2e/chat.mjs
 echo "[e2e] screenshots: $shots"
