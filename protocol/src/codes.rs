@@ -68,6 +68,9 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// A binary frame on an endpoint that speaks JSON text.
     pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A text frame that is not valid UTF-8 (RFC 6455 §8.1). Sending the
+    /// same bytes again would fail the same way: do not reconnect.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// Policy violation: repeated rate-limit abuse or a forbidden action.
     pub const POLICY: u16 = 1008;
     /// Frame larger than the server's `max_message_bytes`.
@@ -86,6 +89,6 @@ pub mod close {
 
     /// Whether a client should reconnect after this close code.
     pub const fn should_reconnect(code: u16) -> bool {
-        !matches!(code, NORMAL | POLICY | UNSUPPORTED_DATA)
+        !matches!(code, NORMAL | POLICY | UNSUPPORTED_DATA | INVALID_PAYLOAD)
     }
 }

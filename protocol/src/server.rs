@@ -19,6 +19,14 @@ pub struct Welcome {
     pub heartbeat_ms: u64,
     /// Limits this server enforces.
     pub limits: Limits,
+    /// Guests only: a signed credential for this guest id. Present it on the
+    /// next connection as `?guest=<token>` to keep the same id (and so the
+    /// same presence entry and direct-message history) across reconnects
+    /// and server restarts; a fresh one comes with every `welcome`. An
+    /// invalid or expired one is ignored (the connection gets a new guest
+    /// id, never an error). Absent for token users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_token: Option<String>,
 }
 
 /// Server limits announced in [`Welcome`].

@@ -105,6 +105,22 @@ fn server_envelopes_round_trip() {
                 max_rooms: 100,
                 rate_per_sec: 50,
             },
+            guest_token: None,
+        }),
+        ServerMsg::Welcome(Welcome {
+            version: PROTOCOL_VERSION,
+            session_id: "s2".into(),
+            user: Member {
+                id: "g-0123456789abcdef".into(),
+                name: "Robert".into(),
+            },
+            heartbeat_ms: 25_000,
+            limits: Limits {
+                max_message_bytes: 65_536,
+                max_rooms: 100,
+                rate_per_sec: 50,
+            },
+            guest_token: Some("eyJzdWIiOiJnLTAxMjMifQ.c2ln".into()),
         }),
         ServerMsg::Joined(Joined {
             reference: Some("1".into()),
@@ -268,4 +284,24 @@ fn close_codes_say_whether_to_reconnect() {
     assert!(close::should_reconnect(close::SLOW_CONSUMER));
     assert!(!close::should_reconnect(close::NORMAL));
     assert!(!close::should_reconnect(close::POLICY));
+    assert_eq!(close::INVALID_PAYLOAD, 1007);
+    assert!(!close::should_reconnect(close::INVALID_PAYLOAD));
+}
+
+#[test]
+fn welcome_guest_token_is_optional() {
+    // Older servers send no `guest_token`; token users never get one.
+    let old = r#"{"type":"welcome","version":1,"session_id":"s","user":{"id":"u","name":"U"},"heartbeat_ms":1,"limits":{"max_message_bytes":1,"max_rooms":1,"rate_per_sec":1}}"#;
+    let ServerMsg::Welcome(w) = decode_server(old).unwrap() else {
+        panic!("not a welcome")
+    };
+    assert_eq!(w.guest_token, None);
+    let text = serde_json::to_string(&ServerMsg::<RawPayload>::Welcome(w.clone())).unwrap();
+    assert!(!text.contains("guest_token"), "{text}");
+    let with = Welcome {
+        guest_token: Some("t.s".into()),
+        ..w
+    };
+    let text = serde_json::to_string(&ServerMsg::<RawPayload>::Welcome(with)).unwrap();
+    assert!(text.contains(r#""guest_token":"t.s""#), "{text}");
 }
