@@ -76,8 +76,7 @@ fn mac(secret: &str) -> HmacSha256 {
         .unwrap_or_else(|e| unreachable!("hmac key of any length: {e}"))
 }
 
-/// Signs `claims` with `secret`.
-pub fn mint(secret: &str, claims: &Claims) -> String {
+fn sign(secret: &str, claims: &impl Serialize) -> String {
     let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
     let mut m = mac(secret);
     m.update(body.as_bytes());
@@ -85,17 +84,22 @@ pub fn mint(secret: &str, claims: &Claims) -> String {
     format!("{body}.{sig}")
 }
 
-/// Checks a token against every secret (constant-time) and its expiry
-/// against `now` (seconds since the Unix epoch).
-pub fn verify(secrets: &[String], token: &str, now: u64) -> Result<Claims, TokenError> {
-    if secrets.is_empty() {
+/// Signs `claims` with `secret`.
+pub fn mint(secret: &str, claims: &Claims) -> String {
+    sign(secret, claims)
+}
+
+/// The JSON claims of a token signed by one of `secrets` (constant-time
+/// comparison). Empty secrets never verify anything.
+fn signed_body(secrets: &[String], token: &str) -> Result<Vec<u8>, TokenError> {
+    if !secrets.iter().any(|s| !s.is_empty()) {
         return Err(TokenError::Disabled);
     }
     let (body, sig) = token.split_once('.').ok_or(TokenError::Malformed)?;
     let sig = URL_SAFE_NO_PAD
         .decode(sig)
         .map_err(|_| TokenError::Malformed)?;
-    let signed = secrets.iter().any(|s| {
+    let signed = secrets.iter().filter(|s| !s.is_empty()).any(|s| {
         let mut m = mac(s);
         m.update(body.as_bytes());
         m.verify_slice(&sig).is_ok()
@@ -103,9 +107,15 @@ pub fn verify(secrets: &[String], token: &str, now: u64) -> Result<Claims, Token
     if !signed {
         return Err(TokenError::BadSignature);
     }
-    let json = URL_SAFE_NO_PAD
+    URL_SAFE_NO_PAD
         .decode(body)
-        .map_err(|_| TokenError::Malformed)?;
+        .map_err(|_| TokenError::Malformed)
+}
+
+/// Checks a token against every (non-empty) secret, constant-time, and its
+/// expiry against `now` (seconds since the Unix epoch).
+pub fn verify(secrets: &[String], token: &str, now: u64) -> Result<Claims, TokenError> {
+    let json = signed_body(secrets, token)?;
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
     if !valid_user_id(&claims.sub) {
         return Err(TokenError::BadClaims);
@@ -119,6 +129,104 @@ pub fn verify(secrets: &[String], token: &str, now: u64) -> Result<Claims, Token
         return Err(TokenError::Expired);
     }
     Ok(claims)
+}
+
+/// Lifetime of a guest token: a guest who comes back within a week keeps
+/// their id. Every `welcome` carries a fresh one.
+pub const GUEST_TOKEN_TTL_SECS: u64 = 7 * 86_400;
+
+/// Claims of a guest token (see [`GuestKey`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct GuestClaims {
+    sub: String,
+    exp: u64,
+    kind: String,
+}
+
+const GUEST_KIND: &str = "guest";
+
+/// Whether `id` has the shape of a generated guest id, `g-<16 hex>`.
+pub fn is_guest_id(id: &str) -> bool {
+    id.strip_prefix("g-")
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The key that signs guest tokens: `welcome.guest_token`, presented back
+/// as `?guest=` to keep a guest id across reconnects. Derived from a
+/// secret so a guest token never verifies as a user token (and the claims
+/// say `"kind":"guest"` besides).
+///
+/// ```
+/// use confab_server::auth::GuestKey;
+/// let key = GuestKey::new("k");
+/// let token = key.mint("g-0123456789abcdef", 0);
+/// assert_eq!(key.verify(&token, 1).as_deref(), Some("g-0123456789abcdef"));
+/// assert_eq!(GuestKey::new("other").verify(&token, 1), None);
+/// assert_eq!(key.verify(&token, u64::MAX), None); // expired
+/// ```
+#[derive(Clone)]
+pub struct GuestKey(String);
+
+impl std::fmt::Debug for GuestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GuestKey(..)")
+    }
+}
+
+impl GuestKey {
+    /// The key derived from `secret` (a token secret or a generated key).
+    pub fn new(secret: &str) -> Self {
+        Self(format!("confab-guest-v1:{secret}"))
+    }
+
+    /// A random key (32 bytes, hex) for [`GuestKey::new`].
+    pub fn random_secret() -> String {
+        let bytes: [u8; 32] = rand::random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A token for guest `id`, valid for [`GUEST_TOKEN_TTL_SECS`] after `now`.
+    pub fn mint(&self, id: &str, now: u64) -> String {
+        sign(
+            &self.0,
+            &GuestClaims {
+                sub: id.to_owned(),
+                exp: now.saturating_add(GUEST_TOKEN_TTL_SECS),
+                kind: GUEST_KIND.to_owned(),
+            },
+        )
+    }
+
+    /// The guest id of a valid, unexpired guest token signed with this key.
+    pub fn verify(&self, token: &str, now: u64) -> Option<String> {
+        let json = signed_body(std::slice::from_ref(&self.0), token).ok()?;
+        let c: GuestClaims = serde_json::from_slice(&json).ok()?;
+        (c.kind == GUEST_KIND && c.exp > now && is_guest_id(&c.sub)).then_some(c.sub)
+    }
+}
+
+/// The token secrets of `--token-secret` / `CONFAB_TOKEN_SECRET` as given
+/// on the command line: empty entries left by a stray comma (`current,`)
+/// are dropped; a whitespace-only secret, or a flag that names no secret at
+/// all, is an error (the server must not start with a guessable key).
+///
+/// ```
+/// use confab_server::auth::check_secrets;
+/// assert_eq!(check_secrets(vec!["a".into(), "".into()]), Ok(vec!["a".to_owned()]));
+/// assert_eq!(check_secrets(vec![]), Ok(vec![]));
+/// assert!(check_secrets(vec!["".into()]).is_err());
+/// assert!(check_secrets(vec!["a".into(), "  ".into()]).is_err());
+/// ```
+pub fn check_secrets(raw: Vec<String>) -> Result<Vec<String>, String> {
+    if raw.iter().any(|s| !s.is_empty() && s.trim().is_empty()) {
+        return Err("--token-secret: a secret is only whitespace".to_owned());
+    }
+    let given = !raw.is_empty();
+    let secrets: Vec<String> = raw.into_iter().filter(|s| !s.is_empty()).collect();
+    if given && secrets.is_empty() {
+        return Err("--token-secret is empty (unset it to run without user tokens)".to_owned());
+    }
+    Ok(secrets)
 }
 
 /// Seconds since the Unix epoch.
@@ -168,8 +276,13 @@ impl Identity {
     /// A guest with a random id `g-<16 hex>` and the given (already
     /// normalized) or a generated `guest-NNNN` name.
     pub fn guest(name: Option<&str>) -> Self {
+        Self::guest_with_id(format!("g-{:016x}", rand::rng().random::<u64>()), name)
+    }
+
+    /// A guest with a known id (from a verified guest token) and the given
+    /// (already normalized) or a generated `guest-NNNN` name.
+    pub fn guest_with_id(id: String, name: Option<&str>) -> Self {
         let mut rng = rand::rng();
-        let id = format!("g-{:016x}", rng.random::<u64>());
         let name = name.map_or_else(
             || format!("guest-{:04}", rng.random_range(0..10_000)),
             str::to_owned,

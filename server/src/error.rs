@@ -9,6 +9,10 @@ pub enum Error {
     /// The channel layer's backend cannot be reached; nothing was stored.
     #[error("channel layer unavailable: {0}")]
     Unavailable(String),
+    /// The request itself is invalid (e.g. a payload nested too deeply);
+    /// retrying it unchanged fails the same way.
+    #[error("{0}")]
+    BadRequest(String),
     /// An unexpected fault.
     #[error("internal error: {0}")]
     Internal(String),
@@ -22,6 +26,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::Internal(_) | Self::Io(_) => ErrorCode::Internal,
         }
     }

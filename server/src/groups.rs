@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use confab_protocol::{Member, Position};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hub::{ConnHandle, Hub};
 use crate::layer::{ChannelLayer, History, Payload, StoredMessage};
+use crate::limits::{nesting_exceeds, MAX_PAYLOAD_DEPTH};
 use crate::metrics::Metrics;
 
 /// Groups over a layer and a hub.
@@ -125,13 +126,21 @@ impl Groups {
         self.layer.presence_leave(room, &conn.user_id).await
     }
 
-    /// Stores and broadcasts a message (Channels' `group_send`).
+    /// Stores and broadcasts a message (Channels' `group_send`). Every
+    /// publish path (native publish and direct, the HTTP API, seed frames)
+    /// comes through here: a payload nested deeper than
+    /// [`MAX_PAYLOAD_DEPTH`] is refused with [`Error::BadRequest`].
     pub async fn publish(
         &self,
         room: &str,
         from: &Member,
         payload: Payload,
     ) -> Result<Arc<StoredMessage>> {
+        if nesting_exceeds(payload.get(), MAX_PAYLOAD_DEPTH) {
+            return Err(Error::BadRequest(format!(
+                "payload nests deeper than {MAX_PAYLOAD_DEPTH} levels of arrays/objects"
+            )));
+        }
         let stored = self.layer.publish(room, from, payload).await?;
         self.metrics.messages_in.fetch_add(1, Relaxed);
         Ok(stored)

@@ -177,6 +177,9 @@ pub struct Hub {
     rooms: RwLock<HashMap<String, Arc<Mutex<RoomSubs>>>>,
     users: RwLock<HashMap<String, HashMap<ConnId, Arc<ConnHandle>>>>,
     conns: RwLock<HashMap<ConnId, Arc<ConnHandle>>>,
+    /// Display names changed by `rename` while the user has local
+    /// connections (forgotten with their last one).
+    names: RwLock<HashMap<String, String>>,
     pending_limit: usize,
     /// Set by [`Hub::close_all`]: later connections are closed at once.
     closing_all: RwLock<Option<CloseReason>>,
@@ -246,8 +249,53 @@ impl Hub {
             set.remove(&conn.id);
             if set.is_empty() {
                 users.remove(&conn.user_id);
+                self.names
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&conn.user_id);
             }
         }
+    }
+
+    /// Records `user_id`'s new display name for all of their local
+    /// connections (see [`Hub::user_name`]).
+    pub fn rename_user(&self, user_id: &str, name: &str) {
+        if !self.user_online(user_id) {
+            return;
+        }
+        self.names
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(user_id.to_owned(), name.to_owned());
+    }
+
+    /// The display name `user_id` renamed themselves to, while any of their
+    /// connections is open here.
+    pub fn user_name(&self, user_id: &str) -> Option<String> {
+        self.names
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(user_id)
+            .cloned()
+    }
+
+    /// Rooms where any local connection of `user_id` is subscribed (live or
+    /// joining), sorted.
+    pub fn rooms_of_user(&self, user_id: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, subs)| {
+                let s = subs.lock().unwrap_or_else(PoisonError::into_inner);
+                s.live.values().any(|c| c.user_id == user_id)
+                    || s.pending.values().any(|(c, _)| c.user_id == user_id)
+            })
+            .map(|(room, _)| room.clone())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Adds `conn` to `room`. With `pending`, events are buffered until

@@ -29,6 +29,7 @@ use axum::Router;
 pub use config::Config;
 pub use error::{Error, Result};
 
+use auth::GuestKey;
 use groups::Groups;
 use hub::Hub;
 use layer::{ChannelLayer, EventSink, MemoryLayer};
@@ -43,6 +44,8 @@ pub struct AppState {
     pub groups: Groups,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Signs and checks guest tokens (`welcome.guest_token`, `?guest=`).
+    pub guest_key: GuestKey,
 }
 
 impl AppState {
@@ -55,8 +58,25 @@ impl AppState {
     }
 
     /// State with a given layer, which must deliver its events to `hub`.
+    /// Guest tokens are signed with the first token secret, else with a key
+    /// random per process (see [`AppState::from_config`] for one that
+    /// survives restarts).
     pub fn with_layer(config: Config, hub: Arc<Hub>, layer: Arc<dyn ChannelLayer>) -> Self {
-        let metrics = Arc::new(Metrics::default());
+        let guest_key =
+            GuestKey::new(&first_secret(&config).unwrap_or_else(GuestKey::random_secret));
+        Self::assemble(config, hub, layer, Arc::new(Metrics::default()), guest_key)
+    }
+
+    fn assemble(
+        mut config: Config,
+        hub: Arc<Hub>,
+        layer: Arc<dyn ChannelLayer>,
+        metrics: Arc<Metrics>,
+        guest_key: GuestKey,
+    ) -> Self {
+        // `--token-secret current,` parses as ["current", ""]: an empty
+        // secret must never become a signing key.
+        config.token_secret.retain(|s| !s.is_empty());
         Self {
             config: Arc::new(config),
             groups: Groups {
@@ -65,6 +85,7 @@ impl AppState {
                 metrics: metrics.clone(),
             },
             metrics,
+            guest_key,
         }
     }
 
@@ -72,35 +93,97 @@ impl AppState {
     /// `redis_url`, the durable embedded store with `data_dir`, else memory.
     /// Fails (with the reason) when Redis is unreachable or the store cannot
     /// be opened.
+    ///
+    /// The guest-token key is the first token secret; without one it is
+    /// generated once and kept in `<data_dir>/guest.key` (mode 0600), or
+    /// shared by every node through Redis (`<prefix>:guest-key`), so a guest
+    /// keeps their id across restarts and nodes; with neither it is random
+    /// per process.
     pub async fn from_config(config: Config) -> Result<Self> {
         let hub = Arc::new(Hub::new(config.outbound_queue));
         let metrics = Arc::new(Metrics::default());
-        let layer: Arc<dyn ChannelLayer> = if let Some(url) = config.redis_url.clone() {
-            Arc::new(layer::RedisLayer::connect(&config, &url, hub.clone(), metrics.clone()).await?)
-        } else if let Some(dir) = &config.data_dir {
-            Arc::new(layer::DurableLayer::open(
-                dir,
-                config.history_size,
-                hub.clone(),
-            )?)
-        } else {
-            return Ok(Self::new(config));
-        };
-        Ok(Self {
-            config: Arc::new(config),
-            groups: Groups {
-                layer,
-                hub,
-                metrics: metrics.clone(),
-            },
-            metrics,
-        })
+        let secret = first_secret(&config);
+        let (layer, secret): (Arc<dyn ChannelLayer>, Option<String>) =
+            if let Some(url) = config.redis_url.clone() {
+                let layer =
+                    layer::RedisLayer::connect(&config, &url, hub.clone(), metrics.clone()).await?;
+                let secret = match secret {
+                    Some(s) => Some(s),
+                    None => Some(redis_guest_secret(&url, &config.redis_prefix).await?),
+                };
+                (Arc::new(layer), secret)
+            } else if let Some(dir) = &config.data_dir {
+                let layer = layer::DurableLayer::open(dir, config.history_size, hub.clone())?;
+                let secret = match secret {
+                    Some(s) => Some(s),
+                    None => Some(file_guest_secret(&dir.join("guest.key"))?),
+                };
+                (Arc::new(layer), secret)
+            } else {
+                return Ok(Self::new(config));
+            };
+        let guest_key = GuestKey::new(&secret.unwrap_or_else(GuestKey::random_secret));
+        Ok(Self::assemble(config, hub, layer, metrics, guest_key))
     }
 
     /// The node-local hub.
     pub fn hub(&self) -> &Hub {
         &self.groups.hub
     }
+}
+
+fn first_secret(config: &Config) -> Option<String> {
+    config.token_secret.iter().find(|s| !s.is_empty()).cloned()
+}
+
+/// The guest-token secret kept in `path`, created (0600) on first start.
+fn file_guest_secret(path: &std::path::Path) -> Result<String> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| Error::Internal(format!("guest key {}: {e}", path.display()));
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
+        Ok(_) => {
+            return Err(Error::Internal(format!(
+                "guest key {} is empty; delete it to generate a new one",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let secret = GuestKey::random_secret();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(fail)?;
+    file.write_all(secret.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    Ok(secret)
+}
+
+/// The guest-token secret shared by every node on one Redis: the first
+/// node to start sets `<prefix>:guest-key` (SET NX), everyone reads it.
+async fn redis_guest_secret(url: &str, prefix: &str) -> Result<String> {
+    let fail = |e: redis::RedisError| Error::Unavailable(format!("guest key in redis: {e}"));
+    let client = redis::Client::open(url).map_err(fail)?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(fail)?;
+    let key = format!("{prefix}:guest-key");
+    let _: Option<String> = redis::cmd("SET")
+        .arg(&key)
+        .arg(GuestKey::random_secret())
+        .arg("NX")
+        .query_async(&mut conn)
+        .await
+        .map_err(fail)?;
+    redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .map_err(fail)
 }
 
 /// Every route of the server.

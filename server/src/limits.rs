@@ -69,3 +69,48 @@ impl RateLimiter {
         }
     }
 }
+
+/// Deepest nesting of `[` / `{` a published payload may have. serde_json
+/// (the SDK, most servers) refuses documents nested deeper than 128, so a
+/// deeper payload would be stored and broadcast yet undecodable by its
+/// receivers; 64 leaves room for the envelope around it.
+pub const MAX_PAYLOAD_DEPTH: usize = 64;
+
+/// Whether the JSON text `raw` nests arrays/objects deeper than `max`: one
+/// pass over the bytes counting `[` and `{` outside strings (no parsing, no
+/// recursion).
+///
+/// ```
+/// use confab_server::limits::nesting_exceeds;
+/// assert!(!nesting_exceeds(r#"{"a":[1,{"b":"[[[["}]}"#, 3));
+/// assert!(nesting_exceeds("[[[[]]]]", 3));
+/// assert!(!nesting_exceeds(r#""\"[[[[""#, 0));
+/// ```
+pub fn nesting_exceeds(raw: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in raw.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
-use confab_server::auth::{mint, parse_ttl, unix_now, valid_user_id, Claims};
+use confab_server::auth::{check_secrets, mint, parse_ttl, unix_now, valid_user_id, Claims};
 use confab_server::{app, shutdown, AppState, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -57,7 +57,14 @@ struct TokenArgs {
 }
 
 fn token(args: TokenArgs) -> ExitCode {
-    let Some(secret) = args.token_secret.first() else {
+    let secrets = match check_secrets(args.token_secret) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(secret) = secrets.first() else {
         eprintln!("error: --token-secret (or CONFAB_TOKEN_SECRET) is required to sign a token");
         return ExitCode::from(2);
     };
@@ -134,7 +141,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_server(config: Config) -> ExitCode {
+fn run_server(mut config: Config) -> ExitCode {
+    config.token_secret = match check_secrets(std::mem::take(&mut config.token_secret)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(

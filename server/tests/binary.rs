@@ -200,3 +200,67 @@ async fn sigterm_with_a_client_that_never_reads_still_exits_in_bounded_time() {
     }
     drop(ws);
 }
+
+#[test]
+fn empty_or_blank_token_secrets_refuse_to_start() {
+    for secret in ["", " ", ",", "current, "] {
+        let out = Command::new(BIN)
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--static-dir",
+                "/nonexistent-confab-dist",
+            ])
+            .env("CONFAB_TOKEN_SECRET", secret)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{secret:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--token-secret"), "{secret:?}: {err}");
+        let out = Command::new(BIN)
+            .args(["token", "--user", "a", "--token-secret", secret])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "token {secret:?}: {out:?}");
+    }
+    // A trailing comma is only dropped: the first secret still signs.
+    let out = Command::new(BIN)
+        .args(["token", "--user", "a", "--token-secret", ",s1,"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(confab_server::auth::verify(&["s1".into()], token.trim(), 0).is_ok());
+}
+
+#[tokio::test]
+async fn guest_token_survives_a_restart_with_data_dir() {
+    let dir = std::env::temp_dir().join(format!("confab-guest-key-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.to_str().unwrap();
+    let (proc, addr) = spawn(&["--data-dir", data]);
+    let mut ws = connect(&format!("ws://{addr}/ws?name=Robert")).await;
+    let welcome = recv(&mut ws).await;
+    let id = welcome["user"]["id"].as_str().unwrap().to_owned();
+    let token = welcome["guest_token"].as_str().unwrap().to_owned();
+    drop(ws);
+    drop(proc);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("guest.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+
+    let (_proc, addr) = spawn(&["--data-dir", data]);
+    let mut ws = connect(&format!("ws://{addr}/ws?name=Robert&guest={token}")).await;
+    let again = recv(&mut ws).await;
+    assert_eq!(again["user"]["id"], id.as_str(), "{again}");
+    // Without the token: a new guest.
+    let mut ws2 = connect(&format!("ws://{addr}/ws?name=Robert")).await;
+    assert_ne!(recv(&mut ws2).await["user"]["id"], id.as_str());
+    let _ = std::fs::remove_dir_all(&dir);
+}

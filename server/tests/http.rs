@@ -280,3 +280,39 @@ async fn token_expiring_while_connected_closes_4003() {
     .expect("no close within the wait");
     assert_eq!(code, 4003);
 }
+
+#[tokio::test]
+async fn publish_api_refuses_payloads_nested_deeper_than_64_with_400() {
+    let server = start(Config {
+        api_key: Some("k".into()),
+        ..config()
+    })
+    .await;
+    let (mut ws, _) = native(&server, "").await;
+    join(&mut ws, "deep").await;
+    let auth = [
+        ("Authorization", "Bearer k"),
+        ("Content-Type", "application/json"),
+    ];
+    let deep = format!("{{\"a\":{}{}}}", "[".repeat(64), "]".repeat(64));
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/rooms/deep/messages",
+        &auth,
+        &deep,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["code"], "bad_request", "{v}");
+    let ok = format!("{}{}", "[".repeat(64), "]".repeat(64));
+    let (status, body) = http(server.addr, "POST", "/api/rooms/deep/messages", &auth, &ok).await;
+    assert_eq!(status, 201, "{body}");
+    // Only the accepted one was stored and broadcast.
+    let m = recv_type(&mut ws, "message").await;
+    assert_eq!(
+        (m["offset"].as_u64(), m["payload"].to_string()),
+        (Some(1), ok)
+    );
+}

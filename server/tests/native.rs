@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use confab_server::Config;
 use serde_json::json;
 
 #[tokio::test]
@@ -461,4 +462,164 @@ async fn subprotocol_is_negotiated() {
         .insert("Sec-WebSocket-Protocol", "confab.v1".parse().unwrap());
     let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
     assert_eq!(resp.headers()["sec-websocket-protocol"], "confab.v1");
+}
+
+fn guest_query(name: &str, token: &str) -> String {
+    format!("?name={name}&guest={token}")
+}
+
+#[tokio::test]
+async fn guest_token_keeps_the_guest_id_across_reconnects() {
+    let server = start(config()).await;
+    let (mut a, welcome) = native(&server, "?name=Robert").await;
+    let id = welcome["user"]["id"].as_str().unwrap().to_owned();
+    let token = welcome["guest_token"].as_str().unwrap().to_owned();
+    join(&mut a, "lobby").await;
+    publish(&mut a, "lobby", "p1", json!("hello")).await;
+    drop(a);
+
+    // Same token: same id (name from ?name=), and a fresh token.
+    let (mut b, again) = native(&server, &guest_query("Bob", &token)).await;
+    assert_eq!(again["user"]["id"], id.as_str(), "{again}");
+    assert_eq!(again["user"]["name"], "Bob");
+    assert!(again["guest_token"].is_string(), "{again}");
+    let joined = join(&mut b, "lobby").await;
+    assert_eq!(joined["history"][0]["from"]["id"], id.as_str());
+
+    // Tampered, forged or garbage: accepted, with a new guest id.
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (body, _) = token.split_once('.').unwrap();
+    let forged = format!("{body}.{}", "A".repeat(43));
+    for bad in [tampered.as_str(), forged.as_str(), "garbage", ""] {
+        let (_ws, w) = native(&server, &guest_query("Eve", bad)).await;
+        let other = w["user"]["id"].as_str().unwrap();
+        assert!(other.starts_with("g-") && other != id, "{bad:?}: {w}");
+    }
+
+    // A token of another server (other key) is not accepted either.
+    let other = start(config()).await;
+    let (_ws, w) = native(&other, &guest_query("Robert", &token)).await;
+    assert_ne!(w["user"]["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn guest_tokens_are_for_guests_only_and_not_user_tokens() {
+    let server = start(Config {
+        token_secret: vec!["s3cret".into()],
+        ..config()
+    })
+    .await;
+    let (_g, welcome) = native(&server, "?name=G").await;
+    let guest_token = welcome["guest_token"].as_str().unwrap().to_owned();
+    // A guest token is no user token.
+    assert_eq!(
+        connect_status(server.ws_url(&format!("/ws?token={guest_token}")).as_str()).await,
+        401
+    );
+    let user = confab_server::auth::mint(
+        "s3cret",
+        &confab_server::auth::Claims {
+            sub: "alice".into(),
+            name: None,
+            exp: confab_server::auth::unix_now() + 600,
+        },
+    );
+    let (_u, uw) = native(&server, &format!("?token={user}")).await;
+    assert_eq!(uw["user"]["id"], "alice");
+    assert!(uw.get("guest_token").is_none(), "{uw}");
+    // A user token is no guest token.
+    let (_x, xw) = native(&server, &format!("?guest={user}")).await;
+    assert_ne!(xw["user"]["id"], "alice");
+}
+
+#[tokio::test]
+async fn rename_applies_to_every_connection_of_the_user() {
+    let server = start(Config {
+        token_secret: vec!["k".into()],
+        ..config()
+    })
+    .await;
+    let token = confab_server::auth::mint(
+        "k",
+        &confab_server::auth::Claims {
+            sub: "robert".into(),
+            name: Some("Robert".into()),
+            exp: confab_server::auth::unix_now() + 600,
+        },
+    );
+    let q = format!("?token={token}");
+    // Tab 1 is in `a`, tab 2 in `b`; a watcher is in both.
+    let (mut tab1, _) = native(&server, &q).await;
+    let (mut tab2, _) = native(&server, &q).await;
+    let (mut watcher, _) = native(&server, "?name=W").await;
+    join(&mut tab1, "a").await;
+    join(&mut tab2, "b").await;
+    join(&mut watcher, "a").await;
+    join(&mut watcher, "b").await;
+
+    send(
+        &mut tab1,
+        json!({"type": "rename", "ref": "r", "name": "Bob"}),
+    )
+    .await;
+    assert_eq!(recv_type(&mut tab1, "ack").await["ref"], "r");
+    let mut updated = Vec::new();
+    while updated.len() < 2 {
+        let v = recv_type(&mut watcher, "presence").await;
+        if let Some(u) = v["updates"].as_array().filter(|u| !u.is_empty()) {
+            assert_eq!(u[0]["id"], "robert");
+            assert_eq!(u[0]["name"], "Bob", "{v}");
+            updated.push(v["room"].as_str().unwrap().to_owned());
+        }
+    }
+    updated.sort();
+    assert_eq!(updated, ["a", "b"], "every room of the user gets the diff");
+
+    // Tab 2 (which did not rename) now publishes as Bob and is listed as Bob.
+    publish(&mut tab2, "b", "p", json!("hi")).await;
+    let m = recv_type(&mut watcher, "message").await;
+    assert_eq!(m["from"]["name"], "Bob", "{m}");
+    let joined = join(&mut tab2, "c").await;
+    assert_eq!(joined["members"][0]["name"], "Bob", "{joined}");
+    // A new connection of the same user while the others are open: Bob.
+    let (_tab3, w3) = native(&server, &q).await;
+    assert_eq!(w3["user"]["name"], "Bob", "{w3}");
+}
+
+#[tokio::test]
+async fn payload_nested_deeper_than_64_is_bad_request_for_publish_and_direct() {
+    let server = start(config()).await;
+    let (mut a, _) = native(&server, "").await;
+    let (mut b, bw) = native(&server, "").await;
+    join(&mut a, "deep").await;
+    join(&mut b, "deep").await;
+    let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+    let ok = format!("{}{}", "[".repeat(64), "]".repeat(64));
+    let to = bw["user"]["id"].as_str().unwrap();
+    for frame in [
+        format!(r#"{{"type":"publish","ref":"x","room":"deep","payload":{deep}}}"#),
+        format!(r#"{{"type":"direct","ref":"x","to":"{to}","payload":{{"a":{deep}}}}}"#),
+    ] {
+        send_text(&mut a, &frame).await;
+        let e = recv_type(&mut a, "error").await;
+        assert_eq!(
+            (e["code"].as_str(), e["ref"].as_str()),
+            (Some("bad_request"), Some("x")),
+            "{e}"
+        );
+    }
+    // Brackets inside strings do not count; 64 levels are fine.
+    publish(&mut a, "deep", "s", json!("[".repeat(500))).await;
+    send_text(
+        &mut a,
+        &format!(r#"{{"type":"publish","ref":"ok","room":"deep","payload":{ok}}}"#),
+    )
+    .await;
+    assert_eq!(recv_type(&mut a, "ack").await["ref"], "ok");
+    // b got exactly the two accepted messages.
+    assert_eq!(recv_type(&mut b, "message").await["offset"], 1);
+    assert_eq!(recv_type(&mut b, "message").await["offset"], 2);
+    expect_silence(&mut b, std::time::Duration::from_millis(200)).await;
 }

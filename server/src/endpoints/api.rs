@@ -29,7 +29,8 @@ fn error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
 /// `POST /api/rooms/{room}/messages` with `Authorization: Bearer <api key>`
 /// and a JSON body: stores and broadcasts the body as a message from
 /// [`server_member`]. 201 `{room, offset, ts}`; 401 bad key; 503 no key
-/// configured; 400 invalid room or body; 413 body over the size limit.
+/// configured; 400 invalid room or body (not JSON, or nested deeper than
+/// [`crate::limits::MAX_PAYLOAD_DEPTH`]); 413 body over the size limit.
 pub async fn publish(
     State(state): State<AppState>,
     Path(room): Path<String>,
@@ -92,6 +93,7 @@ pub async fn publish(
         Err(e) => {
             let status = match e.code() {
                 ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             error(status, e.code(), &e.to_string())

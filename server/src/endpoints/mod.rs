@@ -54,6 +54,10 @@ pub struct ConnectParams {
     pub token: Option<String>,
     /// Guest display name.
     pub name: Option<String>,
+    /// Guest token from an earlier `welcome` (`guest_token`): a valid one
+    /// keeps that guest id; an invalid or expired one is ignored (a new
+    /// guest id, never an error: a browser cannot see the status).
+    pub guest: Option<String>,
 }
 
 /// A refused handshake: status and a one-line reason.
@@ -111,7 +115,8 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     })
 }
 
-/// Who is connecting: a token (header or `?token=`) or a guest.
+/// Who is connecting: a token (header or `?token=`) or a guest (with the
+/// id of a valid `?guest=` token, else a new one).
 fn identify(
     state: &AppState,
     headers: &HeaderMap,
@@ -127,16 +132,23 @@ fn identify(
             .map(Identity::from_claims)
             .map_err(|e: TokenError| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
     }
-    match params.name.as_deref().filter(|n| !n.trim().is_empty()) {
-        None => Ok(Identity::guest(None)),
-        Some(n) => match normalize_display_name(n) {
-            Some(n) => Ok(Identity::guest(Some(n))),
-            None => Err(reject(
+    let name = match params.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        None => None,
+        Some(n) => Some(normalize_display_name(n).ok_or_else(|| {
+            reject(
                 StatusCode::BAD_REQUEST,
                 "name must be 1-64 characters without control characters",
-            )),
-        },
-    }
+            )
+        })?),
+    };
+    let known = params
+        .guest
+        .as_deref()
+        .and_then(|t| state.guest_key.verify(t, unix_now()));
+    Ok(match known {
+        Some(id) => Identity::guest_with_id(id, name),
+        None => Identity::guest(name),
+    })
 }
 
 /// The common handshake: origin check (403), identity (401/400), then the

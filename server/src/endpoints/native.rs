@@ -15,7 +15,7 @@ use confab_protocol::{
 };
 
 use super::{upgrade, ConnectParams};
-use crate::auth::valid_user_id;
+use crate::auth::{unix_now, valid_user_id};
 use crate::hub::Flavor;
 use crate::layer::Payload;
 use crate::socket::{Consumer, Ctx};
@@ -58,7 +58,9 @@ impl Fail {
 
 impl From<crate::Error> for Fail {
     fn from(e: crate::Error) -> Self {
-        tracing::warn!(error = %e, "layer error");
+        if !matches!(e, crate::Error::BadRequest(_)) {
+            tracing::warn!(error = %e, "layer error");
+        }
         Self::new(e.code(), e.to_string())
     }
 }
@@ -243,16 +245,30 @@ impl Native {
             )
         })?;
         self.member.name = name.to_owned();
-        for room in &self.rooms {
+        // The name belongs to the user, not to this connection: every room
+        // any of the user's connections here is in gets the `updates` diff,
+        // and their other connections pick the name up (`sync_name`).
+        let hub = cx.state.hub();
+        hub.rename_user(&self.member.id, name);
+        for room in hub.rooms_of_user(&self.member.id) {
             cx.state
                 .groups
                 .layer
-                .presence_update(room, &self.member)
+                .presence_update(&room, &self.member)
                 .await
-                .map_err(|e| Fail::from(e).room(room))?;
+                .map_err(|e| Fail::from(e).room(&room))?;
         }
         ack(cx, m.reference, None, None, None);
         Ok(())
+    }
+
+    /// Takes a rename made on another of the user's connections.
+    fn sync_name(&mut self, cx: &Ctx) {
+        if let Some(name) = cx.state.hub().user_name(&self.member.id) {
+            if name != self.member.name {
+                self.member.name = name;
+            }
+        }
     }
 
     async fn list(&mut self, cx: &Ctx, m: List) -> Reply {
@@ -287,6 +303,7 @@ fn now_ms() -> u64 {
 #[async_trait]
 impl Consumer for Native {
     async fn connect(&mut self, cx: &Ctx) {
+        self.sync_name(cx);
         let c = &cx.state.config;
         send(
             cx,
@@ -300,6 +317,11 @@ impl Consumer for Native {
                     max_rooms: c.max_rooms,
                     rate_per_sec: c.rate_per_sec,
                 },
+                guest_token: cx
+                    .identity
+                    .expires
+                    .is_none()
+                    .then(|| cx.state.guest_key.mint(&self.member.id, unix_now())),
             }),
         );
     }
@@ -312,6 +334,7 @@ impl Consumer for Native {
             }
         };
         let reference = msg.reference().map(str::to_owned);
+        self.sync_name(cx);
         let result = match msg {
             ClientMsg::Join(m) => self.join(cx, m).await,
             ClientMsg::Leave(m) => self.leave(cx, m).await,
