@@ -46,7 +46,8 @@ fi
 
 what=${1:-all}
 suite fmt cargo fmt --all -- --check
-suite native cargo test --workspace --exclude confab-demo
+# The bench smoke test drives the confab-server binary: build it first.
+suite native bash -c 'cargo build -q -p confab-server && cargo test --workspace --exclude confab-demo'
 if [ "$what" = all ]; then
   suite sdk-browser bash client-sdk/scripts/test.sh
   suite demo-e2e bash e2e/run.sh

@@ -176,9 +176,14 @@ fn raw_broadcast_rejects_other_paths() {
 
 /// The Confab server binary built in the same target directory, if any
 /// (`cargo build -p confab-server` or a workspace build puts it there).
+/// In CI (`CI` set) a missing binary fails the test instead of skipping it.
 fn confab_server_bin() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_BIN_EXE_confab-load")).parent()?;
     let bin = dir.join("confab-server");
+    assert!(
+        bin.exists() || std::env::var_os("CI").is_none(),
+        "confab-server is not built next to confab-load (run `cargo build -p confab-server` first)"
+    );
     bin.exists().then_some(bin)
 }
 
