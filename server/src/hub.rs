@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use confab_protocol::{close, dm_members};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::layer::{EventSink, LayerEvent};
 use crate::metrics::Metrics;
+use crate::outbox::{outbox, Outbox, OutboxRx, TrySendError};
 
 /// Connection id, unique in this process.
 pub type ConnId = u64;
@@ -47,7 +48,7 @@ pub struct ConnHandle {
     pub user_id: String,
     /// What it receives.
     pub flavor: Flavor,
-    tx: mpsc::Sender<Message>,
+    tx: Outbox,
     close: watch::Sender<Option<CloseReason>>,
     stalled: AtomicBool,
     metrics: Arc<Metrics>,
@@ -59,7 +60,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug)]
 pub struct ConnOutput {
     /// Outbound frames.
-    pub rx: mpsc::Receiver<Message>,
+    pub rx: OutboxRx,
     /// Set once when the connection must close.
     pub close: watch::Receiver<Option<CloseReason>>,
 }
@@ -72,7 +73,7 @@ impl ConnHandle {
         capacity: usize,
         metrics: Arc<Metrics>,
     ) -> (Arc<Self>, ConnOutput) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (tx, rx) = outbox(capacity);
         let (close_tx, close_rx) = watch::channel(None);
         let id = NEXT_ID.fetch_add(1, Relaxed);
         let handle = Arc::new(Self {
@@ -102,14 +103,14 @@ impl ConnHandle {
                 self.metrics.messages_out.fetch_add(1, Relaxed);
                 true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(TrySendError::Full) => {
                 self.metrics.dropped.fetch_add(1, Relaxed);
                 if self.close(close::SLOW_CONSUMER, "slow consumer") {
                     self.metrics.slow_consumers.fetch_add(1, Relaxed);
                 }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(TrySendError::Closed) => false,
         }
     }
 

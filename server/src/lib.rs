@@ -19,6 +19,7 @@ pub mod hub;
 pub mod layer;
 pub mod limits;
 pub mod metrics;
+pub mod outbox;
 pub mod shutdown;
 pub mod socket;
 
