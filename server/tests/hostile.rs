@@ -946,6 +946,73 @@ async fn token_expiring_while_connected_closes_4003_and_leaves_the_room() {
 }
 
 #[tokio::test]
+async fn forged_guest_tokens_never_adopt_a_chosen_guest_id() {
+    use confab_server::auth::{GuestKey, GUEST_TOKEN_TTL_SECS};
+    let server = start(Config {
+        token_secret: vec!["s".into()],
+        ..config()
+    })
+    .await;
+    let mut by = Bystanders::join(&server, "guests").await;
+    let (_, w) = native(&server, "").await;
+    let victim = w["user"]["id"].as_str().unwrap().to_owned();
+    let real = w["guest_token"].as_str().unwrap().to_owned();
+    // Positive control: the genuine token keeps the id.
+    let (_, w) = native(&server, &format!("?guest={real}")).await;
+    assert_eq!(w["user"]["id"], victim.as_str());
+    let now = unix_now();
+    let (body, sig) = real.split_once('.').unwrap();
+    let other_body = b64(format!(
+        r#"{{"sub":"g-0123456789abcdef","exp":{},"kind":"guest"}}"#,
+        now + 600
+    )
+    .as_bytes());
+    let forged: Vec<(&str, String)> = vec![
+        ("another key", GuestKey::new("not-s").mint(&victim, now)),
+        ("raw secret as key", {
+            let b = b64(
+                format!(r#"{{"sub":"{victim}","exp":{},"kind":"guest"}}"#, now + 600).as_bytes(),
+            );
+            format!("{b}.{}", sign("s", &b))
+        }),
+        (
+            "user token for the id",
+            mint(
+                "s",
+                &Claims {
+                    sub: victim.clone(),
+                    name: None,
+                    exp: now + 600,
+                },
+            ),
+        ),
+        ("other id, old signature", format!("{other_body}.{sig}")),
+        ("signature cut", format!("{body}.{}", &sig[..10])),
+        (
+            "expired",
+            GuestKey::new("s").mint(&victim, now - GUEST_TOKEN_TTL_SECS - 10),
+        ),
+        ("garbage", "x.y".into()),
+        ("empty", String::new()),
+    ];
+    for (what, t) in &forged {
+        // Never an error (a browser cannot see the status): a new guest.
+        let (_, w) = native(&server, &format!("?guest={t}")).await;
+        let id = w["user"]["id"].as_str().unwrap();
+        assert!(
+            id != victim && id != "g-0123456789abcdef",
+            "{what}: adopted {id}"
+        );
+    }
+    // A guest token is not a user token.
+    assert_eq!(
+        connect_status(server.ws_url(&format!("/ws?token={real}")).as_str()).await,
+        401
+    );
+    by.assert_receiving().await;
+}
+
+#[tokio::test]
 async fn an_empty_rotation_secret_does_not_let_anyone_sign() {
     use clap::Parser;
     #[derive(Parser)]
