@@ -1,9 +1,11 @@
 //! Token verification (`confab_server::auth::verify`, run on every
-//! handshake with `?token=` or `Authorization: Bearer`): never panics, and
-//! never accepts input that is not a token minted with one of the secrets.
+//! handshake with `?token=` or `Authorization: Bearer`, and
+//! `GuestKey::verify` for `?guest=`): never panics, never accepts input
+//! that is not a token minted with one of the secrets, and a guest token
+//! only ever yields a `g-<16 hex>` id.
 #![no_main]
 
-use confab_server::auth::{mint, verify, Claims};
+use confab_server::auth::{is_guest_id, mint, verify, Claims, GuestKey};
 use libfuzzer_sys::fuzz_target;
 
 const SECRETS: [&str; 2] = ["fuzz-current", "fuzz-previous"];
@@ -21,6 +23,10 @@ fuzz_target!(|data: &[u8]| {
             .any(|s| verify(&[(*s).to_owned()], text, 0).is_ok());
         assert!(signed_by_us);
         assert_eq!(verify(&secrets, &mint(SECRETS[0], &claims), 0), Ok(claims));
+    }
+    if let Some(id) = GuestKey::new(SECRETS[0]).verify(text, 0) {
+        assert!(is_guest_id(&id), "guest token yielded {id:?}");
+        assert!(verify(&secrets, text, 0).is_err(), "a guest token verified as a user token");
     }
     // Arbitrary claims survive a mint/verify round trip or are refused.
     let claims = Claims {
