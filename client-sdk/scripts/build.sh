@@ -7,16 +7,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 export PATH="$ROOT/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-WASM_OPT_FLAGS=(-Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
-  --enable-mutable-globals --enable-reference-types --enable-multivalue)
 
 for target in "${@:-bundler web}"; do
   for t in $target; do
     out=pkg; [[ "$t" == web ]] && out=pkg-web
     echo "== wasm-pack build --target $t → client-sdk/$out" >&2
-    wasm-pack --quiet build client-sdk --target "$t" --profile wasm-release --no-opt --out-dir "$out" >&2
-    wasm="client-sdk/$out/confab_client_bg.wasm"
-    wasm-opt "${WASM_OPT_FLAGS[@]}" "$wasm" -o "$wasm.opt"
-    mv "$wasm.opt" "$wasm"
+    # wasm-opt -Oz runs inside wasm-pack (Cargo.toml: package.metadata.wasm-pack).
+    # small-alloc: lol_alloc instead of dlmalloc in the npm build (src/lib.rs).
+    wasm-pack --quiet build client-sdk --target "$t" --profile wasm-release --out-dir "$out" \
+      -- --features small-alloc >&2
   done
 done

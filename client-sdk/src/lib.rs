@@ -36,6 +36,13 @@
 //! [`Pending`]) have no browser dependency and are unit-tested natively.
 //! The rest needs a browser (or any JS host with `WebSocket`).
 
+/// The npm build's allocator (feature `small-alloc`): smaller than the
+/// default dlmalloc; wasm is single-threaded, so the spin lock never spins.
+#[cfg(all(feature = "small-alloc", target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
 mod backoff;
 mod buffer;
 mod client;
