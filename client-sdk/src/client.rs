@@ -689,7 +689,11 @@ fn on_frame(shared: &Rc<ClientShared>, v: &JsValue) {
             }
         }
         Some(Frame::Presence(p)) => {
-            let room = shared.core.borrow().rooms.get(&p.room).cloned();
+            let room = {
+                let mut core = shared.core.borrow_mut();
+                note_my_name(&mut core, &p);
+                core.rooms.get(&p.room).cloned()
+            };
             if let Some(room) = room {
                 room.apply_presence(p);
             }
@@ -746,6 +750,16 @@ fn on_welcome(shared: &Rc<ClientShared>, w: Welcome) {
         r.set_state(RoomState::Joining);
     }
     shared.events.emit(&ClientEvent::Welcome(w.user));
+}
+
+/// The server renames a user on all of its connections (another tab of the
+/// same guest ran `rename`): keep the name reconnects introduce us with.
+fn note_my_name(core: &mut Core, p: &confab_protocol::Presence) {
+    let Some(me) = core.me.as_mut() else { return };
+    if let Some(u) = p.updates.iter().find(|u| u.id == me.id) {
+        me.name.clone_from(&u.name);
+        core.socket.set_query("name", Some(&u.name));
+    }
 }
 
 fn heartbeat_tick(shared: &Rc<ClientShared>) {

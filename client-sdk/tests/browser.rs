@@ -1075,3 +1075,32 @@ async fn direct_events_are_deduplicated_even_without_the_dm_room() {
     a.close();
     b.close();
 }
+
+#[wasm_bindgen_test]
+async fn rename_in_another_tab_of_the_same_guest_is_kept_on_reconnect() {
+    let a = guest(URL, "Tab");
+    until("welcome", 5000, || a.me().is_some()).await;
+    let token = a.guest_token().unwrap();
+    // A second tab of the same person (same guest token).
+    let b = Client::connect(ClientOptions::new(URL).name("Tab").guest_token(token));
+    until("second tab", 5000, || b.me().is_some()).await;
+    assert_eq!(b.me().unwrap().id, a.me().unwrap().id);
+    let name = unique("tabs");
+    a.join(&name).await.unwrap();
+    b.join(&name).await.unwrap();
+    a.rename("Renamed").await.unwrap();
+    until("the other tab learns the name", 5000, || {
+        b.me().is_some_and(|m| m.name == "Renamed")
+    })
+    .await;
+    reconnect_and_wait(&b).await;
+    assert_eq!(
+        b.me().unwrap().name,
+        "Renamed",
+        "reconnected under the old name"
+    );
+    sleep(300).await;
+    assert_eq!(a.me().unwrap().name, "Renamed");
+    a.close();
+    b.close();
+}
