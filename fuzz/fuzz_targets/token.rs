@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some(id) = GuestKey::new(SECRETS[0]).verify(text, 0) {
         assert!(is_guest_id(&id), "guest token yielded {id:?}");
-        assert!(verify(&secrets, text, 0).is_err(), "a guest token verified as a user token");
+        assert!(
+            verify(&secrets, text, 0).is_err(),
+            "a guest token verified as a user token"
+        );
     }
     // Arbitrary claims survive a mint/verify round trip or are refused.
     let claims = Claims {
