@@ -46,8 +46,10 @@ fi
 
 what=${1:-all}
 suite fmt cargo fmt --all -- --check
-# The bench smoke test drives the confab-server binary: build it first.
-suite native bash -c 'cargo build -q -p confab-server && cargo test --workspace --exclude confab-demo'
+# First, before anything builds other feature sets into target/: doctests
+# get confused by several builds of one crate. `cargo test` also builds the
+# confab-server binary the bench smoke test drives.
+suite native cargo test --workspace --exclude confab-demo
 if [ "$what" = all ]; then
   suite sdk-browser bash client-sdk/scripts/test.sh
   suite demo-e2e bash e2e/run.sh
