@@ -93,6 +93,12 @@ pub struct Config {
     #[arg(long, env = "CONFAB_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
 
+    /// Seconds a client may take to send its HTTP request headers (also
+    /// while idle on a kept-alive connection); slower ones are dropped
+    /// (slowloris).
+    #[arg(long, env = "CONFAB_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
     /// Enables `POST /debug/stall[/{session_id}]`, which makes connections
     /// stop answering (a simulated dead link) for client heartbeat tests.
     /// Never enable in production.
@@ -138,6 +144,11 @@ impl Config {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }
+
+    /// Time allowed for a request's headers.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs.max(1))
+    }
 }
 
 impl Default for Config {
@@ -159,6 +170,7 @@ impl Default for Config {
             join_history: 50,
             heartbeat_ms: 25_000,
             shutdown_grace_secs: 5,
+            header_read_timeout_secs: 10,
             debug_endpoints: false,
             data_dir: None,
             redis_url: None,

@@ -20,6 +20,7 @@ pub mod layer;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
+pub mod serve;
 pub mod shutdown;
 pub mod socket;
 

@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use confab_server::auth::{check_secrets, mint, parse_ttl, unix_now, valid_user_id, Claims};
 use confab_server::{app, shutdown, AppState, Config};
@@ -109,17 +108,15 @@ async fn serve(config: Config) -> ExitCode {
     };
     tracing::info!(%addr, static_dir = %state.config.static_dir.display(), "confab-server listening on http://{addr}/");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // Small frames must not wait for Nagle's algorithm (40 ms stalls with
-    // delayed ACKs): every accepted socket gets TCP_NODELAY.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async {
-        let _ = stop_rx.await;
-    });
-    let server = tokio::spawn(async move { server.await });
+    let server = confab_server::serve::serve(
+        listener,
+        app(state.clone()),
+        state.config.header_read_timeout(),
+        async {
+            let _ = stop_rx.await;
+        },
+    );
+    let server = tokio::spawn(server);
     shutdown::signal().await;
     let _ = stop_tx.send(());
     let left = shutdown::close_all(&state, grace).await;

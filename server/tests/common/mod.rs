@@ -49,9 +49,13 @@ pub async fn serve(state: AppState) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app(state.clone());
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
+    let header_timeout = state.config.header_read_timeout();
+    tokio::spawn(confab_server::serve::serve(
+        listener,
+        router,
+        header_timeout,
+        std::future::pending(),
+    ));
     Server { addr, state }
 }
 

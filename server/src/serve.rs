@@ -1,0 +1,85 @@
+//! The accept loop: the router on hyper, as `axum::serve` does, plus what
+//! `axum::serve` lacks — a header read timeout, so a client that never
+//! finishes its request headers (slowloris) cannot hold a socket and a task
+//! forever — and TCP_NODELAY on every socket (small frames must not wait
+//! for Nagle's algorithm behind delayed ACKs).
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops
+/// accepting and waits for in-flight HTTP requests (upgraded WebSockets
+/// are not waited for: [`crate::shutdown::close_all`] closes them).
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// let state = confab_server::AppState::new(confab_server::Config::default());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// confab_server::serve::serve(listener, confab_server::app(state), Duration::from_secs(10), std::future::pending()).await;
+/// # Ok(()) }
+/// ```
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    // HTTP/1.1 only: WebSockets upgrade from it, and hyper-util's
+    // auto-detecting builder would wait, with no timeout, for a silent
+    // client's first bytes.
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    // Each connection task holds a receiver: `closed()` on the sender then
+    // waits for the last in-flight request.
+    let (stop, stopping) = tokio::sync::watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly
+                    // instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let service = TowerToHyperService::new(router.clone());
+        let conn = builder
+            .serve_connection(TokioIo::new(tcp), service)
+            .with_upgrades();
+        let mut stopping = stopping.clone();
+        tokio::spawn(async move {
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                ended = conn.as_mut() => ended,
+                _ = stopping.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!(%peer, error = %e, "http connection ended");
+            }
+        });
+    }
+    drop(listener);
+    drop(stopping);
+    let _ = stop.send(());
+    stop.closed().await;
+}
