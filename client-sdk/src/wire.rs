@@ -59,26 +59,9 @@ fn message(v: &JsValue) -> Option<RoomMessage> {
     })
 }
 
+/// An unknown code (from a newer server) reads as `internal`.
 fn error_code(s: &str) -> ErrorCode {
-    use ErrorCode::*;
-    [
-        BadJson,
-        UnknownType,
-        BadRequest,
-        NotJoined,
-        RoomNameInvalid,
-        NameInvalid,
-        TooLarge,
-        RateLimited,
-        Unauthorized,
-        TooManyRooms,
-        UnknownUser,
-        Unavailable,
-        Internal,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == s)
-    .unwrap_or(Internal)
+    ErrorCode::parse(s).unwrap_or(ErrorCode::Internal)
 }
 
 /// Decodes a parsed server frame; `None` when a known type lacks fields.

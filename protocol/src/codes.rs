@@ -36,6 +36,34 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every error code.
+    pub const ALL: [ErrorCode; 13] = [
+        Self::BadJson,
+        Self::UnknownType,
+        Self::BadRequest,
+        Self::NotJoined,
+        Self::RoomNameInvalid,
+        Self::NameInvalid,
+        Self::TooLarge,
+        Self::RateLimited,
+        Self::Unauthorized,
+        Self::TooManyRooms,
+        Self::UnknownUser,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
+    /// Parses a wire name (for decoders that do not go through serde).
+    ///
+    /// ```
+    /// use confab_protocol::ErrorCode;
+    /// assert_eq!(ErrorCode::parse("rate_limited"), Some(ErrorCode::RateLimited));
+    /// assert_eq!(ErrorCode::parse("nope"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     /// The wire name, e.g. `"bad_json"`.
     pub const fn as_str(self) -> &'static str {
         match self {
