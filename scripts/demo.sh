@@ -9,5 +9,5 @@ export PATH="$HOME/.cargo/bin:$root/tools/node_modules/.bin:$PATH"
 bash scripts/install-tools.sh --build
 trunk build --release
 cargo build --release -p confab-server
-echo "Open http://127.0.0.1:8000/ in two browser windows (Ctrl-C stops the server)."
+echo "Open the address logged below in two browser windows (default http://127.0.0.1:8000/; Ctrl-C stops the server)."
 exec target/release/confab-server --static-dir dist "$@"
