@@ -32,6 +32,23 @@ pub fn valid_compat_room(room: &str) -> bool {
         && room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// The handshake answer for an invalid compat room (`None` when valid):
+/// 404, as Django's URL router gives for a path its `\w+` pattern does not
+/// match.
+pub fn compat_room_not_found(room: &str) -> Option<Response> {
+    if valid_compat_room(room) {
+        None
+    } else {
+        Some(
+            (
+                StatusCode::NOT_FOUND,
+                "room must match \\w+ (at most 100 ASCII characters)\n",
+            )
+                .into_response(),
+        )
+    }
+}
+
 #[derive(Deserialize)]
 struct MessageFrame {
     message: String,
@@ -152,12 +169,8 @@ pub async fn room_chat(
     Query(params): Query<ConnectParams>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !valid_compat_room(&room) {
-        return (
-            StatusCode::NOT_FOUND,
-            "room must match \\w+ (at most 100 ASCII characters)\n",
-        )
-            .into_response();
+    if let Some(not_found) = compat_room_not_found(&room) {
+        return not_found;
     }
     chat(state, &headers, &params, ws, room)
 }

@@ -4,14 +4,14 @@
 use async_trait::async_trait;
 use axum::extract::ws::{rejection::WebSocketUpgradeRejection, Utf8Bytes, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use confab_protocol::Member;
 use rand::Rng;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::compat::{compat_payload, join_group, leave_group, publish, valid_compat_room};
+use super::compat::{compat_payload, compat_room_not_found, join_group, leave_group, publish};
 use super::{upgrade, ConnectParams};
 use crate::hub::Flavor;
 use crate::layer::Payload;
@@ -69,12 +69,8 @@ pub async fn handler(
     Query(params): Query<ConnectParams>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !valid_compat_room(&room) {
-        return (
-            StatusCode::NOT_FOUND,
-            "room must match \\w+ (at most 100 ASCII characters)\n",
-        )
-            .into_response();
+    if let Some(not_found) = compat_room_not_found(&room) {
+        return not_found;
     }
     upgrade(state, &headers, &params, ws, Flavor::Compat, |id| Game {
         room: format!("{GAME_ROOM_PREFIX}{room}"),
