@@ -89,6 +89,13 @@ pub struct Config {
     #[arg(long, env = "CONFAB_HEARTBEAT_MS", default_value_t = 25_000)]
     pub heartbeat_ms: u64,
 
+    /// Length of the TCP accept queue (`listen(2)` backlog). After a restart
+    /// every client reconnects at once; a short queue drops their SYNs and
+    /// each dropped client waits a 1 s (then 3 s) retransmit. The kernel
+    /// caps it at `net.core.somaxconn` (4096 on current Linux).
+    #[arg(long, env = "CONFAB_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
+
     /// Seconds to wait for sockets to close on SIGINT/SIGTERM before exiting.
     #[arg(long, env = "CONFAB_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
@@ -169,6 +176,7 @@ impl Default for Config {
             history_size: 1000,
             join_history: 50,
             heartbeat_ms: 25_000,
+            listen_backlog: 4096,
             shutdown_grace_secs: 5,
             header_read_timeout_secs: 10,
             debug_endpoints: false,

@@ -87,7 +87,7 @@ fn token(args: TokenArgs) -> ExitCode {
 }
 
 async fn serve(config: Config) -> ExitCode {
-    let listener = match tokio::net::TcpListener::bind(config.bind).await {
+    let listener = match confab_server::serve::listen(config.bind, config.listen_backlog) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(bind = %config.bind, error = %e, "cannot listen");

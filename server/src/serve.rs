@@ -5,13 +5,39 @@
 //! for Nagle's algorithm behind delayed ACKs).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
+
+/// Listens on `addr` with an accept queue of `backlog` connections
+/// (`tokio::net::TcpListener::bind` always asks for 1024, which a
+/// reconnect storm of thousands of clients overflows: the kernel then drops
+/// SYNs and each dropped client waits a 1 s retransmit). `SO_REUSEADDR` as
+/// `bind` sets it, so a restart does not wait for old sockets in TIME_WAIT.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let l = confab_server::serve::listen("127.0.0.1:0".parse().unwrap(), 4096)?;
+/// assert_ne!(l.local_addr()?.port(), 0);
+/// # Ok(()) }
+/// ```
+pub fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    // listen(2) takes an int; the kernel caps it at net.core.somaxconn.
+    socket.listen(backlog.clamp(1, i32::MAX as u32))
+}
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits for in-flight HTTP requests (upgraded WebSockets

@@ -86,6 +86,112 @@ pub struct ReconnectResult {
     pub dups: u64,
     /// Connection attempts that failed during the storm.
     pub failed_attempts: u64,
+    /// Where the time went: close, failures by kind, TCP connect and join times.
+    pub detail: StormDetail,
+}
+
+/// The storm's time line, all times in ms from the SIGTERM.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StormDetail {
+    /// When clients saw their connection to the old server end: p50, p99, max.
+    pub closed_ms: [f64; 3],
+    /// Failed attempts after the SIGTERM, by kind.
+    pub failed_by_kind: std::collections::BTreeMap<Outcome, u64>,
+    /// Clients by number of failed attempts before re-joining: 0, 1, 2, 3, 4+.
+    pub clients_by_failures: [u64; 5],
+    /// TCP connect time of attempts after the SIGTERM that got a connection: p50, p99, max.
+    pub tcp_connect_ms: [f64; 3],
+    /// Attempts whose TCP connect took ≥ 900 ms (a SYN dropped and retransmitted).
+    pub tcp_connect_slow: u64,
+    /// Start to `joined` of successful re-join attempts: p50, p99, max.
+    pub join_attempt_ms: [f64; 3],
+    /// Per 250 ms from the SIGTERM: [start ms, attempts started, failed, re-joined].
+    pub timeline: Vec<[u64; 4]>,
+}
+
+/// p50, p99 and max of `v` (sorted in place); zeros when empty.
+fn p50_p99_max(v: &mut [f64]) -> [f64; 3] {
+    if v.is_empty() {
+        return [0.0; 3];
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+    [at(0.5), at(0.99), v[v.len() - 1]]
+}
+
+const BUCKET_MS: u64 = 250;
+
+impl StormDetail {
+    fn of(states: &[(usize, Shared<ClientState>)], t_kill: Instant) -> Self {
+        let ms = |t: Instant| t.saturating_duration_since(t_kill).as_secs_f64() * 1e3;
+        let mut d = Self::default();
+        let (mut closed, mut tcp, mut join) = (Vec::new(), Vec::new(), Vec::new());
+        let mut timeline: Vec<[u64; 4]> = Vec::new();
+        let mut bucket = |t: f64, col: usize| {
+            let i = (t as u64 / BUCKET_MS) as usize;
+            if timeline.len() <= i {
+                timeline.resize_with(i + 1, || [0; 4]);
+            }
+            timeline[i][col] += 1;
+        };
+        for (_, st) in states {
+            let st = lock(st);
+            if let Some(&c) = st.sessions_ended.iter().find(|&&c| c >= t_kill) {
+                closed.push(ms(c));
+            }
+            let mut fails = 0usize;
+            for a in st.attempts.iter().filter(|a| a.start >= t_kill) {
+                bucket(ms(a.start), 1);
+                if let Some(t) = a.tcp {
+                    tcp.push(t.as_secs_f64() * 1e3);
+                    d.tcp_connect_slow += u64::from(t >= Duration::from_millis(900));
+                }
+                if a.outcome == Outcome::Joined {
+                    join.push((a.end - a.start).as_secs_f64() * 1e3);
+                    bucket(ms(a.end), 3);
+                    break;
+                }
+                bucket(ms(a.end), 2);
+                fails += 1;
+                *d.failed_by_kind.entry(a.outcome).or_default() += 1;
+            }
+            d.clients_by_failures[fails.min(4)] += 1;
+        }
+        for (i, row) in timeline.iter_mut().enumerate() {
+            row[0] = i as u64 * BUCKET_MS;
+        }
+        d.closed_ms = p50_p99_max(&mut closed);
+        d.tcp_connect_ms = p50_p99_max(&mut tcp);
+        d.join_attempt_ms = p50_p99_max(&mut join);
+        d.timeline = timeline;
+        d
+    }
+
+    fn print(&self) {
+        let f = |v: [f64; 3]| format!("p50 {:.0} / p99 {:.0} / max {:.0} ms", v[0], v[1], v[2]);
+        eprintln!("storm: old connections ended {}", f(self.closed_ms));
+        eprintln!("storm: failed attempts by kind {:?}", self.failed_by_kind);
+        eprintln!(
+            "storm: clients by failed attempts [0,1,2,3,4+] {:?}",
+            self.clients_by_failures
+        );
+        eprintln!(
+            "storm: tcp connect {}; {} took >= 900 ms",
+            f(self.tcp_connect_ms),
+            self.tcp_connect_slow
+        );
+        eprintln!(
+            "storm: successful re-join attempt {}",
+            f(self.join_attempt_ms)
+        );
+        eprintln!("storm: ms from SIGTERM | attempts started | failed | re-joined");
+        for r in &self.timeline {
+            eprintln!(
+                "storm: {:>5} | {:>5} | {:>5} | {:>5}",
+                r[0], r[1], r[2], r[3]
+            );
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +210,94 @@ struct ClientState {
     not_recovered: u32,
     dups: u64,
     failed_attempts: u64,
+    /// When each session ended (the server's close or a broken link).
+    sessions_ended: Vec<Instant>,
+    /// Every connection attempt, for the storm's time line.
+    attempts: Vec<Attempt>,
+}
+
+/// One connection attempt: when it started, how long TCP connect took, and
+/// how it ended.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    start: Instant,
+    /// TCP connect duration, if it completed.
+    tcp: Option<Duration>,
+    end: Instant,
+    outcome: Outcome,
+}
+
+/// How a connection attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Joined.
+    Joined,
+    /// TCP connect refused (nothing listening).
+    Refused,
+    /// Connection reset (RST) or closed without a close frame.
+    Reset,
+    /// A step exceeded its time limit.
+    Timeout,
+    /// The HTTP upgrade was answered with a 5xx.
+    Handshake5xx,
+    /// The HTTP upgrade failed some other way.
+    HandshakeOther,
+    /// Closed (close frame or EOF) before `welcome`.
+    CloseBeforeWelcome,
+    /// Closed (close frame or EOF) before `joined`.
+    CloseDuringJoin,
+    /// The server refused the join.
+    JoinRefused,
+    /// Anything else.
+    Other,
+}
+
+impl Outcome {
+    fn of(e: &Error, stage: Stage) -> Self {
+        use tokio_tungstenite::tungstenite::Error as WsError;
+        let io = |e: &std::io::Error| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => Self::Refused,
+            std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::UnexpectedEof => Self::Reset,
+            std::io::ErrorKind::TimedOut => Self::Timeout,
+            _ => Self::Other,
+        };
+        match (e, stage) {
+            (Error::Io(e), _) => io(e),
+            (Error::Ws(WsError::Io(e)), _) => io(e),
+            (Error::Ws(WsError::Http(r)), _) if r.status().is_server_error() => Self::Handshake5xx,
+            (Error::Ws(WsError::Http(_) | WsError::HttpFormat(_) | WsError::Url(_)), _) => {
+                Self::HandshakeOther
+            }
+            (
+                Error::Ws(
+                    WsError::ConnectionClosed
+                    | WsError::AlreadyClosed
+                    | WsError::Protocol(
+                        tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                    ),
+                ),
+                Stage::Upgrade,
+            ) => Self::Reset,
+            (Error::Timeout(_), _) => Self::Timeout,
+            (Error::Protocol(m), _) if m.starts_with("join refused") => Self::JoinRefused,
+            (_, Stage::Welcome) => Self::CloseBeforeWelcome,
+            (_, Stage::Join) => Self::CloseDuringJoin,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// Where a connection attempt was when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Tcp,
+    Upgrade,
+    Welcome,
+    Join,
 }
 
 type Shared<T> = Arc<Mutex<T>>;
@@ -137,11 +331,44 @@ struct Client {
 }
 
 impl Client {
+    /// One connection attempt, logged in the client's state.
     async fn connect(&self) -> Result<Ws> {
+        let start = Instant::now();
+        let mut tcp = None;
+        let mut stage = Stage::Tcp;
+        let res = self.try_connect(&mut stage, &mut tcp).await;
+        let outcome = match &res {
+            Ok(_) => Outcome::Joined,
+            Err(e) => Outcome::of(e, stage),
+        };
+        lock(&self.state).attempts.push(Attempt {
+            start,
+            tcp,
+            end: Instant::now(),
+            outcome,
+        });
+        res
+    }
+
+    /// TCP connect, upgrade, `welcome`, `join`: what
+    /// `connect_async_with_config(url, config, true)` does, in steps so the
+    /// storm report can say where an attempt failed and how long TCP took.
+    async fn try_connect(&self, stage: &mut Stage, tcp: &mut Option<Duration>) -> Result<Ws> {
         let url = Protocol::Confab.url(&self.base, &self.room);
-        let (mut ws, _) =
-            tokio_tungstenite::connect_async_with_config(url, Some(client_config()), true).await?;
+        let t = Instant::now();
+        let stream = tokio::net::TcpStream::connect(host_port(&self.base)).await?;
+        *tcp = Some(t.elapsed());
+        stream.set_nodelay(true)?;
+        *stage = Stage::Upgrade;
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(
+            url,
+            tokio_tungstenite::MaybeTlsStream::Plain(stream),
+            Some(client_config()),
+        )
+        .await?;
+        *stage = Stage::Welcome;
         confab_welcome(&mut ws).await?;
+        *stage = Stage::Join;
         let since = {
             let s = lock(&self.state);
             (s.joins > 0).then(|| Position {
@@ -228,6 +455,7 @@ impl Client {
                     permit.take();
                     attempt = 1;
                     self.session(ws).await;
+                    lock(&self.state).sessions_ended.push(Instant::now());
                 }
                 Err(_) => {
                     lock(&self.state).failed_attempts += 1;
@@ -409,6 +637,8 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
                 .sum::<u64>()
         })
         .sum();
+    let detail = StormDetail::of(&states, t_kill);
+    detail.print();
     tasks.shutdown().await;
     stop_server(&mut server).await?;
     let result = ReconnectResult {
@@ -423,6 +653,7 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
         lost,
         dups,
         failed_attempts,
+        detail,
         args,
     };
     eprintln!(
