@@ -16,5 +16,14 @@ for target in "${@:-bundler web}"; do
     # small-alloc: lol_alloc instead of dlmalloc in the npm build (src/lib.rs).
     wasm-pack --quiet build client-sdk --target "$t" --profile wasm-release --out-dir "$out" \
       -- --features small-alloc >&2
+    # Short names for the wasm ↔ glue imports/exports (hashed __wbg_… names
+    # are ~5 KB that gzip cannot shrink); the public JS API keeps its names.
+    node client-sdk/scripts/short-names.mjs "client-sdk/$out"
+    # Minify the generated JS glue in place (esbuild transform: whitespace,
+    # syntax, local names; exported names, class names and imports stay).
+    # The doc comments live on in the .d.ts, which is left as generated.
+    find "client-sdk/$out" -name '*.js' -print0 | while IFS= read -r -d '' js; do
+      esbuild "$js" --minify --legal-comments=none --log-level=warning --outfile="$js" --allow-overwrite
+    done
   done
 done

@@ -7,8 +7,8 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::oneshot;
 use confab_protocol::{Ack, ErrorMsg, Joined, Member, Message, Welcome};
-use futures_channel::oneshot;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
@@ -486,7 +486,7 @@ pub(crate) async fn with_timeout<F: Future<Output = Result<()>>>(
     timeout: Duration,
 ) -> Result<()> {
     let mut fut = std::pin::pin!(fut);
-    let mut timer = gloo_timers::future::TimeoutFuture::new(timeout.as_millis() as u32);
+    let mut timer = crate::dom::Sleep::new(timeout.as_millis() as u32);
     std::future::poll_fn(move |cx| {
         if let Poll::Ready(r) = fut.as_mut().poll(cx) {
             return Poll::Ready(r);
@@ -500,7 +500,30 @@ pub(crate) async fn with_timeout<F: Future<Output = Result<()>>>(
 
 fn next_ref(core: &mut Core) -> String {
     core.next_ref += 1;
-    core.next_ref.to_string()
+    ref_text(core.next_ref)
+}
+
+/// The decimal text of a request id (by hand: no `core::fmt` in the wasm).
+fn ref_text(mut n: u64) -> String {
+    let mut digits = Vec::new();
+    loop {
+        digits.push(char::from(b'0' + (n % 10) as u8));
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().collect()
+}
+
+/// A request id from a reply's `ref` (`None` unless it is all digits).
+fn parse_ref(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
+    })
 }
 
 /// Queues a request (sent at once when possible) and returns its ack future.
@@ -517,7 +540,7 @@ pub(crate) fn request(
         }
         core.next_ref += 1;
         let id = core.next_ref;
-        let Some(frame) = wire::encode(kind, &id.to_string(), &fields) else {
+        let Some(frame) = wire::encode(kind, &ref_text(id), &fields) else {
             return AckFuture::failed(Error::Serde("payload is not JSON-compatible".to_owned()));
         };
         let (reply, rx) = oneshot::channel();
@@ -525,7 +548,7 @@ pub(crate) fn request(
         match core.pending.add(id, deadline, room, Req { frame, reply }) {
             Added::Ok => {}
             Added::Evicted(old) => {
-                let _ = old.reply.send(Err(Error::BufferOverflow));
+                old.reply.send(Err(Error::BufferOverflow));
             }
             Added::Rejected(_) => return AckFuture::failed(Error::BufferFull),
         }
@@ -578,7 +601,7 @@ fn arm_sweep(shared: &Rc<ClientShared>) {
                 core.pending.expire(now())
             };
             for req in expired {
-                let _ = req.reply.send(Err(Error::AckTimeout));
+                req.reply.send(Err(Error::AckTimeout));
             }
             arm_sweep(&s);
         }
@@ -617,7 +640,7 @@ pub(crate) fn forget_room(shared: &Rc<ClientShared>, room: &Rc<RoomShared>) {
         core.pending.drop_room(&room.name)
     };
     for req in dropped {
-        let _ = req.reply.send(Err(Error::NotJoined));
+        req.reply.send(Err(Error::NotJoined));
     }
     room.set_state(RoomState::Left);
 }
@@ -661,7 +684,7 @@ fn on_socket_state(shared: &Rc<ClientShared>, st: &ConnectionState) {
         }
     }
     for (req, e) in failed {
-        let _ = req.reply.send(Err(e));
+        req.reply.send(Err(e));
     }
     for (room, state) in room_changes {
         room.set_state(state);
@@ -681,11 +704,11 @@ fn on_frame(shared: &Rc<ClientShared>, v: &JsValue) {
         Some(Frame::Ack(a)) => {
             let req = {
                 let mut core = shared.core.borrow_mut();
-                let id = a.reference.as_deref().and_then(|r| r.parse().ok());
+                let id = a.reference.as_deref().and_then(parse_ref);
                 id.and_then(|id| core.pending.resolve(id))
             };
             if let Some(req) = req {
-                let _ = req.reply.send(Ok(a));
+                req.reply.send(Ok(a));
             }
         }
         Some(Frame::Presence(p)) => {
@@ -835,11 +858,7 @@ fn on_error(shared: &Rc<ClientShared>, e: ErrorMsg) {
     let target = {
         let mut core = shared.core.borrow_mut();
         match &e.reference {
-            Some(r) => match r
-                .parse::<u64>()
-                .ok()
-                .and_then(|id| core.pending.resolve(id))
-            {
+            Some(r) => match parse_ref(r).and_then(|id| core.pending.resolve(id)) {
                 Some(req) => Target::Req(req),
                 None => match core
                     .join_refs
@@ -864,14 +883,14 @@ fn on_error(shared: &Rc<ClientShared>, e: ErrorMsg) {
     }
     match target {
         Target::Req(req) => {
-            let _ = req.reply.send(Err(e.into()));
+            req.reply.send(Err(e.into()));
         }
         Target::Room(room) => {
             let error = Error::from(e);
             // Publishes queued for the refused room cannot be sent.
             let dropped = shared.core.borrow_mut().pending.drop_room(&room.name);
             for req in dropped {
-                let _ = req.reply.send(Err(error.clone()));
+                req.reply.send(Err(error.clone()));
             }
             room.on_join_error(error);
         }
@@ -892,4 +911,20 @@ pub(crate) fn publish(
     let name = room.name.as_str();
     let fields = vec![("room", name.into()), ("payload", payload.into())];
     request(shared, Some(name.to_owned()), "publish", fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_ref, ref_text};
+
+    #[test]
+    fn request_ids_round_trip_as_decimal_text() {
+        for n in [0, 1, 9, 10, 99, 1234567890, u64::MAX / 10] {
+            assert_eq!(ref_text(n), n.to_string());
+            assert_eq!(parse_ref(&n.to_string()), Some(n));
+        }
+        for bad in ["", "x1", "1x", "-1", "1.5", "12345678901234567890"] {
+            assert_eq!(parse_ref(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,6 +1,12 @@
 //! Owned browser callbacks: each closure/listener/timer lives in a struct
 //! whose `Drop` unregisters it (gloo style). Nothing is `forget`-ed.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
 use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -51,10 +57,55 @@ pub(crate) struct Timer {
 
 impl Timer {
     pub(crate) fn once(ms: u32, f: impl FnOnce() + 'static) -> Self {
+        Self::boxed(ms, Box::new(f))
+    }
+
+    /// One `Closure` instantiation for every timer (smaller wasm).
+    fn boxed(ms: u32, f: Box<dyn FnOnce()>) -> Self {
         Self {
             _timeout: Timeout::new(ms, f),
             _tracked: Tracked::new(),
         }
+    }
+}
+
+/// A future that completes after `ms` milliseconds (the timer is cleared
+/// when it is dropped first).
+pub(crate) struct Sleep {
+    fired: Rc<RefCell<(bool, Option<Waker>)>>,
+    _timeout: Timeout,
+}
+
+impl Sleep {
+    pub(crate) fn new(ms: u32) -> Self {
+        let fired: Rc<RefCell<(bool, Option<Waker>)>> = Rc::default();
+        let f = fired.clone();
+        let wake: Box<dyn FnOnce()> = Box::new(move || {
+            let waker = {
+                let mut f = f.borrow_mut();
+                f.0 = true;
+                f.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        Self {
+            fired,
+            _timeout: Timeout::new(ms, wake),
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut f = self.fired.borrow_mut();
+        if f.0 {
+            return Poll::Ready(());
+        }
+        f.1 = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 

@@ -1,36 +1,30 @@
 //! The SDK's error type.
 
-use confab_protocol::ErrorCode;
+use confab_protocol::{ErrorCode, RoomNameError};
 
 /// Everything that can go wrong in the SDK.
 ///
 /// "Closed normally" is not an error: a closed client simply has
 /// [`crate::ConnectionState::Closed`]. In JavaScript every variant becomes an
 /// `Error` whose `code` property is [`Error::code`].
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// No ack (or reply) arrived within the ack timeout; the request may or
     /// may not have reached the server if it was already sent.
-    #[error("no ack within the timeout")]
     AckTimeout,
     /// The request had been sent but the connection dropped before its ack:
     /// the outcome is unknown (the server may have stored it). The SDK never
     /// re-sends such a request, so it is never duplicated.
-    #[error("connection lost before the ack; outcome unknown")]
     Disconnected,
     /// The client or socket was closed with `close()`; nothing more is sent.
-    #[error("closed")]
     Closed,
     /// The offline send buffer is full (see [`crate::OverflowPolicy`]).
-    #[error("send buffer full")]
     BufferFull,
     /// Dropped from a full offline buffer to make room for a newer message
     /// ([`crate::OverflowPolicy::DropOldest`]).
-    #[error("dropped from the full send buffer")]
     BufferOverflow,
     /// The server answered with an `error` envelope.
-    #[error("server error {code}: {message}")]
     Server {
         /// Stable machine-readable code.
         code: ErrorCode,
@@ -41,19 +35,14 @@ pub enum Error {
         room: Option<String>,
     },
     /// The room is not joined (left or never joined).
-    #[error("room not joined")]
     NotJoined,
     /// The room name is invalid (checked before anything is sent).
-    #[error("invalid room name: {0}")]
-    RoomName(#[from] confab_protocol::RoomNameError),
+    RoomName(confab_protocol::RoomNameError),
     /// A value could not be converted to or from JSON / JavaScript.
-    #[error("serialization: {0}")]
     Serde(String),
     /// The URL was refused by the browser's `WebSocket` constructor.
-    #[error("invalid url")]
     InvalidUrl,
     /// A JavaScript exception from a browser API.
-    #[error("javascript error: {0}")]
     Js(String),
 }
 
@@ -119,6 +108,64 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The human-readable message (also the JS `Error`'s `message`), built
+    /// by concatenation: no `core::fmt` in the wasm build's error path.
+    ///
+    /// ```
+    /// use confab_client::{Error, ErrorCode};
+    /// let e = Error::Server { code: ErrorCode::RateLimited, message: "slow down".into(), room: None };
+    /// assert_eq!(e.message(), "server error rate_limited: slow down");
+    /// assert_eq!(e.to_string(), e.message());
+    /// ```
+    pub fn message(&self) -> String {
+        let (head, tail): (&str, &str) = match self {
+            Self::AckTimeout => ("no ack within the timeout", ""),
+            Self::Disconnected => ("connection lost before the ack; outcome unknown", ""),
+            Self::Closed => ("closed", ""),
+            Self::BufferFull => ("send buffer full", ""),
+            Self::BufferOverflow => ("dropped from the full send buffer", ""),
+            Self::Server { code, message, .. } => {
+                return ["server error ", code.as_str(), ": ", message].concat()
+            }
+            Self::NotJoined => ("room not joined", ""),
+            Self::RoomName(e) => (
+                "invalid room name: ",
+                match e {
+                    RoomNameError::Empty => "room name is empty",
+                    RoomNameError::TooLong => "room name is longer than 100 bytes",
+                    _ => "room name may only contain letters, digits, '_', '-' and '.'",
+                },
+            ),
+            Self::Serde(m) => ("serialization: ", m),
+            Self::InvalidUrl => ("invalid url", ""),
+            Self::Js(m) => ("javascript error: ", m),
+        };
+        [head, tail].concat()
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::RoomName(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<RoomNameError> for Error {
+    fn from(e: RoomNameError) -> Self {
+        Self::RoomName(e)
+    }
+}
+
 impl From<serde_wasm_bindgen::Error> for Error {
     fn from(e: serde_wasm_bindgen::Error) -> Self {
         Self::Serde(e.to_string())
@@ -137,3 +184,26 @@ impl From<confab_protocol::ErrorMsg> for Error {
 
 /// `Result` with the SDK's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_name_messages_match_the_protocol_text() {
+        for e in [
+            RoomNameError::Empty,
+            RoomNameError::TooLong,
+            RoomNameError::BadChar,
+        ] {
+            assert_eq!(Error::from(e).message(), format!("invalid room name: {e}"));
+        }
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(Error::AckTimeout.to_string(), "no ack within the timeout");
+        assert_eq!(Error::Js("x".into()).message(), "javascript error: x");
+        assert_eq!(Error::Serde("y".into()).message(), "serialization: y");
+    }
+}

@@ -16,8 +16,8 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use crate::socket::TokenProvider;
 use crate::wire;
 use crate::{
-    Backoff, Client, ClientEvent, ClientOptions, ConnectionState, Error, OverflowPolicy, Payload,
-    Room, RoomEvent, Socket, SocketOptions, Subscription,
+    Client, ClientEvent, ClientOptions, ConnectionState, Error, OverflowPolicy, Payload, Room,
+    RoomEvent, Socket, SocketOptions, Subscription,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -134,7 +134,7 @@ pub fn live_handles() -> u32 {
 /// A JS `Error` with `code` set to [`Error::code`] (and `room` when the
 /// server named one).
 pub fn to_js_error(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(&e.to_string());
+    let err = js_sys::Error::new(&e.message());
     let _ = Reflect::set(
         &err,
         &JsValue::from_str("code"),
@@ -168,22 +168,35 @@ fn get_strings(obj: &JsValue, key: &str) -> Option<Vec<String>> {
     Some(arr.iter().filter_map(|v| v.as_string()).collect())
 }
 
-fn get_overflow(obj: &JsValue) -> Option<OverflowPolicy> {
-    match get(obj, "overflow")?.as_string()?.as_str() {
-        "drop-oldest" => Some(OverflowPolicy::DropOldest),
-        _ => Some(OverflowPolicy::RejectNew),
-    }
+/// A JS string, or `undefined`.
+fn opt_str(s: Option<String>) -> JsValue {
+    s.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s))
 }
 
-fn get_backoff(obj: &JsValue) -> Backoff {
-    let mut b = Backoff::default();
-    if let Some(o) = get(obj, "backoff") {
-        b.min = get_ms(&o, "minMs").unwrap_or(b.min);
-        b.max = get_ms(&o, "maxMs").unwrap_or(b.max);
-        b.stable_after = get_ms(&o, "stableAfterMs").unwrap_or(b.stable_after);
-        b.max_attempts = get_f64(&o, "maxAttempts").map(|n| n as u32);
+fn get_string(obj: &JsValue, key: &str) -> Option<String> {
+    get(obj, key)?.as_string()
+}
+
+/// The options `ConfabClient` and `ConfabSocket` share: `urls`, `overflow`,
+/// `connectTimeoutMs`, `backoff`, `tokenProvider`.
+fn socket_options(o: &JsValue, opts: &mut SocketOptions) {
+    if let Some(urls) = get_strings(o, "urls").filter(|u| !u.is_empty()) {
+        opts.set_urls(urls);
     }
-    b
+    if get_string(o, "overflow").as_deref() == Some("drop-oldest") {
+        opts.overflow = OverflowPolicy::DropOldest;
+    }
+    if let Some(t) = get_ms(o, "connectTimeoutMs") {
+        opts.connect_timeout = t;
+    }
+    if let Some(b) = get(o, "backoff") {
+        let d = &mut opts.backoff;
+        d.min = get_ms(&b, "minMs").unwrap_or(d.min);
+        d.max = get_ms(&b, "maxMs").unwrap_or(d.max);
+        d.stable_after = get_ms(&b, "stableAfterMs").unwrap_or(d.stable_after);
+        d.max_attempts = get_f64(&b, "maxAttempts").map(|n| n as u32);
+    }
+    opts.token_provider = get_token_provider(o);
 }
 
 fn get_token_provider(obj: &JsValue) -> Option<TokenProvider> {
@@ -286,36 +299,24 @@ impl JsClient {
     #[wasm_bindgen(constructor)]
     pub fn new(url: String, options: Option<JsClientOptions>) -> JsClient {
         let o: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-        let mut opts = ClientOptions::new(url).backoff(get_backoff(&o));
-        if let Some(urls) = get_strings(&o, "urls") {
-            opts = opts.urls(urls);
-        }
-        if let Some(name) = get(&o, "name").and_then(|v| v.as_string()) {
-            opts = opts.name(name);
-        }
-        if let Some(token) = get(&o, "guestToken").and_then(|v| v.as_string()) {
-            opts = opts.guest_token(token);
-        }
-        if let Some(t) = get_ms(&o, "ackTimeoutMs") {
-            opts = opts.ack_timeout(t);
-        }
+        let mut opts = ClientOptions::new(url);
+        // Fields are set in place (not through the by-value builders) and
+        // the shared socket options by one helper: less wasm.
+        socket_options(&o, &mut opts.socket);
+        // The client queues requests itself (its socket keeps no buffer).
+        opts.overflow = opts.socket.overflow;
         if let Some(n) = get_f64(&o, "sendBuffer") {
-            opts = opts.send_buffer(n as usize);
+            opts.send_buffer = n as usize;
         }
-        if let Some(p) = get_overflow(&o) {
-            opts = opts.overflow(p);
+        for (key, param) in [("name", "name"), ("guestToken", "guest")] {
+            if let Some(v) = get_string(&o, key) {
+                opts.socket.set_query_mut(param, Some(&v));
+            }
         }
-        if let Some(t) = get_ms(&o, "connectTimeoutMs") {
-            opts = opts.connect_timeout(t);
-        }
-        if let Some(t) = get_ms(&o, "heartbeatMs") {
-            opts = opts.heartbeat(t);
-        }
+        opts.ack_timeout = get_ms(&o, "ackTimeoutMs").unwrap_or(opts.ack_timeout);
+        opts.heartbeat = get_ms(&o, "heartbeatMs");
         if let Some(n) = get_f64(&o, "historyLimit") {
-            opts = opts.history_limit(n as usize);
-        }
-        if let Some(tp) = get_token_provider(&o) {
-            opts.socket = opts.socket.token_provider_rc(tp);
+            opts.history_limit = n as usize;
         }
         let client = Client::connect(opts);
         let listeners = Rc::new(Listeners::default());
@@ -335,8 +336,8 @@ impl JsClient {
 
     /// `"connecting" | "open" | "reconnecting" | "closed"`.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStateName")]
-    pub fn state(&self) -> String {
-        self.client.state().name().to_owned()
+    pub fn state(&self) -> JsValue {
+        JsValue::from_str(self.client.state().name())
     }
 
     /// The state with its details (attempt, retry delay, close code).
@@ -356,15 +357,15 @@ impl JsClient {
     /// This guest identity's credential from the latest `welcome`
     /// (undefined for token users): save it and pass it back as the
     /// `guestToken` option to be the same guest after a reload.
-    #[wasm_bindgen(getter, js_name = guestToken)]
-    pub fn guest_token(&self) -> Option<String> {
-        self.client.guest_token()
+    #[wasm_bindgen(getter, js_name = guestToken, unchecked_return_type = "string | undefined")]
+    pub fn guest_token(&self) -> JsValue {
+        opt_str(self.client.guest_token())
     }
 
     /// The server's id for the current connection.
-    #[wasm_bindgen(getter, js_name = sessionId)]
-    pub fn session_id(&self) -> Option<String> {
-        self.client.session_id()
+    #[wasm_bindgen(getter, js_name = sessionId, unchecked_return_type = "string | undefined")]
+    pub fn session_id(&self) -> JsValue {
+        opt_str(self.client.session_id())
     }
 
     /// Requests waiting for their ack (queued offline or in flight).
@@ -473,15 +474,15 @@ impl JsRoom {
 #[wasm_bindgen(js_class = ConfabRoom)]
 impl JsRoom {
     /// Room name.
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.room.name().to_owned()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn name(&self) -> JsValue {
+        JsValue::from_str(self.room.name())
     }
 
     /// `"joining" | "joined" | "leaving" | "left" | "errored"`.
     #[wasm_bindgen(getter, unchecked_return_type = "RoomStateName")]
-    pub fn state(&self) -> String {
-        self.room.state().name().to_owned()
+    pub fn state(&self) -> JsValue {
+        JsValue::from_str(self.room.state().name())
     }
 
     /// Last seen offset.
@@ -565,39 +566,25 @@ impl JsSocket {
     #[wasm_bindgen(constructor)]
     pub fn new(url: String, options: Option<JsSocketOptions>) -> JsSocket {
         let o: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-        let mut opts = SocketOptions::new(url).backoff(get_backoff(&o));
-        if let Some(urls) = get_strings(&o, "urls") {
-            opts = opts.urls(urls);
+        let mut opts = SocketOptions::new(url);
+        socket_options(&o, &mut opts);
+        if let Some(n) = get_f64(&o, "sendBuffer") {
+            opts.send_buffer = n as usize;
         }
         if let Some(p) = get_strings(&o, "protocols") {
-            opts = opts.protocols(p);
-        }
-        if let Some(n) = get_f64(&o, "sendBuffer") {
-            opts = opts.send_buffer(n as usize);
-        }
-        if let Some(t) = get_ms(&o, "connectTimeoutMs") {
-            opts = opts.connect_timeout(t);
+            opts.protocols = p;
         }
         if let Some(n) = get_f64(&o, "readBuffer") {
-            opts = opts.read_buffer(n as usize);
-        }
-        if let Some(p) = get_overflow(&o) {
-            opts = opts.overflow(p);
+            opts.read_buffer = n as usize;
         }
         if let Some(q) = get(&o, "query") {
-            if let Ok(entries) =
-                js_sys::Object::entries(q.unchecked_ref()).dyn_into::<js_sys::Array>()
-            {
-                for e in entries.iter() {
-                    let pair: js_sys::Array = e.unchecked_into();
-                    if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                        opts = opts.query(k, v);
-                    }
+            let entries = js_sys::Object::entries(q.unchecked_ref());
+            for e in entries.iter() {
+                let pair: js_sys::Array = e.unchecked_into();
+                if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                    opts.query.push((k, v));
                 }
             }
-        }
-        if let Some(tp) = get_token_provider(&o) {
-            opts = opts.token_provider_rc(tp);
         }
         let socket = Socket::open(opts);
         let listeners = Rc::new(Listeners::default());
@@ -614,8 +601,8 @@ impl JsSocket {
 
     /// `"connecting" | "open" | "reconnecting" | "closed"`.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionStateName")]
-    pub fn state(&self) -> String {
-        self.socket.state().name().to_owned()
+    pub fn state(&self) -> JsValue {
+        JsValue::from_str(self.socket.state().name())
     }
 
     /// The state with its details.

@@ -52,6 +52,7 @@ mod dom;
 mod error;
 mod events;
 mod js;
+mod oneshot;
 mod payload;
 mod pending;
 mod room;

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
 
+use crate::oneshot;
 use confab_protocol::{Joined, Member, Presence};
-use futures_channel::oneshot;
 use serde::Serialize;
 
 use crate::client::{forget_room, publish, send_leave, AckFuture, Client, RoomMessage};
@@ -96,7 +96,7 @@ impl RoomShared {
     pub(crate) fn fail_waiters(&self, e: Error) {
         let waiters = std::mem::take(&mut self.inner.borrow_mut().waiters);
         for w in waiters {
-            let _ = w.send(Err(e.clone()));
+            w.send(Err(e.clone()));
         }
     }
 
@@ -159,7 +159,7 @@ impl RoomShared {
             }
         }
         for w in waiters {
-            let _ = w.send(Ok(()));
+            w.send(Ok(()));
         }
     }
 

@@ -84,6 +84,14 @@ impl SocketOptions {
         self
     }
 
+    pub(crate) fn set_urls(&mut self, urls: Vec<String>) {
+        self.urls = urls;
+    }
+
+    pub(crate) fn set_query_mut(&mut self, key: &str, value: Option<&str>) {
+        set_param(&mut self.query, key, value);
+    }
+
     /// The URLs, in failover order.
     pub fn urls_list(&self) -> &[String] {
         &self.urls
