@@ -84,15 +84,16 @@ impl<T> SendBuffer<T> {
     }
 
     /// Takes every queued item, oldest first.
-    pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
-        self.items.drain(..)
+    pub fn drain(&mut self) -> impl Iterator<Item = T> {
+        // `take` + `IntoIter` rather than `drain(..)`: less wasm.
+        std::mem::take(&mut self.items).into_iter()
     }
 
     /// Removes the queued items matching `pred` (e.g. timed out), keeping order.
     pub fn remove_where(&mut self, mut pred: impl FnMut(&T) -> bool) -> Vec<T> {
         let mut removed = Vec::new();
         let mut kept = VecDeque::with_capacity(self.items.len());
-        for it in self.items.drain(..) {
+        for it in std::mem::take(&mut self.items) {
             if pred(&it) {
                 removed.push(it);
             } else {

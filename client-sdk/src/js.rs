@@ -1,7 +1,6 @@
 //! JavaScript / TypeScript API (`wasm-bindgen`): `ConfabClient`,
 //! `ConfabRoom`, `ConfabSocket`, `liveHandles()`.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -231,33 +230,52 @@ fn state_info(st: &ConnectionState) -> JsValue {
     }
 }
 
-/// JS listeners by event name.
-#[derive(Default)]
-struct Listeners(RefCell<Vec<(String, Function)>>);
+/// JS listeners by event name, kept on the JS side (a `Map` of arrays,
+/// copied on write so a listener may add/remove listeners while called).
+/// A throwing listener is reported with `console.error` and does not stop
+/// the others or unwind into the SDK.
+#[wasm_bindgen(inline_js = "export function listeners() { return new Map(); }
+export function on(l, e, f) { l.set(e, [...(l.get(e) ?? []), f]); }
+export function off(l, e, f) { const a = l.get(e); if (a) l.set(e, a.filter((g) => g !== f)); }
+export function listening(l, e) { return !!l.get(e)?.length; }
+export function emit(l, e, v) {
+  for (const f of l.get(e) ?? []) { try { f(v); } catch (err) { console.error(err); } }
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = listeners)]
+    fn js_listeners() -> JsValue;
+    #[wasm_bindgen(js_name = on)]
+    fn js_on(l: &JsValue, event: &JsValue, f: &JsValue);
+    #[wasm_bindgen(js_name = off)]
+    fn js_off(l: &JsValue, event: &JsValue, f: &JsValue);
+    #[wasm_bindgen(js_name = listening)]
+    fn js_listening(l: &JsValue, event: &JsValue) -> bool;
+    #[wasm_bindgen(js_name = emit)]
+    fn js_emit(l: &JsValue, event: &JsValue, value: &JsValue);
+}
+
+struct Listeners(JsValue);
+
+impl Default for Listeners {
+    fn default() -> Self {
+        Self(js_listeners())
+    }
+}
 
 impl Listeners {
-    fn on(&self, event: String, f: Function) {
-        self.0.borrow_mut().push((event, f));
+    fn on(&self, event: JsValue, f: JsValue) {
+        js_on(&self.0, &event, &f);
     }
 
-    fn off(&self, event: &str, f: &Function) {
-        self.0.borrow_mut().retain(|(e, g)| !(e == event && g == f));
+    fn off(&self, event: JsValue, f: JsValue) {
+        js_off(&self.0, &event, &f);
     }
 
+    /// Calls the listeners of `event` with `value()` (built only if any).
     fn emit(&self, event: &str, value: impl FnOnce() -> JsValue) {
-        let fs: Vec<Function> = self
-            .0
-            .borrow()
-            .iter()
-            .filter(|(e, _)| e == event)
-            .map(|(_, f)| f.clone())
-            .collect();
-        if fs.is_empty() {
-            return;
-        }
-        let v = value();
-        for f in fs {
-            let _ = f.call1(&JsValue::NULL, &v);
+        let event = JsValue::from_str(event);
+        if js_listening(&self.0, &event) {
+            js_emit(&self.0, &event, &value());
         }
     }
 }
@@ -418,14 +436,14 @@ impl JsClient {
 
     /// Adds a listener (`state`, `welcome`, `direct`, `error`).
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, event: String, listener: Function) {
+    pub fn on(&self, event: JsValue, listener: JsValue) {
         self.listeners.on(event, listener);
     }
 
     /// Removes a listener.
     #[wasm_bindgen(skip_typescript)]
-    pub fn off(&self, event: String, listener: Function) {
-        self.listeners.off(&event, &listener);
+    pub fn off(&self, event: JsValue, listener: JsValue) {
+        self.listeners.off(event, listener);
     }
 }
 
@@ -535,14 +553,14 @@ impl JsRoom {
 
     /// Adds a listener (`message`, `presence`, `members`, `state`, `gap`, `error`).
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, event: String, listener: Function) {
+    pub fn on(&self, event: JsValue, listener: JsValue) {
         self.listeners.on(event, listener);
     }
 
     /// Removes a listener.
     #[wasm_bindgen(skip_typescript)]
-    pub fn off(&self, event: String, listener: Function) {
-        self.listeners.off(&event, &listener);
+    pub fn off(&self, event: JsValue, listener: JsValue) {
+        self.listeners.off(event, listener);
     }
 }
 
@@ -679,13 +697,13 @@ impl JsSocket {
 
     /// Adds a listener (`message`, `state`).
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, event: String, listener: Function) {
+    pub fn on(&self, event: JsValue, listener: JsValue) {
         self.listeners.on(event, listener);
     }
 
     /// Removes a listener.
     #[wasm_bindgen(skip_typescript)]
-    pub fn off(&self, event: String, listener: Function) {
-        self.listeners.off(&event, &listener);
+    pub fn off(&self, event: JsValue, listener: JsValue) {
+        self.listeners.off(event, listener);
     }
 }
