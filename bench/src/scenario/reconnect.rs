@@ -97,6 +97,9 @@ pub struct StormDetail {
     pub closed_ms: [f64; 3],
     /// Failed attempts after the SIGTERM, by kind.
     pub failed_by_kind: std::collections::BTreeMap<Outcome, u64>,
+    /// Frames other than messages and acks (presence, ...) the old server
+    /// sent after the SIGTERM, before its close frame: summed over clients.
+    pub other_frames_before_close: u64,
     /// Clients by number of failed attempts before re-joining: 0, 1, 2, 3, 4+.
     pub clients_by_failures: [u64; 5],
     /// TCP connect time of attempts after the SIGTERM that got a connection: p50, p99, max.
@@ -138,6 +141,11 @@ impl StormDetail {
             let st = lock(st);
             if let Some(&c) = st.sessions_ended.iter().find(|&&c| c >= t_kill) {
                 closed.push(ms(c));
+                d.other_frames_before_close += st
+                    .others_at
+                    .iter()
+                    .filter(|&&t| t >= t_kill && t <= c)
+                    .count() as u64;
             }
             let mut fails = 0usize;
             for a in st.attempts.iter().filter(|a| a.start >= t_kill) {
@@ -170,6 +178,10 @@ impl StormDetail {
     fn print(&self) {
         let f = |v: [f64; 3]| format!("p50 {:.0} / p99 {:.0} / max {:.0} ms", v[0], v[1], v[2]);
         eprintln!("storm: old connections ended {}", f(self.closed_ms));
+        eprintln!(
+            "storm: frames other than messages before the close: {}",
+            self.other_frames_before_close
+        );
         eprintln!("storm: failed attempts by kind {:?}", self.failed_by_kind);
         eprintln!(
             "storm: clients by failed attempts [0,1,2,3,4+] {:?}",
@@ -212,6 +224,8 @@ struct ClientState {
     failed_attempts: u64,
     /// When each session ended (the server's close or a broken link).
     sessions_ended: Vec<Instant>,
+    /// When each frame other than a room message or ack arrived (presence, ...).
+    others_at: Vec<Instant>,
     /// Every connection attempt, for the storm's time line.
     attempts: Vec<Attempt>,
 }
@@ -428,7 +442,7 @@ impl Client {
                                 lock(&self.acked).entry(epoch.clone()).or_default().insert(o);
                             }
                         }
-                        _ => {}
+                        _ => lock(&self.state).others_at.push(Instant::now()),
                     }
                 }
                 _ = tick.tick(), if self.publisher.is_some() && *self.publishing.borrow() => {
