@@ -1,5 +1,9 @@
 //! Owned browser callbacks: each closure/listener/timer lives in a struct
 //! whose `Drop` unregisters it (gloo style). Nothing is `forget`-ed.
+//!
+//! Every callback the SDK hands to the browser is one closure type,
+//! [`Callback`] (`FnMut(JsValue)`): one wasm-bindgen shim for timers,
+//! DOM listeners and WebSocket handlers alike keeps the wasm small.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -7,18 +11,38 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Event, EventTarget};
+use web_sys::EventTarget;
 
 use crate::debug::Tracked;
+
+/// The one closure type passed to the browser.
+pub(crate) type Callback = Closure<dyn FnMut(JsValue)>;
+
+/// Wraps `f` as a [`Callback`].
+pub(crate) fn callback(f: Box<dyn FnMut(JsValue)>) -> Callback {
+    Closure::wrap(f)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    // Globals of both windows and workers (what gloo-timers binds too).
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &JsValue, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+    #[wasm_bindgen(js_name = setInterval)]
+    fn set_interval(handler: &JsValue, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = clearInterval)]
+    fn clear_interval(id: &JsValue);
+}
 
 /// An `addEventListener` registration, removed on drop.
 pub(crate) struct DomListener {
     target: EventTarget,
     kind: &'static str,
-    closure: Closure<dyn FnMut(Event)>,
+    closure: Callback,
     _tracked: Tracked,
 }
 
@@ -26,9 +50,9 @@ impl DomListener {
     pub(crate) fn new(
         target: &EventTarget,
         kind: &'static str,
-        f: impl FnMut(Event) + 'static,
+        f: impl FnMut(JsValue) + 'static,
     ) -> Option<Self> {
-        let closure = Closure::<dyn FnMut(Event)>::new(f);
+        let closure = callback(Box::new(f));
         target
             .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())
             .ok()?;
@@ -49,21 +73,73 @@ impl Drop for DomListener {
     }
 }
 
+/// A `setTimeout`/`setInterval` with its closure, cleared on drop.
+struct RawTimer {
+    id: JsValue,
+    repeat: bool,
+    _closure: Callback,
+}
+
+impl RawTimer {
+    fn new(ms: u32, repeat: bool, f: Box<dyn FnMut(JsValue)>) -> Self {
+        let closure = callback(f);
+        let start = if repeat { set_interval } else { set_timeout };
+        Self {
+            id: start(closure.as_ref(), ms),
+            repeat,
+            _closure: closure,
+        }
+    }
+
+    fn once(ms: u32, f: impl FnOnce() + 'static) -> Self {
+        let mut f = Some(f);
+        Self::new(
+            ms,
+            false,
+            Box::new(move |_| {
+                if let Some(f) = f.take() {
+                    f();
+                }
+            }),
+        )
+    }
+}
+
+impl Drop for RawTimer {
+    fn drop(&mut self) {
+        if self.repeat {
+            clear_interval(&self.id);
+        } else {
+            clear_timeout(&self.id);
+        }
+    }
+}
+
 /// A one-shot timer, cancelled on drop.
 pub(crate) struct Timer {
-    _timeout: Timeout,
+    _timer: RawTimer,
     _tracked: Tracked,
 }
 
 impl Timer {
     pub(crate) fn once(ms: u32, f: impl FnOnce() + 'static) -> Self {
-        Self::boxed(ms, Box::new(f))
-    }
-
-    /// One `Closure` instantiation for every timer (smaller wasm).
-    fn boxed(ms: u32, f: Box<dyn FnOnce()>) -> Self {
         Self {
-            _timeout: Timeout::new(ms, f),
+            _timer: RawTimer::once(ms, f),
+            _tracked: Tracked::new(),
+        }
+    }
+}
+
+/// A repeating timer, cancelled on drop.
+pub(crate) struct Ticker {
+    _timer: RawTimer,
+    _tracked: Tracked,
+}
+
+impl Ticker {
+    pub(crate) fn every(ms: u32, mut f: impl FnMut() + 'static) -> Self {
+        Self {
+            _timer: RawTimer::new(ms, true, Box::new(move |_| f())),
             _tracked: Tracked::new(),
         }
     }
@@ -73,14 +149,14 @@ impl Timer {
 /// when it is dropped first).
 pub(crate) struct Sleep {
     fired: Rc<RefCell<(bool, Option<Waker>)>>,
-    _timeout: Timeout,
+    _timer: RawTimer,
 }
 
 impl Sleep {
     pub(crate) fn new(ms: u32) -> Self {
         let fired: Rc<RefCell<(bool, Option<Waker>)>> = Rc::default();
         let f = fired.clone();
-        let wake: Box<dyn FnOnce()> = Box::new(move || {
+        let timer = RawTimer::once(ms, move || {
             let waker = {
                 let mut f = f.borrow_mut();
                 f.0 = true;
@@ -92,7 +168,7 @@ impl Sleep {
         });
         Self {
             fired,
-            _timeout: Timeout::new(ms, wake),
+            _timer: timer,
         }
     }
 }
@@ -106,21 +182,6 @@ impl Future for Sleep {
         }
         f.1 = Some(cx.waker().clone());
         Poll::Pending
-    }
-}
-
-/// A repeating timer, cancelled on drop.
-pub(crate) struct Ticker {
-    _interval: Interval,
-    _tracked: Tracked,
-}
-
-impl Ticker {
-    pub(crate) fn every(ms: u32, f: impl FnMut() + 'static) -> Self {
-        Self {
-            _interval: Interval::new(ms, f),
-            _tracked: Tracked::new(),
-        }
     }
 }
 

@@ -126,7 +126,11 @@ impl Error {
             Self::BufferFull => ("send buffer full", ""),
             Self::BufferOverflow => ("dropped from the full send buffer", ""),
             Self::Server { code, message, .. } => {
-                return ["server error ", code.as_str(), ": ", message].concat()
+                let mut s = String::from("server error ");
+                s.push_str(code.as_str());
+                s.push_str(": ");
+                s.push_str(message);
+                return s;
             }
             Self::NotJoined => ("room not joined", ""),
             Self::RoomName(e) => (
@@ -141,7 +145,9 @@ impl Error {
             Self::InvalidUrl => ("invalid url", ""),
             Self::Js(m) => ("javascript error: ", m),
         };
-        [head, tail].concat()
+        let mut s = String::from(head);
+        s.push_str(tail);
+        s
     }
 }
 

@@ -112,17 +112,6 @@ extern "C" {
     pub type JsSocketOptions;
 }
 
-#[wasm_bindgen(inline_js = "export function asyncIterable(sock) {
-  return { [Symbol.asyncIterator]() { return { next: async () => {
-    const value = await sock.wait();
-    return value === undefined ? { done: true, value: undefined } : { done: false, value };
-  } }; } };
-}")]
-extern "C" {
-    #[wasm_bindgen(js_name = asyncIterable)]
-    fn async_iterable(sock: JsSocket) -> JsValue;
-}
-
 /// Number of closures/listeners/timers the SDK holds (0 when every client
 /// and socket is closed): for leak tests.
 #[wasm_bindgen(js_name = liveHandles)]
@@ -133,16 +122,7 @@ pub fn live_handles() -> u32 {
 /// A JS `Error` with `code` set to [`Error::code`] (and `room` when the
 /// server named one).
 pub fn to_js_error(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(&e.message());
-    let _ = Reflect::set(
-        &err,
-        &JsValue::from_str("code"),
-        &JsValue::from_str(e.code()),
-    );
-    if let Some(room) = e.room() {
-        let _ = Reflect::set(&err, &JsValue::from_str("room"), &JsValue::from_str(room));
-    }
-    err.into()
+    js_error(&e.message(), e.code(), e.room())
 }
 
 fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
@@ -230,16 +210,31 @@ fn state_info(st: &ConnectionState) -> JsValue {
     }
 }
 
-/// JS listeners by event name, kept on the JS side (a `Map` of arrays,
-/// copied on write so a listener may add/remove listeners while called).
-/// A throwing listener is reported with `console.error` and does not stop
-/// the others or unwind into the SDK.
+/// The SDK's JavaScript helpers (one snippet module):
+/// - listeners by event name, kept on the JS side (a `Map` of arrays,
+///   copied on write so a listener may add/remove listeners while called);
+///   a throwing listener is reported with `console.error` and neither stops
+///   the others nor unwinds into the SDK;
+/// - `Error` objects with `code` (and `room`);
+/// - the async iterator of `ConfabSocket.messages()`.
 #[wasm_bindgen(inline_js = "export function listeners() { return new Map(); }
 export function on(l, e, f) { l.set(e, [...(l.get(e) ?? []), f]); }
 export function off(l, e, f) { const a = l.get(e); if (a) l.set(e, a.filter((g) => g !== f)); }
 export function listening(l, e) { return !!l.get(e)?.length; }
 export function emit(l, e, v) {
   for (const f of l.get(e) ?? []) { try { f(v); } catch (err) { console.error(err); } }
+}
+export function jsError(message, code, room) {
+  const e = new Error(message);
+  e.code = code;
+  if (room !== undefined) e.room = room;
+  return e;
+}
+export function asyncIterable(sock) {
+  return { [Symbol.asyncIterator]() { return { next: async () => {
+    const value = await sock.wait();
+    return value === undefined ? { done: true, value: undefined } : { done: false, value };
+  } }; } };
 }")]
 extern "C" {
     #[wasm_bindgen(js_name = listeners)]
@@ -252,6 +247,10 @@ extern "C" {
     fn js_listening(l: &JsValue, event: &JsValue) -> bool;
     #[wasm_bindgen(js_name = emit)]
     fn js_emit(l: &JsValue, event: &JsValue, value: &JsValue);
+    #[wasm_bindgen(js_name = jsError)]
+    fn js_error(message: &str, code: &str, room: Option<&str>) -> JsValue;
+    #[wasm_bindgen(js_name = asyncIterable)]
+    fn async_iterable(sock: JsSocket) -> JsValue;
 }
 
 struct Listeners(JsValue);

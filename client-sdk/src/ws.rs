@@ -5,6 +5,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::debug::Tracked;
+use crate::dom::{callback, Callback};
 
 /// What the socket reports to its owner.
 pub(crate) enum WsEvent {
@@ -18,17 +19,16 @@ pub(crate) enum WsEvent {
 /// no callback can run into freed state and nothing leaks.
 pub(crate) struct WsConn {
     ws: WebSocket,
-    _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
-    _tracked: [Tracked; 3],
+    /// One handler for `open`, `message` and `close` (by event type).
+    _on_event: Callback,
+    _tracked: Tracked,
 }
 
 impl WsConn {
     pub(crate) fn open(
         url: &str,
         protocols: &[String],
-        on_event: impl Fn(WsEvent) + Clone + 'static,
+        on_event: impl Fn(WsEvent) + 'static,
     ) -> Result<Self, JsValue> {
         let ws = if protocols.is_empty() {
             WebSocket::new(url)?
@@ -37,33 +37,32 @@ impl WsConn {
             WebSocket::new_with_str_sequence(url, &list)?
         };
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let f = on_event.clone();
-        let on_open = Closure::<dyn FnMut()>::new(move || f(WsEvent::Open));
-        let f = on_event.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            let data = e.data();
-            let value = match data.as_string() {
-                // JSON frames become JS values; other text stays a string.
-                Some(text) => js_sys::JSON::parse(&text).unwrap_or(data),
-                None => data,
-            };
-            f(WsEvent::Message(value));
-        });
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-            on_event(WsEvent::Close {
-                code: e.code(),
-                reason: e.reason(),
-            });
-        });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let handler = callback(Box::new(move |e: JsValue| {
+            if let Some(m) = e.dyn_ref::<MessageEvent>() {
+                let data = m.data();
+                let value = match data.as_string() {
+                    // JSON frames become JS values; other text stays a string.
+                    Some(text) => js_sys::JSON::parse(&text).unwrap_or(data),
+                    None => data,
+                };
+                on_event(WsEvent::Message(value));
+            } else if let Some(c) = e.dyn_ref::<CloseEvent>() {
+                on_event(WsEvent::Close {
+                    code: c.code(),
+                    reason: c.reason(),
+                });
+            } else {
+                on_event(WsEvent::Open);
+            }
+        }));
+        let f = Some(handler.as_ref().unchecked_ref());
+        ws.set_onopen(f);
+        ws.set_onmessage(f);
+        ws.set_onclose(f);
         Ok(Self {
             ws,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
-            _tracked: [Tracked::new(), Tracked::new(), Tracked::new()],
+            _on_event: handler,
+            _tracked: Tracked::new(),
         })
     }
 
