@@ -414,9 +414,10 @@ impl Client {
     pub fn rename(&self, name: &str) -> impl Future<Output = Result<Ack>> + 'static {
         let fut = request(&self.shared, None, "rename", vec![("name", name.into())]);
         let weak = Rc::downgrade(&self.shared);
-        let name = confab_protocol::normalize_display_name(name)
-            .unwrap_or(name)
-            .to_owned();
+        // The server stores the name trimmed (an invalid one is refused,
+        // so the ack never comes); JS `trim()` instead of Rust's keeps the
+        // Unicode whitespace tables out of the wasm.
+        let name = String::from(js_sys::JsString::from(name).trim());
         async move {
             let ack = fut.await?;
             if let Some(s) = weak.upgrade() {

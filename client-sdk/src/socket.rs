@@ -498,7 +498,12 @@ fn connect(shared: &Rc<Shared>) {
 
 fn build_url(opts: &SocketOptions, base: &str, token: Option<&str>) -> String {
     let mut url = base.to_owned();
-    let mut sep = if url.contains('?') { '&' } else { '?' };
+    // Byte search and `push_str`: no char searcher / UTF-8 encoder in the wasm.
+    let mut sep = if url.bytes().any(|b| b == b'?') {
+        "&"
+    } else {
+        "?"
+    };
     for (k, v) in opts
         .query
         .iter()
@@ -506,11 +511,11 @@ fn build_url(opts: &SocketOptions, base: &str, token: Option<&str>) -> String {
         .filter(|(k, _)| token.is_none() || !opts.guest_only.contains(k))
         .chain(token.map(|t| (opts.token_param.as_str(), t)))
     {
-        url.push(sep);
+        url.push_str(sep);
         url.push_str(&String::from(js_sys::encode_uri_component(k)));
-        url.push('=');
+        url.push_str("=");
         url.push_str(&String::from(js_sys::encode_uri_component(v)));
-        sep = '&';
+        sep = "&";
     }
     url
 }
