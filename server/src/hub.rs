@@ -1,7 +1,10 @@
 //! Node-local fan-out: which local connections are in which room, and which
 //! belong to which user (for direct messages). The channel layer feeds it
-//! events; it never blocks: a connection whose outbound queue is full is
-//! closed as a slow consumer.
+//! events; it never blocks. Room traffic goes into each room's [`Feed`]s
+//! (one for native sockets, one for seed-compatible ones), which members'
+//! writers read; frames for one connection go into its bounded outbound
+//! queue. A connection whose queue is full, or who falls a queue's length
+//! behind a feed, is closed as a slow consumer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -11,6 +14,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use confab_protocol::{close, dm_members};
 use tokio::sync::watch;
 
+use crate::feed::{Feed, Subscription};
 use crate::layer::{EventSink, LayerEvent};
 use crate::metrics::Metrics;
 use crate::outbox::{outbox, Outbox, OutboxRx, TrySendError};
@@ -36,6 +40,26 @@ pub struct CloseReason {
     pub reason: &'static str,
 }
 
+/// What a connection's writer is sent through its outbound queue.
+#[derive(Debug)]
+pub enum Out {
+    /// A frame for this connection only.
+    Frame(Message),
+    /// Start reading a room's feed (queued after the room's `joined` reply
+    /// and any events buffered while joining).
+    Attach(Subscription),
+}
+
+/// The text `flavor` receives for `event`, if anything.
+pub fn text_for(event: &LayerEvent, flavor: Flavor) -> Option<Utf8Bytes> {
+    match (event, flavor) {
+        (LayerEvent::Message(m), Flavor::Native) => Some(m.native_text()),
+        (LayerEvent::Message(m), Flavor::Compat) => Some(m.compat_text()),
+        (LayerEvent::Presence(p), Flavor::Native) => Some(p.text()),
+        (LayerEvent::Presence(_), Flavor::Compat) => None,
+    }
+}
+
 /// The hub's handle on one connection: its bounded outbound queue and its
 /// close signal.
 #[derive(Debug)]
@@ -48,7 +72,7 @@ pub struct ConnHandle {
     pub user_id: String,
     /// What it receives.
     pub flavor: Flavor,
-    tx: Outbox,
+    tx: Outbox<Out>,
     close: watch::Sender<Option<CloseReason>>,
     stalled: AtomicBool,
     metrics: Arc<Metrics>,
@@ -59,8 +83,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Receiving ends of a connection's queue and close signal (for its send task).
 #[derive(Debug)]
 pub struct ConnOutput {
-    /// Outbound frames.
-    pub rx: OutboxRx,
+    /// Outbound frames and feed attachments.
+    pub rx: OutboxRx<Out>,
     /// Set once when the connection must close.
     pub close: watch::Receiver<Option<CloseReason>>,
 }
@@ -98,20 +122,36 @@ impl ConnHandle {
     /// Queues a frame without waiting; a full queue closes the connection
     /// with 4001 (slow consumer). Returns whether it was queued.
     pub fn send(&self, msg: Message) -> bool {
-        match self.tx.try_send(msg) {
-            Ok(()) => {
-                self.metrics.messages_out.fetch_add(1, Relaxed);
-                true
-            }
+        self.queue(Out::Frame(msg))
+    }
+
+    fn queue(&self, out: Out) -> bool {
+        match self.tx.try_send(out) {
+            Ok(()) => true,
             Err(TrySendError::Full) => {
                 self.metrics.dropped.fetch_add(1, Relaxed);
-                if self.close(close::SLOW_CONSUMER, "slow consumer") {
-                    self.metrics.slow_consumers.fetch_add(1, Relaxed);
-                }
+                self.slow_consumer();
                 false
             }
             Err(TrySendError::Closed) => false,
         }
+    }
+
+    /// Closes the connection with 4001: it does not read fast enough.
+    pub fn slow_consumer(&self) {
+        if self.close(close::SLOW_CONSUMER, "slow consumer") {
+            self.metrics.slow_consumers.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Wakes the connection's writer (a feed it reads has news).
+    pub fn wake(&self) {
+        self.tx.wake();
+    }
+
+    /// Counts `frames` written to the socket.
+    pub fn count_out(&self, frames: u64) {
+        self.metrics.messages_out.fetch_add(frames, Relaxed);
     }
 
     /// Queues a text frame.
@@ -158,17 +198,57 @@ impl ConnHandle {
     }
 }
 
-#[derive(Default)]
 struct RoomSubs {
-    live: HashMap<ConnId, Arc<ConnHandle>>,
+    /// What native sockets read: messages and presence.
+    native: Arc<Feed>,
+    /// What seed-compatible sockets read: messages.
+    compat: Arc<Feed>,
+    live: HashMap<ConnId, (Arc<ConnHandle>, Subscription)>,
     /// Joining connections: events buffered until their `joined` reply is
     /// queued, so no live message overtakes it.
     pending: HashMap<ConnId, (Arc<ConnHandle>, Vec<LayerEvent>)>,
 }
 
 impl RoomSubs {
+    fn new(capacity: usize) -> Self {
+        Self {
+            native: Feed::new(capacity),
+            compat: Feed::new(capacity),
+            live: HashMap::new(),
+            pending: HashMap::new(),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.live.is_empty() && self.pending.is_empty()
+    }
+
+    fn feed(&self, flavor: Flavor) -> &Arc<Feed> {
+        match flavor {
+            Flavor::Native => &self.native,
+            Flavor::Compat => &self.compat,
+        }
+    }
+
+    /// Makes `conn` a live reader of its flavor's feed; its writer is told
+    /// through its queue, after whatever was queued before.
+    fn attach(&mut self, conn: &Arc<ConnHandle>) {
+        let sub = self.feed(conn.flavor).attach(conn);
+        conn.queue(Out::Attach(sub.clone()));
+        self.live.insert(conn.id, (conn.clone(), sub));
+    }
+
+    fn detach(&mut self, id: ConnId) {
+        if let Some((conn, sub)) = self.live.remove(&id) {
+            self.feed(conn.flavor).detach(&sub);
+        }
+    }
+
+    fn publish(&self, event: &LayerEvent) {
+        if let LayerEvent::Message(_) = event {
+            self.compat.push(event);
+        }
+        self.native.push(event);
     }
 }
 
@@ -193,17 +273,8 @@ impl std::fmt::Debug for Hub {
 }
 
 fn deliver_to(conn: &ConnHandle, event: &LayerEvent) {
-    match (event, conn.flavor) {
-        (LayerEvent::Message(m), Flavor::Native) => {
-            conn.send_text(m.native_text());
-        }
-        (LayerEvent::Message(m), Flavor::Compat) => {
-            conn.send_text(m.compat_text());
-        }
-        (LayerEvent::Presence(p), Flavor::Native) => {
-            conn.send_text(p.text());
-        }
-        (LayerEvent::Presence(_), Flavor::Compat) => {}
+    if let Some(text) = text_for(event, conn.flavor) {
+        conn.send_text(text);
     }
 }
 
@@ -290,7 +361,7 @@ impl Hub {
             .iter()
             .filter(|(_, subs)| {
                 let s = subs.lock().unwrap_or_else(PoisonError::into_inner);
-                s.live.values().any(|c| c.user_id == user_id)
+                s.live.values().any(|(c, _)| c.user_id == user_id)
                     || s.pending.values().any(|(c, _)| c.user_id == user_id)
             })
             .map(|(room, _)| room.clone())
@@ -305,17 +376,18 @@ impl Hub {
     pub fn add(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> bool {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         let mut first = false;
+        let capacity = self.pending_limit;
         let subs = rooms.entry(room.to_owned()).or_insert_with(|| {
             first = true;
-            Arc::default()
+            Arc::new(Mutex::new(RoomSubs::new(capacity)))
         });
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
-        subs.live.remove(&conn.id);
+        subs.detach(conn.id);
         if pending {
             subs.pending.insert(conn.id, (conn.clone(), Vec::new()));
         } else {
             subs.pending.remove(&conn.id);
-            subs.live.insert(conn.id, conn.clone());
+            subs.attach(conn);
         }
         first
     }
@@ -356,7 +428,7 @@ impl Hub {
                     _ => deliver_to(&c, ev),
                 }
             }
-            subs.live.insert(c.id, c);
+            subs.attach(&c);
         }
     }
 
@@ -369,7 +441,7 @@ impl Hub {
         };
         let empty = {
             let mut s = subs.lock().unwrap_or_else(PoisonError::into_inner);
-            s.live.remove(&conn.id);
+            s.detach(conn.id);
             s.pending.remove(&conn.id);
             s.is_empty()
         };
@@ -435,9 +507,7 @@ impl Hub {
             .cloned();
         let Some(subs) = subs else { return };
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
-        for conn in subs.live.values() {
-            deliver_to(conn, event);
-        }
+        subs.publish(event);
         let limit = self.pending_limit;
         for (conn, buf) in subs.pending.values_mut() {
             if buf.len() >= limit {

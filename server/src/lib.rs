@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod feed;
 pub mod groups;
 pub mod hub;
 pub mod layer;

@@ -1,4 +1,6 @@
-//! A connection's bounded outbound queue.
+//! A connection's bounded outbound queue (frames meant for this connection
+//! only: replies, acks, direct messages) and its writer's wake-up signal,
+//! which room feeds ([`crate::feed`]) use too.
 //!
 //! A tokio `mpsc` channel keeps at least one 32-slot block per connection
 //! (and often a recycled second one) for its whole life, about 1.5–3 KiB
@@ -24,15 +26,14 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::ws::Message;
 use tokio::sync::Notify;
 
 /// A drained queue keeps at most this many slots of capacity.
 const KEEP_SLOTS: usize = 8;
 
 #[derive(Debug)]
-struct Shared {
-    queue: Mutex<VecDeque<Message>>,
+struct Shared<T> {
+    queue: Mutex<VecDeque<T>>,
     ready: Notify,
     closed: AtomicBool,
     capacity: usize,
@@ -49,14 +50,14 @@ pub enum TrySendError {
 
 /// The sending side (held by the connection's [`crate::hub::ConnHandle`]).
 #[derive(Debug)]
-pub struct Outbox(Arc<Shared>);
+pub struct Outbox<T>(Arc<Shared<T>>);
 
 /// The receiving side (the connection's send loop).
 #[derive(Debug)]
-pub struct OutboxRx(Arc<Shared>);
+pub struct OutboxRx<T>(Arc<Shared<T>>);
 
-/// A queue of at most `capacity` (≥ 1) frames.
-pub fn outbox(capacity: usize) -> (Outbox, OutboxRx) {
+/// A queue of at most `capacity` (≥ 1) items.
+pub fn outbox<T>(capacity: usize) -> (Outbox<T>, OutboxRx<T>) {
     let shared = Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         ready: Notify::new(),
@@ -66,15 +67,15 @@ pub fn outbox(capacity: usize) -> (Outbox, OutboxRx) {
     (Outbox(shared.clone()), OutboxRx(shared))
 }
 
-impl Shared {
-    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Message>> {
+impl<T> Shared<T> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<T>> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl Outbox {
+impl<T> Outbox<T> {
     /// Queues `msg` without waiting.
-    pub fn try_send(&self, msg: Message) -> Result<(), TrySendError> {
+    pub fn try_send(&self, msg: T) -> Result<(), TrySendError> {
         if self.0.closed.load(Ordering::Acquire) {
             return Err(TrySendError::Closed);
         }
@@ -88,18 +89,24 @@ impl Outbox {
         self.0.ready.notify_one();
         Ok(())
     }
+
+    /// Wakes the receiver's [`OutboxRx::wait`] (a permit is kept if it is
+    /// not waiting yet), e.g. because a room feed has news for it.
+    pub fn wake(&self) {
+        self.0.ready.notify_one();
+    }
 }
 
-impl Drop for Outbox {
+impl<T> Drop for Outbox<T> {
     fn drop(&mut self) {
         self.0.closed.store(true, Ordering::Release);
         self.0.ready.notify_one();
     }
 }
 
-impl OutboxRx {
-    /// The next frame, or `None` once the sender is gone and the queue empty.
-    pub async fn recv(&mut self) -> Option<Message> {
+impl<T> OutboxRx<T> {
+    /// The next item, or `None` once the sender is gone and the queue empty.
+    pub async fn recv(&mut self) -> Option<T> {
         loop {
             if let Ok(msg) = self.try_recv() {
                 return Some(msg);
@@ -112,9 +119,23 @@ impl OutboxRx {
         }
     }
 
-    /// The next frame if one is queued.
+    /// Waits for a [`Outbox::try_send`] or [`Outbox::wake`] since the last
+    /// wait (returns at once if one came in between), or for the sender to
+    /// be dropped.
+    pub async fn wait(&mut self) {
+        if !self.is_closed() {
+            self.0.ready.notified().await;
+        }
+    }
+
+    /// Whether the sending side is gone.
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::Acquire)
+    }
+
+    /// The next item if one is queued.
     #[allow(clippy::result_unit_err)]
-    pub fn try_recv(&mut self) -> Result<Message, ()> {
+    pub fn try_recv(&mut self) -> Result<T, ()> {
         let mut q = self.0.queue();
         let msg = q.pop_front().ok_or(())?;
         if q.is_empty() && q.capacity() > KEEP_SLOTS {
@@ -124,7 +145,7 @@ impl OutboxRx {
     }
 }
 
-impl Drop for OutboxRx {
+impl<T> Drop for OutboxRx<T> {
     fn drop(&mut self) {
         self.0.closed.store(true, Ordering::Release);
         self.0.queue().clear();

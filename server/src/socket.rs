@@ -1,7 +1,7 @@
 //! The per-connection driver shared by every WebSocket endpoint: a send task
-//! draining the bounded outbound queue, and a receive loop that enforces
-//! limits and heartbeats and hands text frames to a [`Consumer`] (Django
-//! Channels' connect / receive / disconnect).
+//! writing the connection's room feeds and its bounded outbound queue, and
+//! a receive loop that enforces limits and heartbeats and hands text frames
+//! to a [`Consumer`] (Django Channels' connect / receive / disconnect).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -14,12 +14,21 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
 use crate::auth::{unix_now, Identity};
-use crate::hub::{CloseReason, ConnHandle, ConnOutput};
+use crate::feed::{Next, Subscription};
+use crate::hub::{text_for, CloseReason, ConnHandle, ConnOutput, Out};
 use crate::limits::{RateDecision, RateLimiter};
+use crate::outbox::OutboxRx;
 use crate::AppState;
 
 /// How long a close frame may take to go out before the socket is dropped.
 const CLOSE_SEND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Frames a writer feeds to the socket before it flushes: one turn's worth
+/// on a busy room.
+const BATCH: usize = 64;
+
+/// Frames a closing writer still sends before its close frame.
+const CLOSE_DRAIN: usize = 4096;
 
 /// Everything a consumer may use while handling its connection.
 #[derive(Debug, Clone)]
@@ -142,27 +151,95 @@ where
     );
 }
 
-async fn send_loop<S>(mut sink: S, mut out: ConnOutput, conn: Arc<ConnHandle>)
+/// What a connection's writer reads: its own queue and the feeds of the
+/// rooms it is in.
+struct Outgoing {
+    rx: OutboxRx<Out>,
+    feeds: Vec<Subscription>,
+}
+
+impl Outgoing {
+    /// Feeds up to `budget` items to `sink` without flushing. Returns the
+    /// items taken (0: nothing to do) and the frames fed.
+    async fn pump<S>(
+        &mut self,
+        sink: &mut S,
+        conn: &ConnHandle,
+        budget: usize,
+    ) -> Result<(usize, u64), axum::Error>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        // A stalled (debug) connection reads and drops everything.
+        let stalled = conn.is_stalled();
+        let (mut taken, mut frames) = (0, 0);
+        // Room events first, so a publisher's own message still goes out
+        // before its ack (the ack is queued after the publish returns).
+        let mut i = 0;
+        while i < self.feeds.len() && taken < budget {
+            match self.feeds[i].next() {
+                Next::Event(event) => {
+                    taken += 1;
+                    if let (false, Some(text)) = (stalled, text_for(&event, conn.flavor)) {
+                        sink.feed(Message::Text(text)).await?;
+                        frames += 1;
+                    }
+                }
+                Next::Empty => i += 1,
+                Next::Detached => {
+                    self.feeds.swap_remove(i);
+                }
+            }
+        }
+        while taken < budget {
+            let Ok(out) = self.rx.try_recv() else { break };
+            taken += 1;
+            match out {
+                Out::Frame(msg) if !stalled => {
+                    sink.feed(msg).await?;
+                    frames += 1;
+                }
+                Out::Frame(_) => {}
+                Out::Attach(sub) => {
+                    // Read the new feed before any later queued frame.
+                    self.feeds.push(sub);
+                    break;
+                }
+            }
+        }
+        Ok((taken, frames))
+    }
+}
+
+async fn send_loop<S>(mut sink: S, out: ConnOutput, conn: Arc<ConnHandle>)
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
+    let ConnOutput { rx, close } = out;
+    let mut close = close;
+    let mut outgoing = Outgoing {
+        rx,
+        feeds: Vec::new(),
+    };
     let reason: Option<CloseReason> = {
         let forward = async {
-            while let Some(msg) = out.rx.recv().await {
-                if conn.is_stalled() {
-                    continue;
+            loop {
+                let (taken, frames) = outgoing.pump(&mut sink, &conn, BATCH).await?;
+                if frames > 0 {
+                    sink.flush().await?;
+                    conn.count_out(frames);
                 }
-                sink.feed(msg).await?;
-                while let Ok(msg) = out.rx.try_recv() {
-                    sink.feed(msg).await?;
+                if taken == 0 {
+                    if outgoing.rx.is_closed() {
+                        return Ok::<(), axum::Error>(());
+                    }
+                    outgoing.rx.wait().await;
                 }
-                sink.flush().await?;
             }
-            Ok::<(), axum::Error>(())
         };
         tokio::select! {
             biased;
-            r = out.close.wait_for(Option::is_some) => r.ok().and_then(|r| r.clone()),
+            r = close.wait_for(Option::is_some) => r.ok().and_then(|r| r.clone()),
             _ = forward => None,
         }
     };
@@ -175,11 +252,12 @@ where
             reason: Utf8Bytes::from_static(r.reason),
         };
         // Frames queued before the close still go out, except for a slow
-        // consumer, whose queue is the problem.
+        // consumer, whose backlog is the problem.
         let drain = r.code != close::SLOW_CONSUMER;
         let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT, async {
-            while let (true, Ok(msg)) = (drain, out.rx.try_recv()) {
-                sink.feed(msg).await?;
+            if drain {
+                let (_, frames) = outgoing.pump(&mut sink, &conn, CLOSE_DRAIN).await?;
+                conn.count_out(frames);
             }
             sink.send(Message::Close(Some(frame))).await
         })
