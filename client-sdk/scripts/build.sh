@@ -12,6 +12,8 @@ for target in "${@:-bundler web}"; do
   for t in $target; do
     out=pkg; [[ "$t" == web ]] && out=pkg-web
     echo "== wasm-pack build --target $t → client-sdk/$out" >&2
+    # wasm-pack leaves files of earlier builds (old snippets) in the out dir.
+    rm -rf "client-sdk/$out"
     # wasm-opt -Oz runs inside wasm-pack (Cargo.toml: package.metadata.wasm-pack).
     # small-alloc: lol_alloc instead of dlmalloc in the npm build (src/lib.rs).
     wasm-pack --quiet build client-sdk --target "$t" --profile wasm-release --out-dir "$out" \

@@ -513,7 +513,7 @@ fn build_url(opts: &SocketOptions, base: &str, token: Option<&str>) -> String {
     {
         url.push_str(sep);
         url.push_str(&String::from(js_sys::encode_uri_component(k)));
-        url.push_str("=");
+        url.push('=');
         url.push_str(&String::from(js_sys::encode_uri_component(v)));
         sep = "&";
     }
