@@ -110,6 +110,9 @@ pub struct StormDetail {
     pub join_attempt_ms: [f64; 3],
     /// Per 250 ms from the SIGTERM: [start ms, attempts started, failed, re-joined].
     pub timeline: Vec<[u64; 4]>,
+    /// Lost messages: "room R old|new epoch offset N" → clients that missed it
+    /// ("old": the history epoch before the restart).
+    pub lost_where: std::collections::BTreeMap<String, u64>,
 }
 
 /// p50, p99 and max of `v` (sorted in place); zeros when empty.
@@ -197,6 +200,9 @@ impl StormDetail {
             f(self.join_attempt_ms)
         );
         eprintln!("storm: ms from SIGTERM | attempts started | failed | re-joined");
+        for (at, clients) in &self.lost_where {
+            eprintln!("storm: lost: {at} (missed by {clients} clients)");
+        }
         for r in &self.timeline {
             eprintln!(
                 "storm: {:>5} | {:>5} | {:>5} | {:>5}",
@@ -597,6 +603,9 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
     let _ = pub_tx.send(true);
     tokio::time::sleep(Duration::from_secs_f64(args.before_secs)).await;
 
+    // History epochs before the restart: a loss there happened at shutdown.
+    let old_epochs: std::collections::HashSet<String> =
+        states.iter().map(|(_, s)| lock(s).epoch.clone()).collect();
     let t_kill = Instant::now();
     stop_server(&mut server).await?;
     let shutdown_secs = t_kill.elapsed().as_secs_f64();
@@ -625,6 +634,7 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
     tokio::time::sleep(Duration::from_secs_f64(args.drain_secs)).await;
 
     let mut lost = 0;
+    let mut lost_where: std::collections::BTreeMap<String, u64> = Default::default();
     let (mut dups, mut not_recovered, mut failed_attempts) = (0, 0, 0);
     for (room, state) in &states {
         let s = lock(state);
@@ -638,6 +648,14 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
             for w in 0..=offsets_max(offsets) {
                 if offsets.contains(w) && w > e.join_offset && !e.seen.contains(w) {
                     lost += 1;
+                    let when = if old_epochs.contains(epoch) {
+                        "old"
+                    } else {
+                        "new"
+                    };
+                    *lost_where
+                        .entry(format!("room {room} {when} epoch offset {w}"))
+                        .or_default() += 1;
                 }
             }
         }
@@ -651,7 +669,8 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
                 .sum::<u64>()
         })
         .sum();
-    let detail = StormDetail::of(&states, t_kill);
+    let mut detail = StormDetail::of(&states, t_kill);
+    detail.lost_where = lost_where;
     detail.print();
     tasks.shutdown().await;
     stop_server(&mut server).await?;
