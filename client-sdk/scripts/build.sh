@@ -25,7 +25,10 @@ for target in "${@:-bundler web}"; do
     # syntax, local names; exported names, class names and imports stay).
     # The doc comments live on in the .d.ts, which is left as generated.
     find "client-sdk/$out" -name '*.js' -print0 | while IFS= read -r -d '' js; do
-      esbuild "$js" --minify --legal-comments=none --log-level=warning --outfile="$js" --allow-overwrite
+      # (--target web glue lists the one snippet module once per imported
+      # function: harmless duplicate keys wasm-bindgen writes, not ours.)
+      esbuild "$js" --minify --legal-comments=none --log-level=warning \
+        --log-override:duplicate-object-key=silent --outfile="$js" --allow-overwrite
     done
   done
 done
