@@ -259,8 +259,11 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Starts connecting (in the background) and returns at once.
-    pub fn connect(opts: ClientOptions) -> Client {
-        let socket = Socket::open(opts.socket.clone());
+    pub fn connect(mut opts: ClientOptions) -> Client {
+        // The socket takes its options (moved, not cloned: less wasm); the
+        // client keeps only its own settings.
+        let socket_opts = std::mem::replace(&mut opts.socket, SocketOptions::new(String::new()));
+        let socket = Socket::open(socket_opts);
         let pending = Pending::new(opts.send_buffer, opts.overflow);
         let shared = Rc::new(ClientShared {
             core: RefCell::new(Core {
