@@ -8,11 +8,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use confab_protocol::{close, dm_members};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::feed::{Feed, Subscription};
 use crate::layer::{EventSink, LayerEvent};
@@ -73,20 +73,22 @@ pub struct ConnHandle {
     /// What it receives.
     pub flavor: Flavor,
     tx: Outbox<Out>,
-    close: watch::Sender<Option<CloseReason>>,
+    /// Set once when the connection must close (the first request wins).
+    close: OnceLock<CloseReason>,
+    /// Wakes [`ConnHandle::closing`] when `close` is set.
+    closing: Notify,
     stalled: AtomicBool,
     metrics: Arc<Metrics>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Receiving ends of a connection's queue and close signal (for its send task).
+/// The receiving end of a connection's queue (for its send task, which
+/// [`ConnHandle::close`] also wakes).
 #[derive(Debug)]
 pub struct ConnOutput {
     /// Outbound frames and feed attachments.
     pub rx: OutboxRx<Out>,
-    /// Set once when the connection must close.
-    pub close: watch::Receiver<Option<CloseReason>>,
 }
 
 impl ConnHandle {
@@ -98,7 +100,6 @@ impl ConnHandle {
         metrics: Arc<Metrics>,
     ) -> (Arc<Self>, ConnOutput) {
         let (tx, rx) = outbox(capacity);
-        let (close_tx, close_rx) = watch::channel(None);
         let id = NEXT_ID.fetch_add(1, Relaxed);
         let handle = Arc::new(Self {
             id,
@@ -106,17 +107,12 @@ impl ConnHandle {
             user_id,
             flavor,
             tx,
-            close: close_tx,
+            close: OnceLock::new(),
+            closing: Notify::new(),
             stalled: AtomicBool::new(false),
             metrics,
         });
-        (
-            handle,
-            ConnOutput {
-                rx,
-                close: close_rx,
-            },
-        )
+        (handle, ConnOutput { rx })
     }
 
     /// Queues a frame without waiting; a full queue closes the connection
@@ -162,29 +158,33 @@ impl ConnHandle {
     /// Asks the connection to close with `code`. The first request wins;
     /// returns whether this one did.
     pub fn close(&self, code: u16, reason: &'static str) -> bool {
-        self.close.send_if_modified(|c| {
-            if c.is_none() {
-                *c = Some(CloseReason { code, reason });
-                true
-            } else {
-                false
-            }
-        })
+        let won = self.close.set(CloseReason { code, reason }).is_ok();
+        if won {
+            self.closing.notify_waiters();
+        }
+        won
     }
 
-    /// A receiver notified when a close is requested.
-    pub fn subscribe_close(&self) -> watch::Receiver<Option<CloseReason>> {
-        self.close.subscribe()
+    /// Resolves once a close has been requested (at once if it already was).
+    pub async fn closing(&self) {
+        loop {
+            // Created before the check, so a close in between still wakes it.
+            let notified = self.closing.notified();
+            if self.is_closing() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// The close requested, if any.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.close.borrow().clone()
+        self.close.get().cloned()
     }
 
     /// Whether a close was requested.
     pub fn is_closing(&self) -> bool {
-        self.close.borrow().is_some()
+        self.close.get().is_some()
     }
 
     /// Debug: make the connection stop sending and reading (a dead link).

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::Notify;
 
 /// A drained queue keeps at most this many slots of capacity.
-const KEEP_SLOTS: usize = 8;
+const KEEP_SLOTS: usize = 2;
 
 #[derive(Debug)]
 struct Shared<T> {

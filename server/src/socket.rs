@@ -232,33 +232,31 @@ async fn send_loop<S>(mut sink: S, out: ConnOutput, conn: Arc<ConnHandle>)
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
-    let ConnOutput { rx, close } = out;
-    let mut close = close;
     let mut outgoing = Outgoing {
-        rx,
+        rx: out.rx,
         feeds: Vec::new(),
     };
-    let reason: Option<CloseReason> = {
-        let forward = async {
-            loop {
-                let (taken, frames) = outgoing.pump(&mut sink, &conn, BATCH).await?;
-                if frames > 0 {
-                    sink.flush().await?;
-                    conn.count_out(frames);
-                }
-                if taken == 0 {
-                    if outgoing.rx.is_closed() {
-                        return Ok::<(), axum::Error>(());
-                    }
-                    outgoing.rx.wait().await;
-                }
+    let forward = async {
+        loop {
+            let (taken, frames) = outgoing.pump(&mut sink, &conn, BATCH).await?;
+            if frames > 0 {
+                sink.flush().await?;
+                conn.count_out(frames);
             }
-        };
-        tokio::select! {
-            biased;
-            r = close.wait_for(Option::is_some) => r.ok().and_then(|r| r.clone()),
-            _ = forward => None,
+            if taken == 0 {
+                if outgoing.rx.is_closed() {
+                    return Ok::<(), axum::Error>(());
+                }
+                outgoing.rx.wait().await;
+            }
         }
+    };
+    // A close request wins even over a write stuck on a peer that does
+    // not read.
+    let reason = tokio::select! {
+        biased;
+        () = conn.closing() => conn.close_reason(),
+        _ = forward => None,
     };
     if let Some(r) = reason {
         if conn.is_stalled() {
@@ -330,7 +328,6 @@ where
         config.rate_burst,
         config.rate_abuse_limit,
     );
-    let mut closing = conn_close_watch(conn);
     let mut last_seen = Instant::now();
     loop {
         if conn.is_closing() {
@@ -379,11 +376,7 @@ where
                 }
             }
             _ = maybe_tick(&mut ticks) => consumer.tick(cx).await,
-            _ = closing.changed() => {}
+            () = conn.closing() => {}
         }
     }
-}
-
-fn conn_close_watch(conn: &ConnHandle) -> tokio::sync::watch::Receiver<Option<CloseReason>> {
-    conn.subscribe_close()
 }
