@@ -288,6 +288,15 @@ impl Hub {
         }
     }
 
+    /// A room's subscriptions, if it has any here.
+    fn room(&self, room: &str) -> Option<Arc<Mutex<RoomSubs>>> {
+        self.rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(room)
+            .cloned()
+    }
+
     /// Registers a connection (for user delivery, shutdown and debug).
     pub fn register(&self, conn: &Arc<ConnHandle>) {
         let closing = self
@@ -395,13 +404,7 @@ impl Hub {
     /// Drops the presence diffs buffered so far for a pending join (the
     /// member list of its `joined` reply already reflects them).
     pub fn clear_pending_presence(&self, room: &str, conn: &ConnHandle) {
-        let subs = self
-            .rooms
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(room)
-            .cloned();
-        if let Some(subs) = subs {
+        if let Some(subs) = self.room(room) {
             let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((_, buf)) = subs.pending.get_mut(&conn.id) {
                 buf.retain(|e| matches!(e, LayerEvent::Message(_)));
@@ -413,13 +416,7 @@ impl Hub {
     /// newer than `head`, the offset the `joined` reply's history ends at)
     /// and makes the subscription live.
     pub fn activate(&self, room: &str, conn: &Arc<ConnHandle>, head: u64) {
-        let subs = self
-            .rooms
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(room)
-            .cloned();
-        let Some(subs) = subs else { return };
+        let Some(subs) = self.room(room) else { return };
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((c, buffered)) = subs.pending.remove(&conn.id) {
             for ev in &buffered {
@@ -499,19 +496,13 @@ impl Hub {
     }
 
     fn deliver_room(&self, room: &str, event: &LayerEvent) {
-        let subs = self
-            .rooms
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(room)
-            .cloned();
-        let Some(subs) = subs else { return };
+        let Some(subs) = self.room(room) else { return };
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         subs.publish(event);
         let limit = self.pending_limit;
         for (conn, buf) in subs.pending.values_mut() {
             if buf.len() >= limit {
-                conn.close(close::SLOW_CONSUMER, "slow consumer");
+                conn.slow_consumer();
             } else {
                 buf.push(event.clone());
             }
