@@ -110,6 +110,13 @@ pub struct StormDetail {
     pub join_attempt_ms: [f64; 3],
     /// Per 250 ms from the SIGTERM: [start ms, attempts started, failed, re-joined].
     pub timeline: Vec<[u64; 4]>,
+    /// Clients that, just before the SIGTERM, had not received live some
+    /// message acknowledged to their room's publisher since they joined
+    /// (durable history hides this at re-join; in memory it is lost).
+    pub clients_behind_at_kill: u64,
+    /// Those messages, summed over clients (the newest acked one is not
+    /// counted: it may still be on its way).
+    pub missed_live_at_kill: u64,
     /// Lost messages: "room R old|new epoch offset N" → clients that missed it
     /// ("old": the history epoch before the restart).
     pub lost_where: std::collections::BTreeMap<String, u64>,
@@ -200,6 +207,10 @@ impl StormDetail {
             f(self.join_attempt_ms)
         );
         eprintln!("storm: ms from SIGTERM | attempts started | failed | re-joined");
+        eprintln!(
+            "storm: before the SIGTERM, {} clients were missing {} acked messages live",
+            self.clients_behind_at_kill, self.missed_live_at_kill
+        );
         for (at, clients) in &self.lost_where {
             eprintln!("storm: lost: {at} (missed by {clients} clients)");
         }
@@ -603,9 +614,10 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
     let _ = pub_tx.send(true);
     tokio::time::sleep(Duration::from_secs_f64(args.before_secs)).await;
 
-    // History epochs before the restart: a loss there happened at shutdown.
+    // History epochs before the restart ("old" in `lost_where`).
     let old_epochs: std::collections::HashSet<String> =
         states.iter().map(|(_, s)| lock(s).epoch.clone()).collect();
+    let behind = missed_live(&states, &acked);
     let t_kill = Instant::now();
     stop_server(&mut server).await?;
     let shutdown_secs = t_kill.elapsed().as_secs_f64();
@@ -671,6 +683,7 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
         .sum();
     let mut detail = StormDetail::of(&states, t_kill);
     detail.lost_where = lost_where;
+    (detail.clients_behind_at_kill, detail.missed_live_at_kill) = behind;
     detail.print();
     tasks.shutdown().await;
     stop_server(&mut server).await?;
@@ -694,6 +707,28 @@ pub async fn run(target: &Target, args: ReconnectArgs) -> Result<ReconnectResult
         result.acked, result.lost, result.dups, result.not_recovered
     );
     Ok(result)
+}
+
+/// Clients missing acked messages (older than the newest, which may still
+/// be on its way) in their current epoch, and the sum of what they miss.
+fn missed_live(states: &[(usize, Shared<ClientState>)], acked: &[Shared<Acked>]) -> (u64, u64) {
+    let (mut clients, mut missed) = (0, 0);
+    for (room, state) in states {
+        let s = lock(state);
+        let acked = lock(&acked[*room]);
+        let (Some(offsets), Some(e)) = (acked.get(&s.epoch), s.epochs.get(&s.epoch)) else {
+            continue;
+        };
+        let newest = offsets_max(offsets);
+        let n = (e.join_offset + 1..newest)
+            .filter(|&w| offsets.contains(w) && !e.seen.contains(w))
+            .count() as u64;
+        if n > 0 {
+            clients += 1;
+            missed += n;
+        }
+    }
+    (clients, missed)
 }
 
 fn offsets_max(b: &BitSet) -> u64 {
