@@ -264,6 +264,8 @@ pub struct Hub {
     pending_limit: usize,
     /// Set by [`Hub::close_all`]: later connections are closed at once.
     closing_all: RwLock<Option<CloseReason>>,
+    /// [`Hub::close_all`] was called (a cheap check for the delivery path).
+    shutting_down: AtomicBool,
 }
 
 impl std::fmt::Debug for Hub {
@@ -490,6 +492,7 @@ impl Hub {
             .closing_all
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Some(CloseReason { code, reason });
+        self.shutting_down.store(true, Relaxed);
         for c in self.connections() {
             c.close(code, reason);
         }
@@ -546,6 +549,10 @@ impl EventSink for Hub {
                 Some((a, b)) => self.deliver_dm(&m.msg.room, a, b, &event),
                 None => self.deliver_room(&m.msg.room, &event),
             },
+            // Once every local connection is closing, the presence diffs of
+            // their leaves would only queue ahead of their close frames (a
+            // restart with 5,000 sockets made tens of thousands).
+            LayerEvent::Presence(_) if self.shutting_down.load(Relaxed) => {}
             LayerEvent::Presence(p) => self.deliver_room(&p.diff.room, &event),
         }
     }

@@ -213,6 +213,47 @@ async fn shutdown_closes_every_socket_with_1012() {
 }
 
 #[tokio::test]
+async fn shutdown_sends_no_presence_diffs_ahead_of_the_close_frames() {
+    let server = start(config()).await;
+    let mut members = Vec::new();
+    for _ in 0..20 {
+        let (mut ws, _) = native(&server, "").await;
+        join(&mut ws, "bye").await;
+        members.push(ws);
+    }
+    // Read everything queued so far (the presence diffs of later joiners):
+    // a pong answers after them.
+    for ws in &mut members {
+        send(ws, json!({"type": "ping"})).await;
+        while recv(ws).await["type"] != "pong" {}
+    }
+    let closing = confab_server::shutdown::close_all(&server.state, Duration::from_secs(3));
+    let reads = members.iter_mut().map(|ws| async move {
+        let mut presence = 0;
+        loop {
+            match tokio::time::timeout(WAIT, futures_util::StreamExt::next(ws))
+                .await
+                .expect("timed out waiting for close")
+            {
+                Some(Ok(Message::Close(Some(f)))) => return (u16::from(f.code), presence),
+                Some(Ok(Message::Text(t))) if t.contains("\"presence\"") => presence += 1,
+                Some(Ok(_)) => {}
+                other => panic!("no close frame: {other:?}"),
+            }
+        }
+    });
+    let (left, closes) = tokio::join!(closing, futures_util::future::join_all(reads));
+    assert_eq!(left, 0);
+    for (code, presence) in closes {
+        assert_eq!(
+            (code, presence),
+            (1012, 0),
+            "a member's frames before its close"
+        );
+    }
+}
+
+#[tokio::test]
 async fn invalid_utf8_text_frame_closes_with_1007() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = start(config()).await;
