@@ -129,13 +129,21 @@ impl Groups {
     /// Stores and broadcasts a message (Channels' `group_send`). Every
     /// publish path (native publish and direct, the HTTP API, seed frames)
     /// comes through here: a payload nested deeper than
-    /// [`MAX_PAYLOAD_DEPTH`] is refused with [`Error::BadRequest`].
+    /// [`MAX_PAYLOAD_DEPTH`] is refused with [`Error::BadRequest`], and
+    /// once the node is shutting down every publish is refused with
+    /// [`Error::Unavailable`].
     pub async fn publish(
         &self,
         room: &str,
         from: &Member,
         payload: Payload,
     ) -> Result<Arc<StoredMessage>> {
+        // Members are being closed: a message stored now could be acked
+        // after some of them got their close frame, and an in-memory node
+        // would take it down with it. The sender retries after reconnecting.
+        if self.hub.is_shutting_down() {
+            return Err(Error::Unavailable("server is restarting".into()));
+        }
         if nesting_exceeds(payload.get(), MAX_PAYLOAD_DEPTH) {
             return Err(Error::BadRequest(format!(
                 "payload nests deeper than {MAX_PAYLOAD_DEPTH} levels of arrays/objects"

@@ -486,6 +486,11 @@ impl Hub {
             .cloned()
     }
 
+    /// Whether [`Hub::close_all`] was called (the node is shutting down).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Relaxed)
+    }
+
     /// Asks every connection to close with `code`.
     pub fn close_all(&self, code: u16, reason: &'static str) {
         *self

@@ -316,3 +316,28 @@ async fn publish_api_refuses_payloads_nested_deeper_than_64_with_400() {
         (Some(1), ok)
     );
 }
+
+#[tokio::test]
+async fn publishes_during_shutdown_are_refused_503_not_acked() {
+    let server = start(Config {
+        api_key: Some("k".into()),
+        ..config()
+    })
+    .await;
+    let auth = [
+        ("Authorization", "Bearer k"),
+        ("Content-Type", "application/json"),
+    ];
+    let path = "/api/rooms/bye/messages";
+    let (status, body) = http(server.addr, "POST", path, &auth, "{\"n\":1}").await;
+    assert_eq!(status, 201, "{body}");
+    server.state.hub().close_all(
+        confab_protocol::close::SERVICE_RESTART,
+        "server shutting down",
+    );
+    // Stored now, it could be acked after the room's members were closed.
+    let (status, body) = http(server.addr, "POST", path, &auth, "{\"n\":2}").await;
+    assert_eq!(status, 503, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["code"], "unavailable", "{v}");
+}
