@@ -71,8 +71,9 @@ pub struct Config {
     #[arg(long, env = "CONFAB_MAX_ROOMS", default_value_t = 100)]
     pub max_rooms: u32,
 
-    /// Outbound frames queued per connection; a connection whose queue is
-    /// full is closed with 4001 (slow consumer) and may resume from history.
+    /// Outbound frames queued per connection, and events a connection may
+    /// fall behind in one of its rooms; past either it is closed with 4001
+    /// (slow consumer) and may resume from history.
     #[arg(long, env = "CONFAB_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 
