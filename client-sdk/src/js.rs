@@ -9,11 +9,10 @@ use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::spawn_local;
 
 use crate::socket::TokenProvider;
-use crate::wire;
+use crate::{dom, oneshot, wire};
 use crate::{
     Client, ClientEvent, ClientOptions, ConnectionState, Error, OverflowPolicy, Payload, Room,
     RoomEvent, Socket, SocketOptions, Subscription,
@@ -181,14 +180,20 @@ fn socket_options(o: &JsValue, opts: &mut SocketOptions) {
 fn get_token_provider(obj: &JsValue) -> Option<TokenProvider> {
     let f = get(obj, "tokenProvider")?.dyn_into::<Function>().ok()?;
     Some(Rc::new(move || {
-        let result = f.call0(&JsValue::NULL);
+        // The JS side calls `f` and settles its (maybe) promise into `cb`:
+        // no `JsFuture` (and its own closure type) in the wasm.
+        let (tx, rx) = oneshot::channel();
+        let mut tx = Some(tx);
+        let cb = dom::callback(Box::new(move |v: JsValue| {
+            if let Some(tx) = tx.take() {
+                tx.send(v.as_string());
+            }
+        }));
+        js_settle(&f, cb.as_ref());
         Box::pin(async move {
-            let v = result.ok()?;
-            let v = match v.dyn_ref::<Promise>() {
-                Some(p) => JsFuture::from(p.clone()).await.ok()?,
-                None => v,
-            };
-            v.as_string()
+            let token = rx.await.flatten();
+            drop(cb);
+            token
         })
     }))
 }
@@ -216,7 +221,10 @@ fn state_info(st: &ConnectionState) -> JsValue {
 ///   a throwing listener is reported with `console.error` and neither stops
 ///   the others nor unwinds into the SDK;
 /// - `Error` objects with `code` (and `room`);
-/// - the async iterator of `ConfabSocket.messages()`.
+/// - the async iterator of `ConfabSocket.messages()`;
+/// - a promise with its `settle(ok, value)` for [`promise`];
+/// - calling a token provider and settling its result (a value or a
+///   promise; a throw or a rejection gives `undefined`) into a callback.
 #[wasm_bindgen(inline_js = "export function listeners() { return new Map(); }
 export function on(l, e, f) { l.set(e, [...(l.get(e) ?? []), f]); }
 export function off(l, e, f) { const a = l.get(e); if (a) l.set(e, a.filter((g) => g !== f)); }
@@ -229,6 +237,16 @@ export function jsError(message, code, room) {
   e.code = code;
   if (room !== undefined) e.room = room;
   return e;
+}
+export function deferred() {
+  let settle;
+  const promise = new Promise((resolve, reject) => { settle = (ok, v) => (ok ? resolve : reject)(v); });
+  return { promise, settle };
+}
+export function settle(f, cb) {
+  let v;
+  try { v = f(); } catch { cb(undefined); return; }
+  Promise.resolve(v).then(cb, () => cb(undefined));
 }
 export function asyncIterable(sock) {
   return { [Symbol.asyncIterator]() { return { next: async () => {
@@ -249,6 +267,15 @@ extern "C" {
     fn js_emit(l: &JsValue, event: &JsValue, value: &JsValue);
     #[wasm_bindgen(js_name = jsError)]
     fn js_error(message: &str, code: &str, room: Option<&str>) -> JsValue;
+    type Deferred;
+    #[wasm_bindgen(js_name = deferred)]
+    fn js_deferred() -> Deferred;
+    #[wasm_bindgen(method, getter)]
+    fn promise(this: &Deferred) -> Promise;
+    #[wasm_bindgen(method)]
+    fn settle(this: &Deferred, ok: bool, value: &JsValue);
+    #[wasm_bindgen(js_name = settle)]
+    fn js_settle(f: &Function, cb: &JsValue);
     #[wasm_bindgen(js_name = asyncIterable)]
     fn async_iterable(sock: JsSocket) -> JsValue;
 }
@@ -286,9 +313,19 @@ fn promise(fut: impl Future<Output = Result<JsValue, Error>> + 'static) -> Promi
     boxed_promise(Box::pin(fut))
 }
 
+/// Like `future_to_promise`, with the promise made on the JS side (no
+/// executor closure type of js-sys in the wasm).
 #[inline(never)]
 fn boxed_promise(fut: BoxFuture) -> Promise {
-    future_to_promise(async move { fut.await.map_err(|e| to_js_error(&e)) })
+    let d = js_deferred();
+    let promise = d.promise();
+    spawn_local(async move {
+        match fut.await {
+            Ok(v) => d.settle(true, &v),
+            Err(e) => d.settle(false, &to_js_error(&e)),
+        }
+    });
+    promise
 }
 
 fn reject(e: Error) -> Promise {
