@@ -176,6 +176,44 @@ async fn native_rooms_presence_dms_and_resume_across_nodes() {
 }
 
 #[tokio::test]
+async fn a_rename_reaches_the_users_connections_and_rooms_on_other_nodes() {
+    let Some(url) = redis_url() else { return };
+    let (a, b) = two_nodes(&url, "rename", 15).await;
+    // Carol has a tab on each node, in different rooms; Dave watches the
+    // room of her tab on node B.
+    let (mut carol_a, _) = native(&user_url(&a, "carol")).await;
+    let (mut carol_b, _) = native(&user_url(&b, "carol")).await;
+    let (mut dave, _) = native(&user_url(&b, "dave")).await;
+    join(&mut carol_a, "ra", None).await;
+    join(&mut carol_b, "rb", None).await;
+    join(&mut dave, "rb", None).await;
+
+    common::send(
+        &mut carol_a,
+        json!({"type": "rename", "ref": "n", "name": "Caroline"}),
+    )
+    .await;
+    assert_eq!(common::recv_type(&mut carol_a, "ack").await["ref"], "n");
+    let d = wait_presence(&mut dave, "rb", common::WAIT, |d| {
+        d["updates"].as_array().is_some_and(|u| !u.is_empty())
+    })
+    .await;
+    assert_eq!(
+        (&d["updates"][0]["id"], &d["updates"][0]["name"]),
+        (&json!("carol"), &json!("Caroline")),
+        "{d}"
+    );
+    // Her tab on node B now speaks as Caroline.
+    common::send(
+        &mut carol_b,
+        json!({"type": "publish", "ref": "p", "room": "rb", "payload": "hi"}),
+    )
+    .await;
+    let m = next_message(&mut dave, "rb").await;
+    assert_eq!(m["from"]["name"], "Caroline", "{m}");
+}
+
+#[tokio::test]
 async fn compat_chat_sockets_talk_across_nodes() {
     let Some(url) = redis_url() else { return };
     let (a, b) = two_nodes(&url, "compat", 15).await;

@@ -247,7 +247,8 @@ impl Native {
         self.member.name = name.to_owned();
         // The name belongs to the user, not to this connection: every room
         // any of the user's connections here is in gets the `updates` diff,
-        // and their other connections pick the name up (`sync_name`).
+        // and their other connections pick the name up (`sync_name`); the
+        // layer tells the other nodes, which do the same for theirs.
         let hub = cx.state.hub();
         hub.rename_user(&self.member.id, name);
         for room in hub.rooms_of_user(&self.member.id) {
@@ -258,6 +259,8 @@ impl Native {
                 .await
                 .map_err(|e| Fail::from(e).room(&room))?;
         }
+        // The user's connections on other nodes (and their rooms there).
+        cx.state.groups.layer.renamed(&self.member).await?;
         ack(cx, m.reference, None, None, None);
         Ok(())
     }

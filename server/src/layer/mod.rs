@@ -152,6 +152,13 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// Changes a present user's display name (an `updates` diff).
     async fn presence_update(&self, room: &str, member: &Member) -> Result<()>;
 
+    /// `member` (a user with a connection here) changed their display name
+    /// here; nodes where the user has other connections must take the name
+    /// and update the rooms those are in. Default (one node): nothing.
+    async fn renamed(&self, _member: &Member) -> Result<()> {
+        Ok(())
+    }
+
     /// Who is in the room.
     async fn members(&self, room: &str) -> Result<Vec<Member>>;
 

@@ -355,6 +355,28 @@ impl Shared {
         self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Changes a present user's name in `room` (an `updates` diff).
+    async fn update_presence(&self, room: &str, member: &Member) -> Result<()> {
+        if let Some(e) = (self.local().presence).get_mut(&(room.to_owned(), member.id.clone())) {
+            e.0 = member.clone();
+        }
+        let diff = json(&Presence {
+            room: room.to_owned(),
+            updates: vec![member.clone()],
+            ..Presence::default()
+        });
+        let mut inv = self.scripts.update.prepare_invoke();
+        inv.key(self.keys.members(room))
+            .key(self.keys.room_channel(room))
+            .arg(&member.id)
+            .arg(json(member))
+            .arg(diff);
+        let mut conn = self.conn.clone();
+        self.call("presence update", inv.invoke_async::<i64>(&mut conn))
+            .await
+            .map(drop)
+    }
+
     async fn join_script(&self, room: &str, member: &Member, n: u64) -> Result<Vec<String>> {
         let k = &self.keys;
         let diff = json(&Presence {
@@ -897,6 +919,27 @@ impl Listener {
         }
     }
 
+    /// A user with connections here renamed themselves on another node:
+    /// their connections here take the name, and the rooms they are in here
+    /// get the `updates` diff. The node that renamed already did both.
+    fn renamed_elsewhere(&self, member: Member) {
+        let hub = &self.shared.hub;
+        if hub.user_name(&member.id).as_deref() == Some(member.name.as_str()) {
+            return;
+        }
+        hub.rename_user(&member.id, &member.name);
+        let rooms = hub.rooms_of_user(&member.id);
+        let shared = self.shared.clone();
+        // Off the subscription loop: these are round trips to Redis.
+        tokio::spawn(async move {
+            for room in rooms {
+                if let Err(e) = shared.update_presence(&room, &member).await {
+                    tracing::warn!(room, error = %e, "presence update after a rename elsewhere");
+                }
+            }
+        });
+    }
+
     async fn on_message(&mut self, msg: &redis::Msg) {
         let Ok(text) = std::str::from_utf8(msg.get_payload_bytes()) else {
             return;
@@ -908,6 +951,13 @@ impl Listener {
                     .hub
                     .deliver(LayerEvent::Presence(Arc::new(PresenceEvent::new(diff)))),
                 Err(e) => tracing::warn!(error = %e, "bad presence diff from redis"),
+            }
+            return;
+        }
+        if let Some(rest) = text.strip_prefix('r') {
+            match serde_json::from_str::<Member>(rest) {
+                Ok(member) => self.renamed_elsewhere(member),
+                Err(e) => tracing::warn!(error = %e, "bad rename notice from redis"),
             }
             return;
         }
@@ -1217,29 +1267,22 @@ impl ChannelLayer for RedisLayer {
     }
 
     async fn presence_update(&self, room: &str, member: &Member) -> Result<()> {
+        self.shared.update_presence(room, member).await
+    }
+
+    async fn renamed(&self, member: &Member) -> Result<()> {
         let s = &self.shared;
-        if let Some(e) = s
-            .local()
-            .presence
-            .get_mut(&(room.to_owned(), member.id.clone()))
-        {
-            e.0 = member.clone();
-        }
-        let diff = json(&Presence {
-            room: room.to_owned(),
-            updates: vec![member.clone()],
-            ..Presence::default()
-        });
-        let mut inv = s.scripts.update.prepare_invoke();
-        inv.key(s.keys.members(room))
-            .key(s.keys.room_channel(room))
-            .arg(&member.id)
-            .arg(json(member))
-            .arg(diff);
         let mut conn = s.conn.clone();
-        s.call("presence update", inv.invoke_async::<i64>(&mut conn))
-            .await
-            .map(drop)
+        let notice = format!("r{}", json(member));
+        s.call(
+            "rename notice",
+            redis::cmd("PUBLISH")
+                .arg(s.keys.user_channel(&member.id))
+                .arg(notice)
+                .query_async::<i64>(&mut conn),
+        )
+        .await
+        .map(drop)
     }
 
     async fn members(&self, room: &str) -> Result<Vec<Member>> {
