@@ -207,5 +207,23 @@ print(json.dumps({"files": files, "gzip": gz, "gzip_total": sum(gz.values())}, i
 PY
 fi
 
+# The demo's transfer size: every file of the release build (`trunk build
+# --release`, as scripts/demo.sh and e2e/run.sh make it) as a browser fetches
+# it on a first visit, gzip -9 (what a compressing proxy would send).
+if [ -f "$ROOT/dist/index.html" ]; then
+  python3 - "$ROOT/dist" > "$OUT/demo.json" <<'PY'
+import gzip, json, os, sys
+root = sys.argv[1]
+files = {}
+for d, _, names in os.walk(root):
+    for n in names:
+        p = os.path.join(d, n)
+        files[os.path.relpath(p, root)] = p
+size = {f: os.path.getsize(p) for f, p in files.items()}
+gz = {f: len(gzip.compress(open(p, "rb").read(), 9)) for f, p in files.items()}
+print(json.dumps({"files": size, "gzip": gz, "total": sum(size.values()), "gzip_total": sum(gz.values())}, indent=1))
+PY
+fi
+
 python3 "$BENCH/scripts/report.py" "$OUT" "$BENCH/results"
 log "wrote $BENCH/results/latest.md and latest.json"

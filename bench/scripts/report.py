@@ -64,6 +64,9 @@ def main():
     sdk = load(src, "sdk.json")
     if sdk:
         data["sdk"] = sdk
+    demo = load(src, "demo.json")
+    if demo:
+        data["demo"] = demo
 
     def ceiling_step(f):
         passing = [s for s in f.get("steps", []) if s["deliveries_per_sec"] == f["ceiling_deliveries_per_sec"]]
@@ -191,6 +194,15 @@ def main():
         for f, n in sorted(sdk["files"].items()):
             L.append(f"| {f} | {n:,} | {sdk['gzip'][f]:,} |")
         L.append(f"| **total** | | **{sdk['gzip_total']:,}** |")
+        L.append("")
+    if demo:
+        L.append("## Demo transfer size (release build in dist/, first visit)")
+        L.append("")
+        L.append("| file | bytes | gzip -9 |")
+        L.append("|---|---|---|")
+        for f, n in sorted(demo["files"].items()):
+            L.append(f"| {f} | {n:,} | {demo['gzip'][f]:,} |")
+        L.append(f"| **total** | **{demo['total']:,}** | **{demo['gzip_total']:,}** |")
         L.append("")
 
     L.append("## Fan-out steps")
