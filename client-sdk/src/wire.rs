@@ -71,21 +71,19 @@ pub(crate) fn decode(v: &JsValue) -> Option<Frame> {
     };
     let reference = string(v, "ref");
     Some(match kind {
-        ServerType::Welcome => {
-            let limits = get(v, "limits");
-            Frame::Welcome(Welcome {
-                version: num(v, "version").unwrap_or(0) as u32,
-                session_id: string(v, "session_id")?,
-                user: member(&get(v, "user"))?,
-                heartbeat_ms: num(v, "heartbeat_ms").unwrap_or(0),
-                limits: Limits {
-                    max_message_bytes: num(&limits, "max_message_bytes").unwrap_or(0),
-                    max_rooms: num(&limits, "max_rooms").unwrap_or(0) as u32,
-                    rate_per_sec: num(&limits, "rate_per_sec").unwrap_or(0) as u32,
-                },
-                guest_token: string(v, "guest_token"),
-            })
-        }
+        // `version` and `limits` are not used by the SDK: not read.
+        ServerType::Welcome => Frame::Welcome(Welcome {
+            version: 0,
+            session_id: string(v, "session_id")?,
+            user: member(&get(v, "user"))?,
+            heartbeat_ms: num(v, "heartbeat_ms").unwrap_or(0),
+            limits: Limits {
+                max_message_bytes: 0,
+                max_rooms: 0,
+                rate_per_sec: 0,
+            },
+            guest_token: string(v, "guest_token"),
+        }),
         ServerType::Joined => Frame::Joined(Joined {
             reference,
             room: string(v, "room")?,
