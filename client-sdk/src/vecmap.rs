@@ -27,21 +27,31 @@ impl<K: PartialEq, V> VecMap<K, V> {
 
     pub(crate) fn remove<Q: PartialEq<K> + ?Sized>(&mut self, key: &Q) -> Option<V> {
         let i = self.0.iter().position(|(k, _)| key == k)?;
-        Some(self.0.remove(i).1)
+        self.take(i)
     }
 
-    /// Removes and returns the values matching `pred`, in order.
     pub(crate) fn remove_where(&mut self, mut pred: impl FnMut(&K, &V) -> bool) -> Vec<V> {
         let mut out = Vec::new();
         let mut i = 0;
-        while i < self.0.len() {
-            if pred(&self.0[i].0, &self.0[i].1) {
-                out.push(self.0.remove(i).1);
+        while let Some((k, v)) = self.0.get(i) {
+            if pred(k, v) {
+                out.extend(self.take(i));
             } else {
                 i += 1;
             }
         }
         out
+    }
+
+    /// Removes entry `i`, keeping the order of the others: `Vec::remove`
+    /// without its panic path, whose index formatting keeps integer
+    /// `Display` code in the wasm.
+    fn take(&mut self, i: usize) -> Option<V> {
+        let tail = self.0.get_mut(i..)?;
+        for j in 1..tail.len() {
+            tail.swap(j - 1, j);
+        }
+        self.0.pop().map(|(_, v)| v)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {

@@ -39,19 +39,16 @@ pub fn validate_room_name(name: &str) -> Result<(), RoomNameError> {
         return Err(RoomNameError::TooLong);
     }
     let body = match name.strip_prefix(DM_PREFIX) {
-        Some(rest) => {
-            let mut parts = rest.split(':');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(a), Some(b), None) if !a.is_empty() && !b.is_empty() => {
-                    return if is_id(a) && is_id(b) {
-                        Ok(())
-                    } else {
-                        Err(RoomNameError::BadChar)
-                    };
-                }
-                _ => return Err(RoomNameError::BadChar),
+        Some(rest) => match split_colon(rest) {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => {
+                return if is_id(a) && is_id(b) {
+                    Ok(())
+                } else {
+                    Err(RoomNameError::BadChar)
+                };
             }
-        }
+            _ => return Err(RoomNameError::BadChar),
+        },
         None => name,
     };
     if is_id(body) {
@@ -79,7 +76,13 @@ pub fn dm_room(a: &str, b: &str) -> String {
 
 /// The two user ids of a DM room, or `None` for a normal room.
 pub fn dm_members(room: &str) -> Option<(&str, &str)> {
-    room.strip_prefix(DM_PREFIX)?.split_once(':')
+    split_colon(room.strip_prefix(DM_PREFIX)?)
+}
+
+/// `s.split_once(':')` by byte search (no `char` searcher in wasm builds).
+fn split_colon(s: &str) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == b':')?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// Trims a display name and checks its length (1–[`MAX_DISPLAY_NAME`] chars,
