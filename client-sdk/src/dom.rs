@@ -36,6 +36,16 @@ extern "C" {
     fn set_interval(handler: &JsValue, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = clearInterval)]
     fn clear_interval(id: &JsValue);
+    // `document.visibilityState` as a string: web-sys's `VisibilityState`
+    // enum brings a conversion with an `unreachable!` panic path.
+    type PageDocument;
+    #[wasm_bindgen(method, getter, js_name = visibilityState)]
+    fn visibility_state(this: &PageDocument) -> String;
+}
+
+/// Whether the page is visible (`document.visibilityState == "visible"`).
+pub(crate) fn visible(doc: &web_sys::Document) -> bool {
+    doc.unchecked_ref::<PageDocument>().visibility_state() == "visible"
 }
 
 /// An `addEventListener` registration, removed on drop.

@@ -450,7 +450,7 @@ fn install_env_listeners(shared: &Rc<Shared>) {
         let weak = Rc::downgrade(shared);
         let d = doc.clone();
         env.extend(DomListener::new(&doc, "visibilitychange", move |_| {
-            if d.visibility_state() == web_sys::VisibilityState::Visible {
+            if crate::dom::visible(&d) {
                 if let Some(s) = weak.upgrade() {
                     retry_now(&s);
                 }
