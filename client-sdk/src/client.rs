@@ -1,5 +1,6 @@
 //! [`Client`]: the Confab protocol over a [`Socket`].
 
+use crate::cell::Borrows;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -212,7 +213,7 @@ struct Owner(Weak<ClientShared>);
 impl Drop for Owner {
     fn drop(&mut self) {
         if let Some(s) = self.0.upgrade() {
-            let socket = s.core.borrow().socket.clone();
+            let socket = s.core.read().socket.clone();
             socket.close();
         }
     }
@@ -299,7 +300,7 @@ impl Client {
                 on_frame(&s, v);
             }
         });
-        *shared.socket_subs.borrow_mut() = vec![on_state, on_msg];
+        *shared.socket_subs.write() = vec![on_state, on_msg];
         Client {
             _owner: Rc::new(Owner(Rc::downgrade(&shared))),
             shared,
@@ -308,13 +309,13 @@ impl Client {
 
     /// Current connection state.
     pub fn state(&self) -> ConnectionState {
-        let socket = self.shared.core.borrow().socket.clone();
+        let socket = self.shared.core.read().socket.clone();
         socket.state()
     }
 
     /// Who this connection is (from the last `welcome`), `None` before it.
     pub fn me(&self) -> Option<Member> {
-        self.shared.core.borrow().me.clone()
+        self.shared.core.read().me.clone()
     }
 
     /// The credential of this guest identity from the latest `welcome`
@@ -323,12 +324,12 @@ impl Client {
     /// (e.g. in `localStorage`) and pass it to [`ClientOptions::guest_token`]
     /// to be the same guest after a page reload.
     pub fn guest_token(&self) -> Option<String> {
-        self.shared.core.borrow().guest_token.clone()
+        self.shared.core.read().guest_token.clone()
     }
 
     /// The server's id of the current connection (from `welcome`).
     pub fn session_id(&self) -> Option<String> {
-        self.shared.core.borrow().session_id.clone()
+        self.shared.core.read().session_id.clone()
     }
 
     /// Calls `f` on every [`ClientEvent`] until the subscription is dropped.
@@ -343,7 +344,7 @@ impl Client {
     /// returns the same room.
     pub fn join(&self, room: &str) -> impl Future<Output = Result<Room>> + 'static {
         let room = self.room(room);
-        let timeout = self.shared.core.borrow().opts.ack_timeout;
+        let timeout = self.shared.core.read().opts.ack_timeout;
         async move {
             let room = room?;
             match with_timeout(room.joined(), timeout).await {
@@ -363,7 +364,7 @@ impl Client {
     /// refused ([`RoomState::Errored`]) is asked for again.
     pub fn room(&self, name: &str) -> Result<Room> {
         confab_protocol::validate_room_name(name)?;
-        let mut core = self.shared.core.borrow_mut();
+        let mut core = self.shared.core.write();
         if matches!(core.socket.state(), ConnectionState::Closed { .. }) {
             return Err(Error::Closed);
         }
@@ -389,7 +390,7 @@ impl Client {
 
     /// The rooms currently registered (joined or being joined).
     pub fn rooms(&self) -> Vec<Room> {
-        let rooms: Vec<_> = self.shared.core.borrow().rooms.values().cloned().collect();
+        let rooms: Vec<_> = self.shared.core.read().rooms.values().cloned().collect();
         rooms
             .into_iter()
             .map(|r| Room::new(self.clone(), r))
@@ -424,7 +425,7 @@ impl Client {
         async move {
             let ack = fut.await?;
             if let Some(s) = weak.upgrade() {
-                let mut core = s.core.borrow_mut();
+                let mut core = s.core.write();
                 core.socket.set_query("name", Some(&name));
                 if let Some(me) = &mut core.me {
                     me.name = name;
@@ -437,18 +438,18 @@ impl Client {
     /// Closes for good: no reconnect; outstanding requests fail with
     /// [`Error::Closed`]; rooms become [`RoomState::Left`].
     pub fn close(&self) {
-        let socket = self.shared.core.borrow().socket.clone();
+        let socket = self.shared.core.read().socket.clone();
         socket.close();
     }
 
     /// Requests waiting for their ack (queued offline or in flight).
     pub fn pending(&self) -> usize {
-        self.shared.core.borrow().pending.len()
+        self.shared.core.read().pending.len()
     }
 
     /// The underlying reconnecting socket.
     pub fn socket(&self) -> Socket {
-        self.shared.core.borrow().socket.clone()
+        self.shared.core.read().socket.clone()
     }
 }
 
@@ -538,7 +539,7 @@ pub(crate) fn request(
     fields: Vec<(&str, JsValue)>,
 ) -> AckFuture {
     let fut = {
-        let mut core = shared.core.borrow_mut();
+        let mut core = shared.core.write();
         if matches!(core.socket.state(), ConnectionState::Closed { .. }) {
             return AckFuture::failed(Error::Closed);
         }
@@ -587,7 +588,7 @@ pub(crate) fn flush(core: &mut Core) {
 
 /// Keeps one timer armed at the earliest request deadline.
 fn arm_sweep(shared: &Rc<ClientShared>) {
-    let mut core = shared.core.borrow_mut();
+    let mut core = shared.core.write();
     let Some(next) = core.pending.next_deadline() else {
         core.sweep = None;
         return;
@@ -600,7 +601,7 @@ fn arm_sweep(shared: &Rc<ClientShared>) {
     let timer = Timer::once(delay, move || {
         if let Some(s) = weak.upgrade() {
             let expired = {
-                let mut core = s.core.borrow_mut();
+                let mut core = s.core.write();
                 core.sweep = None;
                 core.pending.expire(now())
             };
@@ -616,7 +617,7 @@ fn arm_sweep(shared: &Rc<ClientShared>) {
 pub(crate) fn send_join(core: &mut Core, room: &Rc<RoomShared>) {
     let reference = next_ref(core);
     core.join_refs.insert(reference.clone(), room.name.clone());
-    let since = wire::position(room.inner.borrow().cursor.since());
+    let since = wire::position(room.inner.read().cursor.since());
     let fields = [("room", room.name.as_str().into()), ("since", since)];
     if let Some(text) = wire::encode("join", &reference, &fields) {
         core.socket.send_now(&text);
@@ -626,14 +627,14 @@ pub(crate) fn send_join(core: &mut Core, room: &Rc<RoomShared>) {
 /// Sends `leave` if connected (best effort; the room is already forgotten
 /// locally and will not be re-joined).
 pub(crate) fn send_leave(shared: &Rc<ClientShared>, room: &str) -> Option<AckFuture> {
-    let welcomed = shared.core.borrow().welcomed;
+    let welcomed = shared.core.read().welcomed;
     welcomed.then(|| request(shared, None, "leave", vec![("room", room.into())]))
 }
 
 /// Forgets a room locally: no re-join; its queued publishes fail.
 pub(crate) fn forget_room(shared: &Rc<ClientShared>, room: &Rc<RoomShared>) {
     let dropped = {
-        let mut core = shared.core.borrow_mut();
+        let mut core = shared.core.write();
         if core
             .rooms
             .get(&room.name)
@@ -653,7 +654,7 @@ fn on_socket_state(shared: &Rc<ClientShared>, st: &ConnectionState) {
     let mut room_changes = Vec::new();
     let mut failed = Vec::new();
     {
-        let mut core = shared.core.borrow_mut();
+        let mut core = shared.core.write();
         match st {
             ConnectionState::Open => core.last_rx = now(),
             ConnectionState::Connecting => {}
@@ -700,14 +701,14 @@ fn on_socket_state(shared: &Rc<ClientShared>, st: &ConnectionState) {
 }
 
 fn on_frame(shared: &Rc<ClientShared>, v: &JsValue) {
-    shared.core.borrow_mut().last_rx = now();
+    shared.core.write().last_rx = now();
     match wire::decode(v) {
         Some(Frame::Welcome(w)) => on_welcome(shared, w),
         Some(Frame::Joined(j)) => on_joined(shared, j),
         Some(Frame::Message(m)) => on_message(shared, m),
         Some(Frame::Ack(a)) => {
             let req = {
-                let mut core = shared.core.borrow_mut();
+                let mut core = shared.core.write();
                 let id = a.reference.as_deref().and_then(parse_ref);
                 id.and_then(|id| core.pending.resolve(id))
             };
@@ -717,7 +718,7 @@ fn on_frame(shared: &Rc<ClientShared>, v: &JsValue) {
         }
         Some(Frame::Presence(p)) => {
             let room = {
-                let mut core = shared.core.borrow_mut();
+                let mut core = shared.core.write();
                 note_my_name(&mut core, &p);
                 core.rooms.get(&p.room).cloned()
             };
@@ -732,7 +733,7 @@ fn on_frame(shared: &Rc<ClientShared>, v: &JsValue) {
 
 fn on_welcome(shared: &Rc<ClientShared>, w: Welcome) {
     let joining = {
-        let mut core = shared.core.borrow_mut();
+        let mut core = shared.core.write();
         core.me = Some(w.user.clone());
         core.session_id = Some(w.session_id.clone());
         core.welcomed = true;
@@ -792,7 +793,7 @@ fn note_my_name(core: &mut Core, p: &confab_protocol::Presence) {
 fn heartbeat_tick(shared: &Rc<ClientShared>) {
     let t = now();
     let dead = {
-        let mut core = shared.core.borrow_mut();
+        let mut core = shared.core.write();
         let hb = core.heartbeat_ms;
         if t - core.last_rx > 2.0 * hb {
             true
@@ -808,14 +809,14 @@ fn heartbeat_tick(shared: &Rc<ClientShared>) {
         }
     };
     if dead {
-        let socket = shared.core.borrow().socket.clone();
+        let socket = shared.core.read().socket.clone();
         crate::socket::force_reconnect(socket.shared(), "heartbeat timeout");
     }
 }
 
 fn on_joined(shared: &Rc<ClientShared>, j: Joined<Payload>) {
     let room = {
-        let mut core = shared.core.borrow_mut();
+        let mut core = shared.core.write();
         if let Some(r) = &j.reference {
             core.join_refs.remove(r);
         }
@@ -823,12 +824,12 @@ fn on_joined(shared: &Rc<ClientShared>, j: Joined<Payload>) {
     };
     let Some(room) = room else { return };
     room.on_joined(j);
-    flush(&mut shared.core.borrow_mut());
+    flush(&mut shared.core.write());
 }
 
 fn on_message(shared: &Rc<ClientShared>, m: RoomMessage) {
     let is_dm = confab_protocol::dm_members(&m.room).is_some();
-    let room = shared.core.borrow().rooms.get(&m.room).cloned();
+    let room = shared.core.read().rooms.get(&m.room).cloned();
     // Each (room, offset) once: a joined room's cursor decides, else the
     // per-connection high-water mark of that DM room.
     let fresh = match room {
@@ -838,7 +839,7 @@ fn on_message(shared: &Rc<ClientShared>, m: RoomMessage) {
             return;
         }
         None if is_dm => {
-            let mut core = shared.core.borrow_mut();
+            let mut core = shared.core.write();
             let last = core.dm_seen.get(&m.room).copied().unwrap_or(0);
             let fresh = m.offset > last;
             if fresh {
@@ -860,7 +861,7 @@ fn on_error(shared: &Rc<ClientShared>, e: ErrorMsg) {
         None,
     }
     let target = {
-        let mut core = shared.core.borrow_mut();
+        let mut core = shared.core.write();
         match &e.reference {
             Some(r) => match parse_ref(r).and_then(|id| core.pending.resolve(id)) {
                 Some(req) => Target::Req(req),
@@ -892,7 +893,7 @@ fn on_error(shared: &Rc<ClientShared>, e: ErrorMsg) {
         Target::Room(room) => {
             let error = Error::from(e);
             // Publishes queued for the refused room cannot be sent.
-            let dropped = shared.core.borrow_mut().pending.drop_room(&room.name);
+            let dropped = shared.core.write().pending.drop_room(&room.name);
             for req in dropped {
                 req.reply.send(Err(error.clone()));
             }

@@ -5,6 +5,7 @@
 //! [`Callback`] (`FnMut(JsValue)`): one wasm-bindgen shim for timers,
 //! DOM listeners and WebSocket handlers alike keeps the wasm small.
 
+use crate::cell::Borrows;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -168,7 +169,7 @@ impl Sleep {
         let f = fired.clone();
         let timer = RawTimer::once(ms, move || {
             let waker = {
-                let mut f = f.borrow_mut();
+                let mut f = f.write();
                 f.0 = true;
                 f.1.take()
             };
@@ -186,7 +187,7 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut f = self.fired.borrow_mut();
+        let mut f = self.fired.write();
         if f.0 {
             return Poll::Ready(());
         }

@@ -1,6 +1,7 @@
 //! Listener lists and the [`Subscription`] handle that removes a listener
 //! when dropped.
 
+use crate::cell::Borrows;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
@@ -26,12 +27,12 @@ impl<E: 'static> Emitter<E> {
     pub(crate) fn subscribe(&self, f: impl Fn(&E) + 'static) -> Subscription {
         let id = self.next.get();
         self.next.set(id + 1);
-        self.list.borrow_mut().push((id, Rc::new(f)));
+        self.list.write().push((id, Rc::new(f)));
         let weak: Weak<List<E>> = Rc::downgrade(&self.list);
         Subscription {
             cancel: Some(Box::new(move || {
                 if let Some(list) = weak.upgrade() {
-                    list.borrow_mut().retain(|(i, _)| *i != id);
+                    list.write().retain(|(i, _)| *i != id);
                 }
             })),
         }
@@ -40,8 +41,7 @@ impl<E: 'static> Emitter<E> {
     /// Calls every listener; listeners may subscribe/unsubscribe/emit
     /// while being called (the list is snapshotted first).
     pub(crate) fn emit(&self, event: &E) {
-        let snapshot: Vec<Listener<E>> =
-            self.list.borrow().iter().map(|(_, f)| f.clone()).collect();
+        let snapshot: Vec<Listener<E>> = self.list.read().iter().map(|(_, f)| f.clone()).collect();
         for f in snapshot {
             f(event);
         }
@@ -92,11 +92,11 @@ mod tests {
         let e: Emitter<u32> = Emitter::default();
         let seen = Rc::new(RefCell::new(Vec::new()));
         let s2 = seen.clone();
-        let sub = e.subscribe(move |v| s2.borrow_mut().push(*v));
+        let sub = e.subscribe(move |v| s2.write().push(*v));
         e.emit(&1);
         drop(sub);
         e.emit(&2);
-        assert_eq!(*seen.borrow(), [1]);
+        assert_eq!(*seen.read(), [1]);
     }
 
     #[test]
@@ -106,9 +106,9 @@ mod tests {
         let s = slot.clone();
         let count = Rc::new(Cell::new(0));
         let c = count.clone();
-        *slot.borrow_mut() = Some(e.subscribe(move |_| {
+        *slot.write() = Some(e.subscribe(move |_| {
             c.set(c.get() + 1);
-            s.borrow_mut().take();
+            s.write().take();
         }));
         e.emit(&1);
         e.emit(&2);

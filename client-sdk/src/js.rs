@@ -9,10 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::spawn_local;
 
 use crate::socket::TokenProvider;
-use crate::{dom, oneshot, wire};
+use crate::{dom, executor, oneshot, wire};
 use crate::{
     Client, ClientEvent, ClientOptions, ConnectionState, Error, OverflowPolicy, Payload, Room,
     RoomEvent, Socket, SocketOptions, Subscription,
@@ -319,7 +318,7 @@ fn promise(fut: impl Future<Output = Result<JsValue, Error>> + 'static) -> Promi
 fn boxed_promise(fut: BoxFuture) -> Promise {
     let d = js_deferred();
     let promise = d.promise();
-    spawn_local(async move {
+    executor::spawn(async move {
         match fut.await {
             Ok(v) => d.settle(true, &v),
             Err(e) => d.settle(false, &to_js_error(&e)),

@@ -45,12 +45,14 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 
 mod backoff;
 mod buffer;
+mod cell;
 mod client;
 mod cursor;
 pub mod debug;
 mod dom;
 mod error;
 mod events;
+mod executor;
 mod js;
 mod oneshot;
 mod payload;

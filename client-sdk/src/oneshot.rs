@@ -2,6 +2,7 @@
 //! a request or a room join. Smaller in wasm than `futures-channel`'s
 //! thread-safe one, which the SDK (`!Send` throughout) does not need.
 
+use crate::cell::Borrows;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -35,7 +36,7 @@ pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
 impl<T> Sender<T> {
     /// Delivers `value` (dropped if the receiver is gone).
     pub(crate) fn send(self, value: T) {
-        self.0.borrow_mut().value = Some(value);
+        self.0.write().value = Some(value);
         // Drop wakes the receiver.
     }
 }
@@ -43,7 +44,7 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         let waker = {
-            let mut slot = self.0.borrow_mut();
+            let mut slot = self.0.write();
             slot.done = true;
             slot.waker.take()
         };
@@ -56,7 +57,7 @@ impl<T> Drop for Sender<T> {
 impl<T> Future for Receiver<T> {
     type Output = Option<T>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut slot = self.0.borrow_mut();
+        let mut slot = self.0.write();
         if let Some(v) = slot.value.take() {
             return Poll::Ready(Some(v));
         }

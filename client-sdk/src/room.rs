@@ -1,5 +1,6 @@
 //! [`Room`]: one joined room of a [`Client`].
 
+use crate::cell::Borrows;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -83,18 +84,18 @@ impl RoomShared {
     }
 
     pub(crate) fn state(&self) -> RoomState {
-        *self.inner.borrow().state.get()
+        *self.inner.read().state.get()
     }
 
     pub(crate) fn set_state(&self, new: RoomState) {
-        let changed = self.inner.borrow_mut().state.set(new);
+        let changed = self.inner.write().state.set(new);
         if let Some((_, new)) = changed {
             self.events.emit(&RoomEvent::StateChanged(new));
         }
     }
 
     pub(crate) fn fail_waiters(&self, e: Error) {
-        let waiters = std::mem::take(&mut self.inner.borrow_mut().waiters);
+        let waiters = std::mem::take(&mut self.inner.write().waiters);
         for w in waiters {
             w.send(Err(e.clone()));
         }
@@ -102,7 +103,7 @@ impl RoomShared {
 
     /// Accepts a message if new; returns whether it was.
     fn accept(&self, m: &RoomMessage) -> bool {
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.inner.write();
         if !inner.cursor.accept(m.offset) {
             return false;
         }
@@ -129,14 +130,14 @@ impl RoomShared {
 
     /// Errored with a refusal that reconnecting would not change.
     pub(crate) fn refused_for_good(&self) -> bool {
-        let inner = self.inner.borrow();
+        let inner = self.inner.read();
         *inner.state.get() == RoomState::Errored
             && inner.error.as_ref().is_some_and(Error::is_final_refusal)
     }
 
     pub(crate) fn on_joined(&self, j: Joined<crate::Payload>) {
         let (resume, waiters) = {
-            let mut inner = self.inner.borrow_mut();
+            let mut inner = self.inner.write();
             if matches!(inner.state.get(), RoomState::Leaving | RoomState::Left) {
                 return;
             }
@@ -164,7 +165,7 @@ impl RoomShared {
     }
 
     pub(crate) fn on_join_error(&self, e: Error) {
-        self.inner.borrow_mut().error = Some(e.clone());
+        self.inner.write().error = Some(e.clone());
         self.set_state(RoomState::Errored);
         self.events.emit(&RoomEvent::Error(e.clone()));
         self.fail_waiters(e);
@@ -172,7 +173,7 @@ impl RoomShared {
 
     pub(crate) fn apply_presence(&self, p: Presence) {
         {
-            let mut inner = self.inner.borrow_mut();
+            let mut inner = self.inner.write();
             let members = &mut inner.members;
             members.retain(|m| !p.leaves.iter().any(|l| l.id == m.id));
             for j in &p.joins {
@@ -235,28 +236,28 @@ impl Room {
 
     /// Who is in the room (from the last join, kept current by presence diffs).
     pub fn members(&self) -> Vec<Member> {
-        self.shared.inner.borrow().members.clone()
+        self.shared.inner.read().members.clone()
     }
 
     /// Messages seen in this room, oldest first, deduplicated by offset
     /// (at most the client's `history_limit`).
     pub fn history(&self) -> Vec<RoomMessage> {
-        self.shared.inner.borrow().history.iter().cloned().collect()
+        self.shared.inner.read().history.iter().cloned().collect()
     }
 
     /// Last seen offset in the current epoch (0 = none).
     pub fn offset(&self) -> u64 {
-        self.shared.inner.borrow().cursor.offset()
+        self.shared.inner.read().cursor.offset()
     }
 
     /// How many times a resume could not be recovered ([`RoomEvent::Gap`]).
     pub fn gaps(&self) -> u32 {
-        self.shared.inner.borrow().gaps
+        self.shared.inner.read().gaps
     }
 
     /// The server's error when the room is [`RoomState::Errored`].
     pub fn error(&self) -> Option<Error> {
-        self.shared.inner.borrow().error.clone()
+        self.shared.inner.read().error.clone()
     }
 
     /// Calls `f` on every [`RoomEvent`] until the subscription is dropped.
@@ -287,7 +288,7 @@ impl Room {
     /// left, or the client closes.
     pub fn joined(&self) -> impl Future<Output = Result<()>> + 'static {
         let rx = {
-            let mut inner = self.shared.inner.borrow_mut();
+            let mut inner = self.shared.inner.write();
             match inner.state.get() {
                 RoomState::Joined => None,
                 RoomState::Left | RoomState::Leaving => Some(Err(Error::NotJoined)),

@@ -1,5 +1,6 @@
 //! [`Socket`]: a reconnecting JSON WebSocket for any server.
 
+use crate::cell::Borrows;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -305,7 +306,7 @@ impl Socket {
 
     /// Current connection state.
     pub fn state(&self) -> ConnectionState {
-        self.shared.inner.borrow().state.get().clone()
+        self.shared.inner.read().state.get().clone()
     }
 
     /// Whether the WebSocket is open right now.
@@ -328,7 +329,7 @@ impl Socket {
 
     /// Sends a text frame as is; queued while not open.
     pub fn send_text(&self, text: String) -> Result<()> {
-        let mut inner = self.shared.inner.borrow_mut();
+        let mut inner = self.shared.inner.write();
         if matches!(inner.state.get(), ConnectionState::Closed { .. }) {
             return Err(Error::Closed);
         }
@@ -346,28 +347,28 @@ impl Socket {
     /// Sends now if open, never buffers (used by the protocol layer, which
     /// has its own queue). Returns whether it was sent.
     pub(crate) fn send_now(&self, text: &str) -> bool {
-        let inner = self.shared.inner.borrow();
+        let inner = self.shared.inner.read();
         inner.conn.as_ref().is_some_and(|c| c.send(text))
     }
 
     /// Frames waiting in the offline buffer.
     pub fn buffered(&self) -> usize {
-        self.shared.inner.borrow().out.len()
+        self.shared.inner.read().out.len()
     }
 
     /// Whether unread messages are queued.
     pub fn has_messages(&self) -> bool {
-        !self.shared.inner.borrow().inbox.is_empty()
+        !self.shared.inner.read().inbox.is_empty()
     }
 
     /// Number of unread messages.
     pub fn count_messages(&self) -> usize {
-        self.shared.inner.borrow().inbox.len()
+        self.shared.inner.read().inbox.len()
     }
 
     /// Next unread message, without waiting.
     pub fn read(&self) -> Option<JsValue> {
-        self.shared.inner.borrow_mut().inbox.pop_front()
+        self.shared.inner.write().inbox.pop_front()
     }
 
     /// Next message; waits for one; `None` once closed for good and drained.
@@ -418,12 +419,12 @@ impl Socket {
     /// Sets (or with `None` removes) query parameter `key` for the next
     /// (re)connects; the current connection is not affected.
     pub fn set_query(&self, key: &str, value: Option<&str>) {
-        set_param(&mut self.shared.inner.borrow_mut().opts.query, key, value);
+        set_param(&mut self.shared.inner.write().opts.query, key, value);
     }
 }
 
 fn set_state(shared: &Rc<Shared>, new: ConnectionState) {
-    let changed = shared.inner.borrow_mut().state.set(new);
+    let changed = shared.inner.write().state.set(new);
     if let Some((_, new)) = changed {
         if matches!(new, ConnectionState::Closed { .. }) {
             wake_all(shared);
@@ -433,7 +434,7 @@ fn set_state(shared: &Rc<Shared>, new: ConnectionState) {
 }
 
 fn wake_all(shared: &Shared) {
-    let wakers = std::mem::take(&mut shared.inner.borrow_mut().wakers);
+    let wakers = std::mem::take(&mut shared.inner.write().wakers);
     wakers.into_iter().for_each(Waker::wake);
 }
 
@@ -457,17 +458,17 @@ fn install_env_listeners(shared: &Rc<Shared>) {
             }
         }));
     }
-    shared.inner.borrow_mut().env = env;
+    shared.inner.write().env = env;
 }
 
 /// The page came back: skip the rest of the backoff delay.
 fn retry_now(shared: &Rc<Shared>) {
     let waiting = matches!(
-        shared.inner.borrow().state.get(),
+        shared.inner.read().state.get(),
         ConnectionState::Reconnecting { .. }
     );
     if waiting {
-        shared.inner.borrow_mut().retry = None;
+        shared.inner.write().retry = None;
         connect(shared);
     }
 }
@@ -475,7 +476,7 @@ fn retry_now(shared: &Rc<Shared>) {
 fn connect(shared: &Rc<Shared>) {
     set_state(shared, ConnectionState::Connecting);
     let (generation, provider) = {
-        let mut inner = shared.inner.borrow_mut();
+        let mut inner = shared.inner.write();
         if matches!(inner.state.get(), ConnectionState::Closed { .. }) {
             return;
         }
@@ -486,7 +487,7 @@ fn connect(shared: &Rc<Shared>) {
         None => open_ws(shared, generation, None),
         Some(provider) => {
             let weak = Rc::downgrade(shared);
-            wasm_bindgen_futures::spawn_local(async move {
+            crate::executor::spawn(async move {
                 let token = provider().await;
                 if let Some(shared) = weak.upgrade() {
                     open_ws(&shared, generation, token);
@@ -522,7 +523,7 @@ fn build_url(opts: &SocketOptions, base: &str, token: Option<&str>) -> String {
 
 fn open_ws(shared: &Rc<Shared>, generation: u64, token: Option<String>) {
     let opened = {
-        let mut inner = shared.inner.borrow_mut();
+        let mut inner = shared.inner.write();
         if inner.generation != generation
             || !matches!(inner.state.get(), ConnectionState::Connecting)
         {
@@ -544,8 +545,8 @@ fn open_ws(shared: &Rc<Shared>, generation: u64, token: Option<String>) {
                 let ms = inner.opts.connect_timeout.as_millis() as u32;
                 inner.connect_guard = Some(Timer::once(ms, move || {
                     if let Some(s) = weak.upgrade() {
-                        s.inner.borrow_mut().connect_guard = None;
-                        if matches!(s.inner.borrow().state.get(), ConnectionState::Connecting) {
+                        s.inner.write().connect_guard = None;
+                        if matches!(s.inner.read().state.get(), ConnectionState::Connecting) {
                             force_reconnect(&s, "connect timeout");
                         }
                     }
@@ -572,7 +573,7 @@ fn on_ws_event(shared: &Rc<Shared>, ev: WsEvent) {
     match ev {
         WsEvent::Open => {
             {
-                let mut inner = shared.inner.borrow_mut();
+                let mut inner = shared.inner.write();
                 inner.attempts.opened(now());
                 inner.connect_guard = None;
                 let Inner { conn, out, .. } = &mut *inner;
@@ -593,7 +594,7 @@ fn on_ws_event(shared: &Rc<Shared>, ev: WsEvent) {
         }
         WsEvent::Message(value) => {
             {
-                let mut inner = shared.inner.borrow_mut();
+                let mut inner = shared.inner.write();
                 let cap = inner.opts.read_buffer;
                 if cap > 0 {
                     if inner.inbox.len() >= cap {
@@ -609,7 +610,7 @@ fn on_ws_event(shared: &Rc<Shared>, ev: WsEvent) {
         }
         WsEvent::Close { code, reason } => {
             let (conn, guard) = {
-                let mut inner = shared.inner.borrow_mut();
+                let mut inner = shared.inner.write();
                 (inner.conn.take(), inner.connect_guard.take())
             };
             drop((conn, guard));
@@ -627,7 +628,7 @@ fn link_lost(shared: &Rc<Shared>, code: u16, reason: String) {
         return;
     }
     let (attempt, exhausted, delay) = {
-        let mut inner = shared.inner.borrow_mut();
+        let mut inner = shared.inner.write();
         let backoff = inner.opts.backoff;
         let attempt = inner.attempts.closed(now(), &backoff);
         inner.url_index += 1;
@@ -652,11 +653,11 @@ fn link_lost(shared: &Rc<Shared>, code: u16, reason: String) {
     let weak = Rc::downgrade(shared);
     let timer = Timer::once(delay.as_millis() as u32, move || {
         if let Some(s) = weak.upgrade() {
-            s.inner.borrow_mut().retry = None;
+            s.inner.write().retry = None;
             connect(&s);
         }
     });
-    shared.inner.borrow_mut().retry = Some(timer);
+    shared.inner.write().retry = Some(timer);
     set_state(
         shared,
         ConnectionState::Reconnecting {
@@ -668,7 +669,7 @@ fn link_lost(shared: &Rc<Shared>, code: u16, reason: String) {
 
 pub(crate) fn force_reconnect(shared: &Rc<Shared>, reason: &str) {
     let conn = {
-        let inner = &mut *shared.inner.borrow_mut();
+        let inner = &mut *shared.inner.write();
         if matches!(inner.state.get(), ConnectionState::Closed { .. }) {
             return;
         }
@@ -686,7 +687,7 @@ pub(crate) fn force_reconnect(shared: &Rc<Shared>, reason: &str) {
 }
 
 fn close(shared: &Rc<Shared>, code: u16, reason: &str) {
-    let conn = shared.inner.borrow_mut().conn.take();
+    let conn = shared.inner.write().conn.take();
     if let Some(c) = conn {
         c.close(code, reason);
     }
@@ -703,7 +704,7 @@ fn close(shared: &Rc<Shared>, code: u16, reason: &str) {
 /// Releases every callback the socket owns (closed for good).
 fn teardown(shared: &Rc<Shared>) {
     let (conn, retry, env) = {
-        let mut inner = shared.inner.borrow_mut();
+        let mut inner = shared.inner.write();
         inner.out.drain().for_each(drop);
         (
             inner.conn.take(),
@@ -728,7 +729,7 @@ pub struct Next {
 }
 
 fn poll_next(shared: &Shared, cx: &mut Context<'_>) -> Poll<Option<JsValue>> {
-    let mut inner = shared.inner.borrow_mut();
+    let mut inner = shared.inner.write();
     if let Some(v) = inner.inbox.pop_front() {
         return Poll::Ready(Some(v));
     }
