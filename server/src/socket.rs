@@ -24,7 +24,9 @@ use crate::AppState;
 const CLOSE_SEND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Frames a writer feeds to the socket before it flushes: one turn's worth
-/// on a busy room.
+/// on a busy room. It also bounds tungstenite's write buffer, which keeps
+/// the capacity of the largest batch for the connection's whole life (1,024
+/// measured the same ceiling as 64 in the fan-out ladder).
 const BATCH: usize = 64;
 
 /// Frames a closing writer still sends before its close frame.
