@@ -103,7 +103,9 @@ def main():
         L.append(
             f"- **fan-out**: 1 room × {f0['subscribers']} members ({f0['publishers']} publish); ceiling = highest deliveries/s of a "
             f"{f0['step_secs']:g} s step with p99 < {f0['max_p99_ms']:g} ms and 0 lost (rate × {f0['factor']:g} per step from "
-            f"{f0['start_rate']:g} msg/s); fixed rate = {f0['fixed_rate']:g} msg/s in for {f0['fixed_secs']:g} s."
+            f"{f0['start_rate']:g} msg/s"
+            + (f", then {f0['refine']} bisection steps between the last passing and the first failing rate" if f0.get("refine") else "")
+            + f"); fixed rate = {f0['fixed_rate']:g} msg/s in for {f0['fixed_secs']:g} s."
         )
     if r0:
         L.append(
@@ -215,9 +217,14 @@ def main():
         L.append("")
         L.append("| phase | msg/s in (target → achieved) | deliveries/s | lost | dups | p50 ms | p99 ms | max ms | server CPU | load gen CPU |")
         L.append("|---|---|---|---|---|---|---|---|---|---|")
-        rows = ([("fixed", f["fixed"])] if f.get("fixed") else []) + [
-            (f"step {i}" + (" (retry)" if s.get("retry") else ""), s) for i, s in enumerate(f["steps"])
-        ]
+        rows = [("fixed", f["fixed"])] if f.get("fixed") else []
+        n = {"step": 0, "refine": 0}
+        for s in f["steps"]:
+            kind = "refine" if s.get("refine") else "step"
+            if s.get("retry"):
+                n[kind] -= 1
+            rows.append((f"{kind} {n[kind]}" + (" (retry)" if s.get("retry") else ""), s))
+            n[kind] += 1
         for name, s in rows:
             lat = s["latency"]
             L.append(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{connect_all, log_phase, run_phase, settle, Phase, Spec, Target};
+use super::{connect_all, log_phase, run_phase, settle, Crowd, Phase, Spec, Target};
 use crate::{Error, Result};
 
 /// Fan-out options.
@@ -49,6 +49,11 @@ pub struct FanoutArgs {
     /// scheduling hiccups on a shared machine).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub confirm: bool,
+    /// After the ladder stops, this many bisection steps at the geometric
+    /// middle of the last passing and the first failing rate (each step of
+    /// `--factor` 1.5 is a 33% jump; two halve the uncertainty twice).
+    #[arg(long, default_value_t = 2)]
+    pub refine: usize,
     /// Seconds to wait for deliveries after each phase.
     #[arg(long, default_value_t = 2.0)]
     pub drain_secs: f64,
@@ -76,6 +81,38 @@ pub struct FanoutResult {
     pub ceiling_deliveries_per_sec: f64,
     /// Why stepping stopped.
     pub stopped_because: String,
+}
+
+/// Runs one step at `rate` (and, if it fails, once more when `--confirm`:
+/// the retry decides), records its phases in `steps` and returns the
+/// deciding phase with its failure, if any.
+async fn run_step(
+    target: &Target,
+    crowd: &Crowd,
+    args: &FanoutArgs,
+    rate: f64,
+    label: &str,
+    steps: &mut Vec<Phase>,
+) -> Result<(Phase, Option<String>)> {
+    let drain = Duration::from_secs_f64(args.drain_secs);
+    let refine = label.contains("refine");
+    let mut p = run_phase(target, crowd, rate, args.step_secs, drain).await?;
+    p.refine = refine;
+    log_phase(label, &p);
+    let mut fail = verdict(&p, args);
+    if fail.is_some() && args.confirm && p.closed_conns == 0 {
+        // The machine is shared: one scheduling hiccup must not end the
+        // search. A failing rate is run once more; the retry decides.
+        steps.push(p);
+        settle(crowd, Duration::from_millis(500), Duration::from_secs(10)).await;
+        p = run_phase(target, crowd, rate, args.step_secs, drain).await?;
+        log_phase(&format!("{label} (retry)"), &p);
+        p.retry = true;
+        p.refine = refine;
+        fail = verdict(&p, args);
+    }
+    steps.push(p.clone());
+    Ok((p, fail))
 }
 
 fn verdict(p: &Phase, args: &FanoutArgs) -> Option<String> {
@@ -154,23 +191,21 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
     let mut ceiling: f64 = 0.0;
     let mut rate = args.start_rate;
     let mut stopped_because = format!("reached --max-steps {}", args.max_steps);
+    // The rate of the first step that failed for good, if any.
+    let mut failed_at = None;
     for i in 0..args.max_steps {
-        let mut p = run_phase(target, &crowd, rate, args.step_secs, drain).await?;
-        log_phase(&format!("fanout step {i}"), &p);
-        let mut fail = verdict(&p, &args);
-        if fail.is_some() && args.confirm && p.closed_conns == 0 {
-            // The machine is shared: one scheduling hiccup must not end the
-            // search. A failing rate is run once more; the retry decides.
-            steps.push(p);
-            settle(&crowd, Duration::from_millis(500), Duration::from_secs(10)).await;
-            p = run_phase(target, &crowd, rate, args.step_secs, drain).await?;
-            log_phase(&format!("fanout step {i} (retry)"), &p);
-            p.retry = true;
-            fail = verdict(&p, &args);
-        }
-        steps.push(p.clone());
+        let (p, fail) = run_step(
+            target,
+            &crowd,
+            &args,
+            rate,
+            &format!("fanout step {i}"),
+            &mut steps,
+        )
+        .await?;
         if let Some(why) = fail {
             stopped_because = why;
+            failed_at = Some(rate);
             break;
         }
         ceiling = ceiling.max(p.deliveries_per_sec);
@@ -180,6 +215,28 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
         }
         rate *= args.factor;
         settle(&crowd, Duration::from_millis(200), Duration::from_secs(10)).await;
+    }
+    if let (Some(mut hi), true) = (failed_at, ceiling > 0.0) {
+        let mut lo = hi / args.factor;
+        for k in 0..args.refine {
+            settle(&crowd, Duration::from_millis(500), Duration::from_secs(10)).await;
+            let mid = (lo * hi).sqrt();
+            let (p, fail) = run_step(
+                target,
+                &crowd,
+                &args,
+                mid,
+                &format!("fanout refine {k}"),
+                &mut steps,
+            )
+            .await?;
+            if fail.is_some() || p.closed_conns > 0 {
+                hi = mid;
+            } else {
+                ceiling = ceiling.max(p.deliveries_per_sec);
+                lo = mid;
+            }
+        }
     }
     let result = FanoutResult {
         args,

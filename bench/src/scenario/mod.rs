@@ -219,6 +219,9 @@ pub struct Phase {
     pub errors: u64,
     /// Whether this phase re-ran a rate that had just failed.
     pub retry: bool,
+    /// Whether this phase narrowed the ceiling between the last passing
+    /// and the first failing step (`--refine`).
+    pub refine: bool,
 }
 
 /// Runs one phase: every publisher publishes `total_rate / publishers`
@@ -332,6 +335,7 @@ pub async fn run_phase(
         acks,
         errors,
         retry: false,
+        refine: false,
     })
 }
 
