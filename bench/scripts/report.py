@@ -188,24 +188,21 @@ def main():
         )
         L.append("")
 
+    def size_table(title, sizes):
+        L.append(f"## {title}")
+        L.append("")
+        L.append("| file | bytes | gzip -9 |")
+        L.append("|---|---|---|")
+        for f, n in sorted(sizes["files"].items()):
+            L.append(f"| {f} | {n:,} | {sizes['gzip'][f]:,} |")
+        total = sum(sizes["files"].values())
+        L.append(f"| **total** | **{total:,}** | **{sizes['gzip_total']:,}** |")
+        L.append("")
+
     if sdk:
-        L.append("## SDK size (npm build in client-sdk/pkg)")
-        L.append("")
-        L.append("| file | bytes | gzip -9 |")
-        L.append("|---|---|---|")
-        for f, n in sorted(sdk["files"].items()):
-            L.append(f"| {f} | {n:,} | {sdk['gzip'][f]:,} |")
-        L.append(f"| **total** | | **{sdk['gzip_total']:,}** |")
-        L.append("")
+        size_table("SDK size (npm build in client-sdk/pkg)", sdk)
     if demo:
-        L.append("## Demo transfer size (release build in dist/, first visit)")
-        L.append("")
-        L.append("| file | bytes | gzip -9 |")
-        L.append("|---|---|---|")
-        for f, n in sorted(demo["files"].items()):
-            L.append(f"| {f} | {n:,} | {demo['gzip'][f]:,} |")
-        L.append(f"| **total** | **{demo['total']:,}** | **{demo['gzip_total']:,}** |")
-        L.append("")
+        size_table("Demo transfer size (release build in dist/, first visit)", demo)
 
     L.append("## Fan-out steps")
     L.append("")
