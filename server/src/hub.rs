@@ -262,10 +262,9 @@ pub struct Hub {
     /// connections (forgotten with their last one).
     names: RwLock<HashMap<String, String>>,
     pending_limit: usize,
-    /// Set by [`Hub::close_all`]: later connections are closed at once.
-    closing_all: RwLock<Option<CloseReason>>,
-    /// [`Hub::close_all`] was called (a cheap check for the delivery path).
-    shutting_down: AtomicBool,
+    /// Set by the first [`Hub::close_all`]: later connections are closed at
+    /// once, and the node is shutting down.
+    closing_all: OnceLock<CloseReason>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -301,12 +300,7 @@ impl Hub {
 
     /// Registers a connection (for user delivery, shutdown and debug).
     pub fn register(&self, conn: &Arc<ConnHandle>) {
-        let closing = self
-            .closing_all
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(r) = closing {
+        if let Some(r) = self.closing_all.get() {
             conn.close(r.code, r.reason);
         }
         self.conns
@@ -488,16 +482,12 @@ impl Hub {
 
     /// Whether [`Hub::close_all`] was called (the node is shutting down).
     pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Relaxed)
+        self.closing_all.get().is_some()
     }
 
     /// Asks every connection to close with `code`.
     pub fn close_all(&self, code: u16, reason: &'static str) {
-        *self
-            .closing_all
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(CloseReason { code, reason });
-        self.shutting_down.store(true, Relaxed);
+        let _ = self.closing_all.set(CloseReason { code, reason });
         for c in self.connections() {
             c.close(code, reason);
         }
@@ -557,7 +547,7 @@ impl EventSink for Hub {
             // Once every local connection is closing, the presence diffs of
             // their leaves would only queue ahead of their close frames (a
             // restart with 5,000 sockets made tens of thousands).
-            LayerEvent::Presence(_) if self.shutting_down.load(Relaxed) => {}
+            LayerEvent::Presence(_) if self.is_shutting_down() => {}
             LayerEvent::Presence(p) => self.deliver_room(&p.diff.room, &event),
         }
     }
