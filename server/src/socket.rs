@@ -272,9 +272,16 @@ where
         // consumer, whose backlog is the problem.
         let drain = r.code != close::SLOW_CONSUMER;
         let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT, async {
-            if drain {
-                let (_, frames) = outgoing.pump(&mut sink, &conn, CLOSE_DRAIN).await?;
+            // `pump` stops at each feed attachment; go on until the queue
+            // and the feeds are empty.
+            let mut left = if drain { CLOSE_DRAIN } else { 0 };
+            while left > 0 {
+                let (taken, frames) = outgoing.pump(&mut sink, &conn, left).await?;
                 conn.count_out(frames);
+                if taken == 0 {
+                    break;
+                }
+                left = left.saturating_sub(taken);
             }
             sink.send(Message::Close(Some(frame))).await
         })
