@@ -186,11 +186,6 @@ impl Feed {
         }
     }
 
-    /// Whether `sub` reads this feed.
-    pub fn owns(self: &Arc<Self>, sub: &Subscription) -> bool {
-        Arc::ptr_eq(self, &sub.feed)
-    }
-
     /// Stores `event` for every current reader and wakes those that had
     /// caught up. With no readers it is dropped at once.
     pub fn push(&self, event: &LayerEvent) {

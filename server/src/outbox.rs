@@ -16,9 +16,12 @@
 //! let (tx, mut rx) = outbox(1);
 //! tx.try_send(Message::text("a")).unwrap();
 //! assert_eq!(tx.try_send(Message::text("b")), Err(TrySendError::Full));
-//! assert_eq!(rx.recv().await, Some(Message::text("a")));
+//! rx.wait().await; // the send left a wake-up
+//! assert_eq!(rx.try_recv(), Ok(Message::text("a")));
 //! drop(tx);
-//! assert_eq!(rx.recv().await, None);
+//! rx.wait().await; // returns at once: the sender is gone
+//! assert!(rx.is_closed());
+//! assert_eq!(rx.try_recv(), Err(()));
 //! # });
 //! ```
 
@@ -105,20 +108,6 @@ impl<T> Drop for Outbox<T> {
 }
 
 impl<T> OutboxRx<T> {
-    /// The next item, or `None` once the sender is gone and the queue empty.
-    pub async fn recv(&mut self) -> Option<T> {
-        loop {
-            if let Ok(msg) = self.try_recv() {
-                return Some(msg);
-            }
-            if self.0.closed.load(Ordering::Acquire) {
-                // A frame queued just before the close is still delivered.
-                return self.try_recv().ok();
-            }
-            self.0.ready.notified().await;
-        }
-    }
-
     /// Waits for a [`Outbox::try_send`] or [`Outbox::wake`] since the last
     /// wait (returns at once if one came in between), or for the sender to
     /// be dropped.
