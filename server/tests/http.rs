@@ -185,6 +185,12 @@ async fn foreign_origin_is_403_own_and_listed_origins_pass() {
     assert_eq!(status(None, "/ws").await, 101);
 }
 
+/// Headers of a JSON publish with `--api-key k`.
+const API_K: [(&str, &str); 2] = [
+    ("Authorization", "Bearer k"),
+    ("Content-Type", "application/json"),
+];
+
 fn token_config() -> Config {
     Config {
         token_secret: vec!["new-secret".into(), "old-secret".into()],
@@ -290,10 +296,7 @@ async fn publish_api_refuses_payloads_nested_deeper_than_64_with_400() {
     .await;
     let (mut ws, _) = native(&server, "").await;
     join(&mut ws, "deep").await;
-    let auth = [
-        ("Authorization", "Bearer k"),
-        ("Content-Type", "application/json"),
-    ];
+    let auth = API_K;
     let deep = format!("{{\"a\":{}{}}}", "[".repeat(64), "]".repeat(64));
     let (status, body) = http(
         server.addr,
@@ -324,10 +327,7 @@ async fn publishes_during_shutdown_are_refused_503_not_acked() {
         ..config()
     })
     .await;
-    let auth = [
-        ("Authorization", "Bearer k"),
-        ("Content-Type", "application/json"),
-    ];
+    let auth = API_K;
     let path = "/api/rooms/bye/messages";
     let (status, body) = http(server.addr, "POST", path, &auth, "{\"n\":1}").await;
     assert_eq!(status, 201, "{body}");
