@@ -105,6 +105,11 @@ fn guest(url: &str, name: &str) -> Client {
     Client::connect(ClientOptions::new(url).name(name))
 }
 
+/// Waits (up to 5 s) for `c`'s `welcome`.
+async fn welcomed(c: &Client) {
+    until("welcome", 5000, || c.me().is_some()).await;
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Chat {
     n: u32,
@@ -163,7 +168,7 @@ async fn await_all<T>(futs: Vec<Pin<Box<dyn Future<Output = T>>>>) -> Vec<T> {
 #[wasm_bindgen_test]
 async fn connect_welcome_guest_name() {
     let c = guest(URL, "Bob");
-    until("welcome", 5000, || c.me().is_some()).await;
+    welcomed(&c).await;
     let me = c.me().unwrap();
     assert_eq!(me.name, "Bob");
     assert!(me.id.starts_with("g-"), "{me:?}");
@@ -180,7 +185,7 @@ async fn token_provider_called_on_every_connect() {
         c2.set(c2.get() + 1);
         async { Some(TOKEN.to_owned()) }
     }));
-    until("welcome", 5000, || c.me().is_some()).await;
+    welcomed(&c).await;
     assert_eq!(c.me().unwrap().id, "alice");
     assert_eq!(calls.get(), 1);
     for round in 2..=3 {
@@ -927,7 +932,7 @@ async fn reconnect_keeps_the_name_from_the_last_rename() {
 async fn guest_identity_survives_reconnects_restarts_and_reloads() {
     // A reconnect presents the welcome's guest token: same id.
     let c = guest(URL, "Gus");
-    until("welcome", 5000, || c.me().is_some()).await;
+    welcomed(&c).await;
     let id = c.me().unwrap().id;
     assert!(id.starts_with("g-"), "{id}");
     let token = c.guest_token().expect("guests get a guest_token");
@@ -991,7 +996,7 @@ async fn guest_identity_survives_reconnects_restarts_and_reloads() {
 #[wasm_bindgen_test]
 async fn refused_room_goes_to_the_room_and_is_not_rejoined() {
     let c = guest(URL, "Refused");
-    until("welcome", 5000, || c.me().is_some()).await;
+    welcomed(&c).await;
     let (client_events, _sub) = client_events(&c);
     let name = "dm:g-x:g-y";
     let room = c.room(name).unwrap();
@@ -1080,7 +1085,7 @@ async fn direct_events_are_deduplicated_even_without_the_dm_room() {
 #[wasm_bindgen_test]
 async fn rename_in_another_tab_of_the_same_guest_is_kept_on_reconnect() {
     let a = guest(URL, "Tab");
-    until("welcome", 5000, || a.me().is_some()).await;
+    welcomed(&a).await;
     let token = a.guest_token().unwrap();
     // A second tab of the same person (same guest token).
     let b = Client::connect(ClientOptions::new(URL).name("Tab").guest_token(token));
