@@ -44,16 +44,7 @@ impl Backoff {
     /// The delay before reconnect attempt `attempt` (1-based), given a
     /// uniform random `sample` in `[0, 1]`. Pure: same inputs, same output.
     pub fn delay(&self, attempt: u32, sample: f64) -> Duration {
-        let min = self.min.as_millis() as f64;
-        let max = (self.max.as_millis() as f64).max(min);
-        let exp = attempt.saturating_sub(1).min(52) as i32;
-        let cap = (min * 2f64.powi(exp)).min(max);
-        let sample = if sample.is_nan() {
-            1.0
-        } else {
-            sample.clamp(0.0, 1.0)
-        };
-        Duration::from_millis((min + (cap - min) * sample).round() as u64)
+        confab_protocol::backoff_delay(self.min, self.max, attempt, sample)
     }
 }
 

@@ -2,57 +2,63 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The `code` of an [`crate::ErrorMsg`]. Stable: clients may match on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ErrorCode {
+/// Declares [`ErrorCode`] once: the variants, their wire names and docs,
+/// [`ErrorCode::ALL`], [`ErrorCode::as_str`] and [`ErrorCode::parse`] all come
+/// from this one list (the SDK's TypeScript union and the server's metrics
+/// labels are checked against `ALL` by tests).
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $wire:literal,)+) => {
+        /// The `code` of an [`crate::ErrorMsg`]. Stable: clients may match on it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[serde(rename = $wire)] $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every error code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant,)+];
+
+            /// The wire name, e.g. `"bad_json"`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $wire,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// The frame is not valid JSON (or not a JSON object).
-    BadJson,
+    BadJson = "bad_json",
     /// The `type` field is missing or names no envelope.
-    UnknownType,
+    UnknownType = "unknown_type",
     /// The envelope's fields are missing or of the wrong type.
-    BadRequest,
+    BadRequest = "bad_request",
     /// Publishing to (or leaving) a room the connection has not joined.
-    NotJoined,
+    NotJoined = "not_joined",
     /// The room name is empty, too long or has characters outside the allowed set.
-    RoomNameInvalid,
+    RoomNameInvalid = "room_name_invalid",
     /// The display name is empty or too long.
-    NameInvalid,
+    NameInvalid = "name_invalid",
     /// A frame or payload over the size limit.
-    TooLarge,
+    TooLarge = "too_large",
     /// Too many frames too fast; repeated abuse closes with 1008.
-    RateLimited,
+    RateLimited = "rate_limited",
     /// Not allowed (a DM room of other users, a missing or bad token or key).
-    Unauthorized,
+    Unauthorized = "unauthorized",
     /// The connection already joined the maximum number of rooms.
-    TooManyRooms,
+    TooManyRooms = "too_many_rooms",
     /// The recipient of a direct message does not exist / is unknown.
-    UnknownUser,
+    UnknownUser = "unknown_user",
     /// The channel layer (e.g. Redis) is unreachable; nothing was stored, retry.
-    Unavailable,
+    Unavailable = "unavailable",
     /// An unexpected server fault; nothing was stored.
-    Internal,
+    Internal = "internal",
 }
 
 impl ErrorCode {
-    /// Every error code.
-    pub const ALL: [ErrorCode; 13] = [
-        Self::BadJson,
-        Self::UnknownType,
-        Self::BadRequest,
-        Self::NotJoined,
-        Self::RoomNameInvalid,
-        Self::NameInvalid,
-        Self::TooLarge,
-        Self::RateLimited,
-        Self::Unauthorized,
-        Self::TooManyRooms,
-        Self::UnknownUser,
-        Self::Unavailable,
-        Self::Internal,
-    ];
-
     /// Parses a wire name (for decoders that do not go through serde).
     ///
     /// ```
@@ -61,26 +67,7 @@ impl ErrorCode {
     /// assert_eq!(ErrorCode::parse("nope"), None);
     /// ```
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// The wire name, e.g. `"bad_json"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::BadJson => "bad_json",
-            Self::UnknownType => "unknown_type",
-            Self::BadRequest => "bad_request",
-            Self::NotJoined => "not_joined",
-            Self::RoomNameInvalid => "room_name_invalid",
-            Self::NameInvalid => "name_invalid",
-            Self::TooLarge => "too_large",
-            Self::RateLimited => "rate_limited",
-            Self::Unauthorized => "unauthorized",
-            Self::TooManyRooms => "too_many_rooms",
-            Self::UnknownUser => "unknown_user",
-            Self::Unavailable => "unavailable",
-            Self::Internal => "internal",
-        }
+        Self::ALL.iter().copied().find(|c| c.as_str() == s)
     }
 }
 

@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+mod backoff;
 mod client;
 mod codes;
 #[cfg(feature = "json")]
@@ -27,6 +28,7 @@ mod json;
 mod names;
 mod server;
 
+pub use backoff::backoff_delay;
 pub use client::*;
 pub use codes::*;
 #[cfg(feature = "json")]

@@ -233,7 +233,7 @@ fn error_codes_serialize_snake_case() {
         assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{name}\""));
         assert_eq!(code.as_str(), name);
     }
-    for code in ErrorCode::ALL {
+    for &code in ErrorCode::ALL {
         assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         let json = serde_json::to_string(&code).unwrap();
         assert_eq!(

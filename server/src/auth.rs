@@ -13,8 +13,6 @@
 //! assert!(verify(&["other".to_owned()], &token, 0).is_err());
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use confab_protocol::{normalize_display_name, Member};
@@ -22,6 +20,8 @@ use hmac::{Hmac, Mac};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+pub use crate::clock::unix_now;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -227,14 +227,6 @@ pub fn check_secrets(raw: Vec<String>) -> Result<Vec<String>, String> {
         return Err("--token-secret is empty (unset it to run without user tokens)".to_owned());
     }
     Ok(secrets)
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Parses a duration like `90s`, `30m`, `24h`, `7d` (a bare number is seconds).

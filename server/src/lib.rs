@@ -11,6 +11,7 @@
 //! ```
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod endpoints;
 pub mod error;

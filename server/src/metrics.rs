@@ -5,22 +5,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use confab_protocol::ErrorCode;
 
-const CODES: [ErrorCode; 13] = [
-    ErrorCode::BadJson,
-    ErrorCode::UnknownType,
-    ErrorCode::BadRequest,
-    ErrorCode::NotJoined,
-    ErrorCode::RoomNameInvalid,
-    ErrorCode::NameInvalid,
-    ErrorCode::TooLarge,
-    ErrorCode::RateLimited,
-    ErrorCode::Unauthorized,
-    ErrorCode::TooManyRooms,
-    ErrorCode::UnknownUser,
-    ErrorCode::Unavailable,
-    ErrorCode::Internal,
-];
-
 /// Server-wide counters (all relaxed atomics).
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -38,13 +22,13 @@ pub struct Metrics {
     pub layer_errors: AtomicU64,
     /// Channel-layer (Redis pub/sub) reconnections.
     pub layer_reconnects: AtomicU64,
-    errors: [AtomicU64; CODES.len()],
+    errors: [AtomicU64; ErrorCode::ALL.len()],
 }
 
 impl Metrics {
     /// Counts an error envelope sent with `code`.
     pub fn error(&self, code: ErrorCode) {
-        if let Some(i) = CODES.iter().position(|c| *c == code) {
+        if let Some(i) = ErrorCode::ALL.iter().position(|c| *c == code) {
             self.errors[i].fetch_add(1, Relaxed);
         }
     }
@@ -109,7 +93,7 @@ impl Metrics {
         );
         out.push_str("# HELP confab_errors_total Error envelopes sent, by code.\n");
         out.push_str("# TYPE confab_errors_total counter\n");
-        for (code, n) in CODES.iter().zip(&self.errors) {
+        for (code, n) in ErrorCode::ALL.iter().zip(&self.errors) {
             let _ = writeln!(
                 out,
                 "confab_errors_total{{code=\"{code}\"}} {}",

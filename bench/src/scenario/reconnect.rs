@@ -500,18 +500,22 @@ impl Client {
     }
 }
 
-/// The SDK's reconnect delay: uniform in `[min, min(max, min·2^(attempt-1))]`.
+/// The SDK's reconnect delay in ms ([`confab_protocol::backoff_delay`]).
 ///
 /// ```
 /// use confab_bench::scenario::reconnect::backoff_ms;
 /// assert_eq!(backoff_ms(250, 10_000, 1, 0.7), 250);
 /// assert_eq!(backoff_ms(250, 10_000, 3, 1.0), 1000);
-/// assert_eq!(backoff_ms(250, 10_000, 30, 1.0), 10_000);
 /// ```
 pub fn backoff_ms(min: u64, max: u64, attempt: u32, sample: f64) -> u64 {
-    let (min, max) = (min as f64, (max as f64).max(min as f64));
-    let cap = (min * 2f64.powi(attempt.saturating_sub(1).min(52) as i32)).min(max);
-    (min + (cap - min) * sample.clamp(0.0, 1.0)).round() as u64
+    use std::time::Duration;
+    let d = confab_protocol::backoff_delay(
+        Duration::from_millis(min),
+        Duration::from_millis(max),
+        attempt,
+        sample,
+    );
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// `host:port` of a `ws://host:port/...` base URL.

@@ -15,7 +15,8 @@ use confab_protocol::{
 };
 
 use super::{upgrade, ConnectParams};
-use crate::auth::{unix_now, valid_user_id};
+use crate::auth::valid_user_id;
+use crate::clock::{now_ms, unix_now};
 use crate::hub::Flavor;
 use crate::layer::Payload;
 use crate::socket::{Consumer, Ctx};
@@ -294,13 +295,6 @@ impl Native {
         );
         Ok(())
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 #[async_trait]

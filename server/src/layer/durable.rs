@@ -25,6 +25,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use tokio::sync::oneshot;
 
 use super::{ChannelLayer, EventSink, History, LayerEvent, MemoryLayer, Payload, StoredMessage};
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 
 /// `(room, offset)` → the message as JSON.
@@ -41,13 +42,6 @@ const COMPACT_EVERY: Duration = Duration::from_millis(500);
 
 fn db_err(e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("history store: {e}"))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 struct PublishCmd {

@@ -2,13 +2,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use confab_protocol::{Member, Message, Position, Presence};
 use rand::Rng;
 
 use super::{ChannelLayer, EventSink, History, LayerEvent, Payload, PresenceEvent, StoredMessage};
+use crate::clock::now_ms;
 use crate::error::Result;
 
 #[derive(Default)]
@@ -52,13 +52,6 @@ impl std::fmt::Debug for MemoryLayer {
             .field("epoch", &self.epoch)
             .finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 impl MemoryLayer {

@@ -53,6 +53,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{ChannelLayer, EventSink, History, LayerEvent, Payload, PresenceEvent, StoredMessage};
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::hub::{Flavor, Hub};
 use crate::metrics::Metrics;
@@ -63,8 +64,8 @@ const OP_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often the listener pings its pub/sub connection.
 const PUBSUB_PING: Duration = Duration::from_secs(5);
 
-/// Reconnect delay after `attempt` failures: full jitter over an exponential
-/// ceiling of 100 ms · 2^attempt, capped at 2 s.
+/// Reconnect delay after `attempt` failures: [`confab_protocol::backoff_delay`]
+/// from 100 ms, capped at 2 s.
 ///
 /// ```
 /// use confab_server::layer::redis_backoff;
@@ -73,15 +74,12 @@ const PUBSUB_PING: Duration = Duration::from_secs(5);
 /// }
 /// ```
 pub fn redis_backoff(attempt: u32) -> Duration {
-    let ceiling = 100u64.saturating_mul(1 << attempt.min(10)).min(2_000);
-    Duration::from_millis(rand::rng().random_range(ceiling / 2..=ceiling))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    confab_protocol::backoff_delay(
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        attempt.saturating_add(1),
+        rand::rng().random::<f64>(),
+    )
 }
 
 fn new_epoch() -> String {
