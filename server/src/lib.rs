@@ -15,16 +15,14 @@ pub mod clock;
 pub mod config;
 pub mod endpoints;
 pub mod error;
-pub mod feed;
-pub mod groups;
-pub mod hub;
+mod fanout;
 pub mod layer;
 pub mod limits;
 pub mod metrics;
-pub mod outbox;
+pub mod rooms;
 pub mod serve;
 pub mod shutdown;
-pub mod socket;
+mod socket;
 
 use std::sync::Arc;
 
@@ -34,18 +32,18 @@ pub use config::Config;
 pub use error::{Error, Result};
 
 use auth::GuestKey;
-use groups::Groups;
-use hub::Hub;
+use fanout::Hub;
 use layer::{ChannelLayer, EventSink, MemoryLayer};
 use metrics::Metrics;
+use rooms::Rooms;
 
-/// Shared state of one server: configuration, groups and counters.
+/// Shared state of one server: configuration, rooms and counters.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// Configuration.
     pub config: Arc<Config>,
-    /// Room groups (layer + local hub).
-    pub groups: Groups,
+    /// The rooms (channel layer + this node's delivery core).
+    pub rooms: Rooms,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Signs and checks guest tokens (`welcome.guest_token`, `?guest=`).
@@ -55,20 +53,23 @@ pub struct AppState {
 impl AppState {
     /// State with the in-memory channel layer.
     pub fn new(config: Config) -> Self {
-        let hub = Arc::new(Hub::new(config.outbound_queue));
-        let sink: Arc<dyn EventSink> = hub.clone();
-        let layer = Arc::new(MemoryLayer::new(config.history_size, sink));
-        Self::with_layer(config, hub, layer)
+        let history = config.history_size;
+        Self::with_layer(config, |sink| Arc::new(MemoryLayer::new(history, sink)))
     }
 
-    /// State with a given layer, which must deliver its events to `hub`.
-    /// Guest tokens are signed with the first token secret, else with a key
-    /// random per process (see [`AppState::from_config`] for one that
-    /// survives restarts).
-    pub fn with_layer(config: Config, hub: Arc<Hub>, layer: Arc<dyn ChannelLayer>) -> Self {
-        let guest_key =
-            GuestKey::new(&first_secret(&config).unwrap_or_else(GuestKey::random_secret));
-        Self::assemble(config, hub, layer, Arc::new(Metrics::default()), guest_key)
+    /// State with the layer `make` builds around the node's event sink (so
+    /// the layer delivers to this node by construction). Guest tokens are
+    /// signed with the first token secret, else with a key random per
+    /// process (see [`AppState::from_config`] for one that survives
+    /// restarts).
+    pub fn with_layer(
+        config: Config,
+        make: impl FnOnce(Arc<dyn EventSink>) -> Arc<dyn ChannelLayer>,
+    ) -> Self {
+        let secret = first_secret(&config).unwrap_or_else(GuestKey::random_secret);
+        let (hub, sink) = hub_for(&config);
+        let layer = make(sink);
+        Self::assemble(config, hub, layer, Arc::new(Metrics::default()), &secret)
     }
 
     fn assemble(
@@ -76,20 +77,16 @@ impl AppState {
         hub: Arc<Hub>,
         layer: Arc<dyn ChannelLayer>,
         metrics: Arc<Metrics>,
-        guest_key: GuestKey,
+        guest_secret: &str,
     ) -> Self {
         // `--token-secret current,` parses as ["current", ""]: an empty
         // secret must never become a signing key.
         config.token_secret.retain(|s| !s.is_empty());
         Self {
             config: Arc::new(config),
-            groups: Groups {
-                layer,
-                hub,
-                metrics: metrics.clone(),
-            },
+            rooms: Rooms::new(layer, hub, metrics.clone()),
             metrics,
-            guest_key,
+            guest_key: GuestKey::new(guest_secret),
         }
     }
 
@@ -104,36 +101,38 @@ impl AppState {
     /// keeps their id across restarts and nodes; with neither it is random
     /// per process.
     pub async fn from_config(config: Config) -> Result<Self> {
-        let hub = Arc::new(Hub::new(config.outbound_queue));
+        let (hub, sink) = hub_for(&config);
         let metrics = Arc::new(Metrics::default());
         let secret = first_secret(&config);
-        let (layer, secret): (Arc<dyn ChannelLayer>, Option<String>) =
-            if let Some(url) = config.redis_url.clone() {
-                let layer =
-                    layer::RedisLayer::connect(&config, &url, hub.clone(), metrics.clone()).await?;
-                let secret = match secret {
-                    Some(s) => Some(s),
-                    None => Some(redis_guest_secret(&url, &config.redis_prefix).await?),
-                };
-                (Arc::new(layer), secret)
-            } else if let Some(dir) = &config.data_dir {
-                let layer = layer::DurableLayer::open(dir, config.history_size, hub.clone())?;
-                let secret = match secret {
-                    Some(s) => Some(s),
-                    None => Some(file_guest_secret(&dir.join("guest.key"))?),
-                };
-                (Arc::new(layer), secret)
-            } else {
-                return Ok(Self::new(config));
+        let (layer, secret): (Arc<dyn ChannelLayer>, String) = if let Some(url) =
+            config.redis_url.clone()
+        {
+            let layer = layer::RedisLayer::connect(&config, &url, sink, metrics.clone()).await?;
+            let secret = match secret {
+                Some(s) => s,
+                None => redis_guest_secret(&url, &config.redis_prefix).await?,
             };
-        let guest_key = GuestKey::new(&secret.unwrap_or_else(GuestKey::random_secret));
-        Ok(Self::assemble(config, hub, layer, metrics, guest_key))
+            (Arc::new(layer), secret)
+        } else if let Some(dir) = &config.data_dir {
+            let layer = layer::DurableLayer::open(dir, config.history_size, sink)?;
+            let secret = match secret {
+                Some(s) => s,
+                None => file_guest_secret(&dir.join("guest.key"))?,
+            };
+            (Arc::new(layer), secret)
+        } else {
+            let layer = Arc::new(MemoryLayer::new(config.history_size, sink));
+            (layer, secret.unwrap_or_else(GuestKey::random_secret))
+        };
+        Ok(Self::assemble(config, hub, layer, metrics, &secret))
     }
+}
 
-    /// The node-local hub.
-    pub fn hub(&self) -> &Hub {
-        &self.groups.hub
-    }
+/// The node's hub and the same hub as the sink its layer delivers to.
+fn hub_for(config: &Config) -> (Arc<Hub>, Arc<dyn EventSink>) {
+    let hub = Arc::new(Hub::new(config.outbound_queue));
+    let sink: Arc<dyn EventSink> = hub.clone();
+    (hub, sink)
 }
 
 fn first_secret(config: &Config) -> Option<String> {
@@ -143,7 +142,6 @@ fn first_secret(config: &Config) -> Option<String> {
 /// The guest-token secret kept in `path`, created (0600) on first start.
 fn file_guest_secret(path: &std::path::Path) -> Result<String> {
     use std::io::Write;
-    let fail = |e: std::io::Error| Error::Internal(format!("guest key {}: {e}", path.display()));
     match std::fs::read_to_string(path) {
         Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
         Ok(_) => {
@@ -153,23 +151,26 @@ fn file_guest_secret(path: &std::path::Path) -> Result<String> {
             )))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(fail(e)),
+        Err(e) => return Err(e.into()),
     }
     let secret = GuestKey::random_secret();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(fail)?;
-    file.write_all(secret.as_bytes()).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
+    let mut file = options.open(path)?;
+    file.write_all(secret.as_bytes())?;
+    file.sync_all()?;
     Ok(secret)
 }
 
 /// The guest-token secret shared by every node on one Redis: the first
 /// node to start sets `<prefix>:guest-key` (SET NX), everyone reads it.
 async fn redis_guest_secret(url: &str, prefix: &str) -> Result<String> {
-    let fail = |e: redis::RedisError| Error::Unavailable(format!("guest key in redis: {e}"));
+    let fail = |source| Error::Redis {
+        op: "guest key",
+        source,
+    };
     let client = redis::Client::open(url).map_err(fail)?;
     let mut conn = client
         .get_multiplexed_async_connection()

@@ -98,11 +98,18 @@ async fn serve(config: Config) -> ExitCode {
         .local_addr()
         .map_or_else(|_| config.bind.to_string(), |a| a.to_string());
     let grace = config.shutdown_grace();
+    let layer = (config.redis_url.as_ref())
+        .map(|url| format!("cannot reach redis at {url}"))
+        .or_else(|| {
+            (config.data_dir.as_ref())
+                .map(|d| format!("cannot open the history store in {}", d.display()))
+        })
+        .unwrap_or_else(|| "cannot start the channel layer".to_owned());
     let state = match AppState::from_config(config).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %e, "cannot start the channel layer");
-            eprintln!("error: {e}");
+            tracing::error!(error = %e, "{layer}");
+            eprintln!("error: {layer}: {e}");
             return ExitCode::FAILURE;
         }
     };

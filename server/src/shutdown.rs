@@ -39,9 +39,7 @@ pub async fn signal() {
 /// Asks every connection to close with 1012 and waits until all are gone or
 /// `grace` has passed. Returns the number still open.
 pub async fn close_all(state: &AppState, grace: Duration) -> i64 {
-    state
-        .hub()
-        .close_all(close::SERVICE_RESTART, "server shutting down");
+    (state.rooms).close_all(close::SERVICE_RESTART, "server shutting down");
     let deadline = tokio::time::Instant::now() + grace;
     loop {
         let open = state.metrics.connections.load(Relaxed);

@@ -1,57 +1,46 @@
-//! The per-connection driver shared by every WebSocket endpoint: a send task
-//! writing the connection's room feeds and its bounded outbound queue, and
-//! a receive loop that enforces limits and heartbeats and hands text frames
-//! to a [`Consumer`] (Django Channels' connect / receive / disconnect).
+//! The per-connection driver shared by every WebSocket endpoint: it starts
+//! the connection's writer ([`crate::fanout::writer`]) in a task of its own
+//! and runs the receive loop, which enforces limits and heartbeats and hands
+//! text frames to a [`Consumer`] (Django Channels' connect / receive /
+//! disconnect).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use axum::extract::ws::{Message, Utf8Bytes};
 use confab_protocol::close;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Sink, Stream, StreamExt};
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
-use crate::auth::{unix_now, Identity};
-use crate::feed::{Next, Subscription};
-use crate::hub::{text_for, CloseReason, ConnHandle, ConnOutput, Out};
+use crate::auth::Identity;
+use crate::clock::unix_now;
+use crate::fanout::writer::{self, CLOSE_SEND_TIMEOUT};
+use crate::fanout::{CloseReason, ConnHandle, ConnOutput};
 use crate::limits::{RateDecision, RateLimiter};
-use crate::outbox::OutboxRx;
 use crate::AppState;
-
-/// How long a close frame may take to go out before the socket is dropped.
-const CLOSE_SEND_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Frames a writer feeds to the socket before it flushes: one turn's worth
-/// on a busy room. It also bounds tungstenite's write buffer, which keeps
-/// the capacity of the largest batch for the connection's whole life (1,024
-/// measured the same ceiling as 64 in the fan-out ladder).
-const BATCH: usize = 64;
-
-/// Frames a closing writer still sends before its close frame.
-const CLOSE_DRAIN: usize = 4096;
 
 /// Everything a consumer may use while handling its connection.
 #[derive(Debug, Clone)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// Server state.
-    pub state: AppState,
+    pub(crate) state: AppState,
     /// This connection's queue and close signal.
-    pub conn: Arc<ConnHandle>,
+    pub(crate) conn: Arc<ConnHandle>,
     /// Who is connected.
-    pub identity: Identity,
+    pub(crate) identity: Identity,
 }
 
 impl Ctx {
     /// Queues a text frame (a full queue closes the connection with 4001).
-    pub fn send(&self, text: impl Into<Utf8Bytes>) {
+    pub(crate) fn send(&self, text: impl Into<Utf8Bytes>) {
         self.conn.send_text(text);
     }
 
     /// Closes the connection with `code` once queued frames before it are
     /// abandoned.
-    pub fn close(&self, code: u16, reason: &'static str) {
+    pub(crate) fn close(&self, code: u16, reason: &'static str) {
         self.conn.close(code, reason);
     }
 }
@@ -60,7 +49,7 @@ impl Ctx {
 /// `connect`, then `receive` per text frame (and `tick` if it asks for one),
 /// then `disconnect` exactly once.
 #[async_trait]
-pub trait Consumer: Send + 'static {
+pub(crate) trait Consumer: Send + 'static {
     /// After the upgrade, before any frame is read.
     async fn connect(&mut self, cx: &Ctx);
     /// One text frame within the limits.
@@ -87,7 +76,7 @@ enum End {
 
 /// Runs one connection to its end: registers it, drives `consumer`, closes
 /// with the requested code, unregisters it.
-pub fn run<S, C>(
+pub(crate) fn run<S, C>(
     socket: S,
     cx: Ctx,
     out: ConnOutput,
@@ -115,16 +104,12 @@ where
 {
     let state = cx.state.clone();
     state.metrics.connections.fetch_add(1, Relaxed);
-    state.hub().register(&cx.conn);
-    // Lets a networked layer route direct messages to this node's users.
-    if let Err(e) = state.groups.layer.connected(&cx.conn.user_id).await {
-        tracing::warn!(user = %cx.conn.user_id, error = %e, "layer: connected");
-    }
+    state.rooms.connect(&cx.conn).await;
     // The send half is a task of its own (axum's chat example): a queued
     // outbound frame wakes only the writer, never the reader, whose every
     // poll costs a read attempt on the socket. Sharing one task made the
     // writer 58% of a fan-out's instructions (bench/results/PROFILE.md).
-    let mut send = tokio::spawn(send_loop(sink, out, cx.conn.clone()));
+    let mut send = tokio::spawn(writer::run(sink, out, cx.conn.clone()));
 
     tracing::debug!(session = %cx.conn.session_id, user = %cx.conn.user_id, "connected");
     consumer.connect(&cx).await;
@@ -133,10 +118,7 @@ where
         end = recv_loop(&mut stream, &cx, &mut consumer) => Some(end),
     };
     consumer.disconnect(&cx).await;
-    state.hub().unregister(&cx.conn);
-    if let Err(e) = state.groups.layer.disconnected(&cx.conn.user_id).await {
-        tracing::warn!(user = %cx.conn.user_id, error = %e, "layer: disconnected");
-    }
+    state.rooms.disconnect(&cx.conn).await;
     let wait = match end {
         None => Duration::ZERO, // the send task already ended
         Some(End::Server) => CLOSE_SEND_TIMEOUT * 2,
@@ -169,129 +151,6 @@ where
         "disconnected"
     );
 }
-
-/// What a connection's writer reads: its own queue and the feeds of the
-/// rooms it is in.
-struct Outgoing {
-    rx: OutboxRx<Out>,
-    feeds: Vec<Subscription>,
-}
-
-impl Outgoing {
-    /// Feeds up to `budget` items to `sink` without flushing. Returns the
-    /// items taken (0: nothing to do) and the frames fed.
-    async fn pump<S>(
-        &mut self,
-        sink: &mut S,
-        conn: &ConnHandle,
-        budget: usize,
-    ) -> Result<(usize, u64), axum::Error>
-    where
-        S: Sink<Message, Error = axum::Error> + Unpin,
-    {
-        // A stalled (debug) connection reads and drops everything.
-        let stalled = conn.is_stalled();
-        let (mut taken, mut frames) = (0, 0);
-        // Room events first, so a publisher's own message still goes out
-        // before its ack (the ack is queued after the publish returns).
-        let mut i = 0;
-        while i < self.feeds.len() && taken < budget {
-            match self.feeds[i].next() {
-                Next::Event(event) => {
-                    taken += 1;
-                    if let (false, Some(text)) = (stalled, text_for(&event, conn.flavor)) {
-                        sink.feed(Message::Text(text)).await?;
-                        frames += 1;
-                    }
-                }
-                Next::Empty => i += 1,
-                Next::Detached => {
-                    self.feeds.swap_remove(i);
-                }
-            }
-        }
-        while taken < budget {
-            let Ok(out) = self.rx.try_recv() else { break };
-            taken += 1;
-            match out {
-                Out::Frame(msg) if !stalled => {
-                    sink.feed(msg).await?;
-                    frames += 1;
-                }
-                Out::Frame(_) => {}
-                Out::Attach(sub) => {
-                    // Read the new feed before any later queued frame.
-                    self.feeds.push(sub);
-                    break;
-                }
-            }
-        }
-        Ok((taken, frames))
-    }
-}
-
-async fn send_loop<S>(mut sink: S, out: ConnOutput, conn: Arc<ConnHandle>)
-where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-{
-    let mut outgoing = Outgoing {
-        rx: out.rx,
-        feeds: Vec::new(),
-    };
-    let forward = async {
-        loop {
-            let (taken, frames) = outgoing.pump(&mut sink, &conn, BATCH).await?;
-            if frames > 0 {
-                sink.flush().await?;
-                conn.count_out(frames);
-            }
-            if taken == 0 {
-                if outgoing.rx.is_closed() {
-                    return Ok::<(), axum::Error>(());
-                }
-                outgoing.rx.wait().await;
-            }
-        }
-    };
-    // A close request wins even over a write stuck on a peer that does
-    // not read.
-    let reason = tokio::select! {
-        biased;
-        () = conn.closing() => conn.close_reason(),
-        _ = forward => None,
-    };
-    if let Some(r) = reason {
-        if conn.is_stalled() {
-            return;
-        }
-        let frame = CloseFrame {
-            code: r.code,
-            reason: Utf8Bytes::from_static(r.reason),
-        };
-        // Frames queued before the close still go out, except for a slow
-        // consumer, whose backlog is the problem.
-        let drain = r.code != close::SLOW_CONSUMER;
-        let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT, async {
-            // `pump` stops at each feed attachment; go on until the queue
-            // and the feeds are empty.
-            let mut left = if drain { CLOSE_DRAIN } else { 0 };
-            while left > 0 {
-                let (taken, frames) = outgoing.pump(&mut sink, &conn, left).await?;
-                conn.count_out(frames);
-                if taken == 0 {
-                    break;
-                }
-                left = left.saturating_sub(taken);
-            }
-            sink.send(Message::Close(Some(frame))).await
-        })
-        .await;
-    }
-}
-
-/// Close code for a text frame that is not valid UTF-8 (RFC 6455); the
-/// same as [`close::INVALID_PAYLOAD`].
-pub const INVALID_PAYLOAD: u16 = close::INVALID_PAYLOAD;
 
 /// The close a read error calls for, when the peer is still there to get it.
 fn close_for(err: axum::Error) -> Option<CloseReason> {

@@ -331,7 +331,7 @@ async fn publishes_during_shutdown_are_refused_503_not_acked() {
     let path = "/api/rooms/bye/messages";
     let (status, body) = http(server.addr, "POST", path, &auth, "{\"n\":1}").await;
     assert_eq!(status, 201, "{body}");
-    server.state.hub().close_all(
+    server.state.rooms.close_all(
         confab_protocol::close::SERVICE_RESTART,
         "server shutting down",
     );

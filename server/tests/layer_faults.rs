@@ -9,8 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use common::*;
 use confab_protocol::{Member, Position};
-use confab_server::hub::Hub;
-use confab_server::layer::{ChannelLayer, EventSink, History, MemoryLayer, Payload, StoredMessage};
+use confab_server::layer::{ChannelLayer, History, MemoryLayer, Payload, StoredMessage};
 use confab_server::{AppState, Config, Error, Result};
 use serde_json::json;
 
@@ -74,14 +73,15 @@ async fn layer_outage_gives_unavailable_and_nothing_is_acked() {
         api_key: Some("k".into()),
         ..config()
     };
-    let hub = Arc::new(Hub::new(config.outbound_queue));
-    let sink: Arc<dyn EventSink> = hub.clone();
     let down = Arc::new(AtomicBool::new(false));
-    let layer = Arc::new(Flaky {
-        inner: MemoryLayer::new(100, sink),
-        down: down.clone(),
+    let outage = down.clone();
+    let state = AppState::with_layer(config, |sink| {
+        Arc::new(Flaky {
+            inner: MemoryLayer::new(100, sink),
+            down: outage,
+        })
     });
-    let server = serve(AppState::with_layer(config, hub, layer)).await;
+    let server = serve(state).await;
     let addr = server.addr;
 
     let (mut ws, _) = native(&server, "").await;

@@ -84,7 +84,7 @@ pub async fn publish(
         Ok(p) => Arc::<RawValue>::from(p),
         Err(e) => return error(StatusCode::BAD_REQUEST, ErrorCode::BadJson, &e.to_string()),
     };
-    match state.groups.publish(&room, &server_member(), payload).await {
+    match state.rooms.publish(&room, &server_member(), payload).await {
         Ok(m) => (
             StatusCode::CREATED,
             Json(json!({"room": room, "offset": m.msg.offset, "ts": m.msg.ts})),
@@ -105,7 +105,7 @@ pub async fn publish(
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.hub().room_count()),
+        state.metrics.render(state.rooms.local_room_count()),
     )
         .into_response()
 }

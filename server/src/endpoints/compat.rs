@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{upgrade, ConnectParams};
-use crate::hub::Flavor;
+use crate::fanout::Flavor;
 use crate::layer::Payload;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;
@@ -92,8 +92,8 @@ impl ChatConsumer {
 }
 
 /// Joins the group as a compat connection; closes with 1011 on layer failure.
-pub async fn join_group(cx: &Ctx, room: &str, member: &Member) -> bool {
-    match cx.state.groups.join_live(room, &cx.conn, member).await {
+pub(crate) async fn join_group(cx: &Ctx, room: &str, member: &Member) -> bool {
+    match cx.state.rooms.join_live(room, &cx.conn, member).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(room, error = %e, "compat join failed");
@@ -107,16 +107,16 @@ pub async fn join_group(cx: &Ctx, room: &str, member: &Member) -> bool {
 }
 
 /// Leaves the group joined by [`join_group`].
-pub async fn leave_group(cx: &Ctx, room: &str) {
-    if let Err(e) = cx.state.groups.leave(room, &cx.conn).await {
+pub(crate) async fn leave_group(cx: &Ctx, room: &str) {
+    if let Err(e) = cx.state.rooms.leave(room, &cx.conn).await {
         tracing::warn!(room, error = %e, "compat leave failed");
     }
 }
 
 /// Publishes a compat payload to the room; a layer failure is logged (the
 /// seed protocol has no error frame).
-pub async fn publish(cx: &Ctx, room: &str, member: &Member, payload: Payload) {
-    if let Err(e) = cx.state.groups.publish(room, member, payload).await {
+pub(crate) async fn publish(cx: &Ctx, room: &str, member: &Member, payload: Payload) {
+    if let Err(e) = cx.state.rooms.publish(room, member, payload).await {
         tracing::warn!(room, error = %e, "compat publish failed");
     }
 }

@@ -10,7 +10,7 @@ use crate::AppState;
 
 /// Stalls every connection; answers with how many.
 pub async fn stall_all(State(state): State<AppState>) -> String {
-    let conns = state.hub().connections();
+    let conns = state.rooms.connections();
     for c in &conns {
         c.stall();
     }
@@ -22,7 +22,7 @@ pub async fn stall_one(
     State(state): State<AppState>,
     Path(session): Path<String>,
 ) -> (StatusCode, &'static str) {
-    match state.hub().by_session(&session) {
+    match state.rooms.by_session(&session) {
         Some(c) => {
             c.stall();
             (StatusCode::OK, "stalled\n")

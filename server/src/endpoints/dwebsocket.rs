@@ -14,7 +14,7 @@ use confab_protocol::close;
 use serde_json::json;
 
 use super::{upgrade, ConnectParams};
-use crate::hub::Flavor;
+use crate::fanout::Flavor;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;
 

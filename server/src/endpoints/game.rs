@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use super::compat::{compat_payload, compat_room_not_found, join_group, leave_group, publish};
 use super::{upgrade, ConnectParams};
-use crate::hub::Flavor;
+use crate::fanout::Flavor;
 use crate::layer::Payload;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;

@@ -18,7 +18,7 @@ use confab_protocol::{normalize_display_name, SUBPROTOCOL};
 use serde::Deserialize;
 
 use crate::auth::{unix_now, verify, Identity, TokenError};
-use crate::hub::{ConnHandle, Flavor};
+use crate::fanout::{ConnHandle, Flavor};
 use crate::socket::{self, Consumer, Ctx};
 use crate::AppState;
 
@@ -153,7 +153,7 @@ fn identify(
 
 /// The common handshake: origin check (403), identity (401/400), then the
 /// upgrade with the size limits, running `consumer` on the socket.
-pub fn upgrade<C: Consumer>(
+pub(crate) fn upgrade<C: Consumer>(
     state: AppState,
     headers: &HeaderMap,
     params: &ConnectParams,

@@ -9,16 +9,17 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use confab_protocol::{
-    decode_client, dm_members, dm_room, encode, normalize_display_name, validate_room_name, Ack,
-    ClientMsg, Direct, ErrorCode, ErrorMsg, Join, Joined, Leave, Limits, List, Member, Members,
-    Pong, Publish, RawPayload, Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
+    decode_client, dm_members, dm_room, normalize_display_name, validate_room_name, Ack, ClientMsg,
+    Direct, ErrorCode, ErrorMsg, Join, Joined, Leave, Limits, List, Member, Members, Pong, Publish,
+    RawPayload, Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
 };
 
 use super::{upgrade, ConnectParams};
 use crate::auth::valid_user_id;
 use crate::clock::{now_ms, unix_now};
-use crate::hub::Flavor;
-use crate::layer::Payload;
+use crate::fanout::encode;
+use crate::fanout::{Flavor, Payload};
+use crate::rooms::JoinRequest;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;
 
@@ -59,8 +60,8 @@ impl Fail {
 
 impl From<crate::Error> for Fail {
     fn from(e: crate::Error) -> Self {
-        if !matches!(e, crate::Error::BadRequest(_)) {
-            tracing::warn!(error = %e, "layer error");
+        if e.is_server_fault() {
+            tracing::warn!(error = %e, "request failed");
         }
         Self::new(e.code(), e.to_string())
     }
@@ -79,7 +80,7 @@ fn payload(p: RawPayload) -> Payload {
 }
 
 fn send(cx: &Ctx, msg: &ServerMsg<Payload>) {
-    cx.send(encode(msg));
+    cx.send(encode::reply(msg));
 }
 
 fn ack(
@@ -143,38 +144,30 @@ impl Native {
             )
             .room(&m.room));
         }
-        let groups = &cx.state.groups;
-        let snap = groups
-            .join_pending(
-                &m.room,
-                &cx.conn,
-                &self.member,
-                rejoin,
-                m.since.as_ref(),
-                cx.state.config.join_history,
-            )
+        let request = JoinRequest {
+            room: &m.room,
+            rejoin,
+            since: m.since.as_ref(),
+            limit: cx.state.config.join_history,
+        };
+        let reference = m.reference;
+        (cx.state.rooms)
+            .join(request, &cx.conn, &self.member, |snap| {
+                encode::reply(&ServerMsg::Joined(Joined {
+                    reference,
+                    room: m.room.clone(),
+                    epoch: snap.history.epoch,
+                    offset: snap.history.head,
+                    recovered: snap.history.recovered,
+                    members: snap.members,
+                    history: (snap.history.messages.iter())
+                        .map(|s| s.msg.clone())
+                        .collect(),
+                }))
+            })
             .await
             .map_err(|e| Fail::from(e).room(&m.room))?;
-        self.rooms.insert(m.room.clone());
-        let head = snap.history.head;
-        send(
-            cx,
-            &ServerMsg::Joined(Joined {
-                reference: m.reference,
-                room: m.room.clone(),
-                epoch: snap.history.epoch,
-                offset: head,
-                recovered: snap.history.recovered,
-                members: snap.members,
-                history: snap
-                    .history
-                    .messages
-                    .iter()
-                    .map(|s| s.msg.clone())
-                    .collect(),
-            }),
-        );
-        groups.activate(&m.room, &cx.conn, head);
+        self.rooms.insert(m.room);
         Ok(())
     }
 
@@ -183,7 +176,7 @@ impl Native {
             return Err(Fail::new(ErrorCode::NotJoined, "not joined to this room").room(&m.room));
         }
         cx.state
-            .groups
+            .rooms
             .leave(&m.room, &cx.conn)
             .await
             .map_err(|e| Fail::from(e).room(&m.room))?;
@@ -200,7 +193,7 @@ impl Native {
         }
         let stored = cx
             .state
-            .groups
+            .rooms
             .publish(&m.room, &self.member, payload(m.payload))
             .await
             .map_err(|e| Fail::from(e).room(&m.room))?;
@@ -224,7 +217,7 @@ impl Native {
         let room = dm_room(&self.member.id, &m.to);
         let stored = cx
             .state
-            .groups
+            .rooms
             .publish(&room, &self.member, payload(m.payload))
             .await
             .map_err(|e| Fail::from(e).room(&room))?;
@@ -246,29 +239,14 @@ impl Native {
             )
         })?;
         self.member.name = name.to_owned();
-        // The name belongs to the user, not to this connection: every room
-        // any of the user's connections here is in gets the `updates` diff,
-        // and their other connections pick the name up (`sync_name`); the
-        // layer tells the other nodes, which do the same for theirs.
-        let hub = cx.state.hub();
-        hub.rename_user(&self.member.id, name);
-        for room in hub.rooms_of_user(&self.member.id) {
-            cx.state
-                .groups
-                .layer
-                .presence_update(&room, &self.member)
-                .await
-                .map_err(|e| Fail::from(e).room(&room))?;
-        }
-        // The user's connections on other nodes (and their rooms there).
-        cx.state.groups.layer.renamed(&self.member).await?;
+        cx.state.rooms.rename(&self.member).await?;
         ack(cx, m.reference, None, None, None);
         Ok(())
     }
 
     /// Takes a rename made on another of the user's connections.
     fn sync_name(&mut self, cx: &Ctx) {
-        if let Some(name) = cx.state.hub().user_name(&self.member.id) {
+        if let Some(name) = cx.state.rooms.user_name(&self.member.id) {
             if name != self.member.name {
                 self.member.name = name;
             }
@@ -280,8 +258,7 @@ impl Native {
         self.check_access(&m.room)?;
         let members = cx
             .state
-            .groups
-            .layer
+            .rooms
             .members(&m.room)
             .await
             .map_err(|e| Fail::from(e).room(&m.room))?;
@@ -373,7 +350,7 @@ impl Consumer for Native {
 
     async fn disconnect(&mut self, cx: &Ctx) {
         for room in self.rooms.drain() {
-            if let Err(e) = cx.state.groups.leave(&room, &cx.conn).await {
+            if let Err(e) = cx.state.rooms.leave(&room, &cx.conn).await {
                 tracing::warn!(room, error = %e, "leave on disconnect failed");
             }
         }

@@ -19,12 +19,14 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use confab_protocol::{Member, Message, Position, RawPayload};
+use confab_protocol::{Member, Message, Position};
 use rand::Rng;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
-use super::{ChannelLayer, EventSink, History, LayerEvent, MemoryLayer, Payload, StoredMessage};
+use super::{
+    decode_stored, ChannelLayer, Event, EventSink, History, MemoryLayer, Payload, StoredMessage,
+};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 
@@ -40,10 +42,6 @@ const MAX_BATCH: usize = 512;
 /// How often rooms that grew past their bound are trimmed.
 const COMPACT_EVERY: Duration = Duration::from_millis(500);
 
-fn db_err(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("history store: {e}"))
-}
-
 struct PublishCmd {
     room: String,
     from: Member,
@@ -55,9 +53,9 @@ struct PublishCmd {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use confab_server::layer::{DurableLayer, EventSink, LayerEvent};
+/// use confab_server::layer::{DurableLayer, EventSink, Event};
 /// struct Ignore;
-/// impl EventSink for Ignore { fn deliver(&self, _: LayerEvent) {} }
+/// impl EventSink for Ignore { fn deliver(&self, _: Event) {} }
 /// let dir = std::env::temp_dir().join(format!("confab-doc-{}", std::process::id()));
 /// let a = DurableLayer::open(&dir, 100, Arc::new(Ignore)).unwrap();
 /// let epoch = a.epoch().to_owned();
@@ -101,11 +99,9 @@ impl DurableLayer {
     /// Opens (or creates) `dir/history.redb`, keeping about `history_size`
     /// messages per room, and starts the writer thread.
     pub fn open(dir: &Path, history_size: usize, sink: Arc<dyn EventSink>) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| db_err(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)?;
         let path = dir.join("history.redb");
-        let mut db = Database::create(&path)
-            .map_err(|e| db_err(format!("cannot open {}: {e}", path.display())))?;
+        let mut db = Database::create(&path)?;
         // Give pages freed by earlier trimming back to the file system.
         if let Err(e) = db.compact() {
             tracing::warn!(error = %e, "history store compaction at start failed");
@@ -124,8 +120,7 @@ impl DurableLayer {
         };
         let thread = std::thread::Builder::new()
             .name("confab-history-writer".into())
-            .spawn(move || writer.run(&rx))
-            .map_err(|e| db_err(format!("cannot start the writer thread: {e}")))?;
+            .spawn(move || writer.run(&rx))?;
         tracing::info!(path = %path.display(), %epoch, "durable history store opened");
         Ok(Self {
             epoch,
@@ -149,26 +144,16 @@ impl DurableLayer {
         since: Option<&Position>,
         limit: usize,
     ) -> Result<History> {
-        let txn = db.begin_read().map_err(db_err)?;
+        let txn = db.begin_read()?;
         let head = match txn.open_table(HEADS) {
-            Ok(t) => t.get(room).map_err(db_err)?.map_or(0, |v| v.value()),
+            Ok(t) => t.get(room)?.map_or(0, |v| v.value()),
             Err(redb::TableError::TableDoesNotExist(_)) => 0,
-            Err(e) => return Err(db_err(e)),
+            Err(e) => return Err(e.into()),
         };
         let messages = match txn.open_table(MESSAGES) {
             Ok(t) => Some(t),
             Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(db_err(e)),
-        };
-        let decode = |bytes: &[u8]| -> Result<Arc<StoredMessage>> {
-            let m: Message<RawPayload> = serde_json::from_slice(bytes).map_err(db_err)?;
-            Ok(Arc::new(StoredMessage::new(Message {
-                room: m.room,
-                offset: m.offset,
-                from: m.from,
-                ts: m.ts,
-                payload: Arc::from(m.payload),
-            })))
+            Err(e) => return Err(e.into()),
         };
         let Some(table) = messages else {
             return Ok(History {
@@ -179,21 +164,16 @@ impl DurableLayer {
             });
         };
         let oldest = table
-            .range((room, 0)..=(room, u64::MAX))
-            .map_err(db_err)?
+            .range((room, 0)..=(room, u64::MAX))?
             .next()
-            .transpose()
-            .map_err(db_err)?
+            .transpose()?
             .map_or(head + 1, |(k, _)| k.value().1);
         match since {
             Some(p) if p.epoch == epoch && p.offset <= head && p.offset + 1 >= oldest => {
                 let mut out = Vec::new();
-                for row in table
-                    .range((room, p.offset + 1)..=(room, u64::MAX))
-                    .map_err(db_err)?
-                {
-                    let (_, v) = row.map_err(db_err)?;
-                    out.push(decode(v.value())?);
+                for row in table.range((room, p.offset + 1)..=(room, u64::MAX))? {
+                    let (_, v) = row?;
+                    out.push(decode_stored(v.value())?);
                 }
                 Ok(History {
                     epoch: epoch.to_owned(),
@@ -204,14 +184,9 @@ impl DurableLayer {
             }
             _ => {
                 let mut out = Vec::new();
-                for row in table
-                    .range((room, 0)..=(room, u64::MAX))
-                    .map_err(db_err)?
-                    .rev()
-                    .take(limit)
-                {
-                    let (_, v) = row.map_err(db_err)?;
-                    out.push(decode(v.value())?);
+                for row in table.range((room, 0)..=(room, u64::MAX))?.rev().take(limit) {
+                    let (_, v) = row?;
+                    out.push(decode_stored(v.value())?);
                 }
                 out.reverse();
                 Ok(History {
@@ -226,26 +201,23 @@ impl DurableLayer {
 }
 
 fn load_or_create_epoch(db: &Database) -> Result<String> {
-    let txn = db.begin_write().map_err(db_err)?;
+    let txn = db.begin_write()?;
     let epoch = {
-        let mut meta = txn.open_table(META).map_err(db_err)?;
-        let existing = meta
-            .get("epoch")
-            .map_err(db_err)?
-            .map(|v| v.value().to_owned());
+        let mut meta = txn.open_table(META)?;
+        let existing = meta.get("epoch")?.map(|v| v.value().to_owned());
         match existing {
             Some(e) => e,
             None => {
                 let e = format!("d{:011x}", rand::rng().random::<u64>() & 0xfff_ffff_ffff);
-                meta.insert("epoch", e.as_str()).map_err(db_err)?;
+                meta.insert("epoch", e.as_str())?;
                 e
             }
         }
     };
     // Create the other tables so readers never see them missing.
-    txn.open_table(MESSAGES).map_err(db_err)?;
-    txn.open_table(HEADS).map_err(db_err)?;
-    txn.commit().map_err(db_err)?;
+    txn.open_table(MESSAGES)?;
+    txn.open_table(HEADS)?;
+    txn.commit()?;
     Ok(epoch)
 }
 
@@ -294,18 +266,18 @@ impl Writer {
         if let Some(h) = self.heads.get(room) {
             return Ok(*h);
         }
-        let h = table.get(room).map_err(db_err)?.map_or(0, |v| v.value());
+        let h = table.get(room)?.map_or(0, |v| v.value());
         self.heads.insert(room.to_owned(), h);
         Ok(h)
     }
 
     fn write(&mut self, batch: &[PublishCmd]) -> Result<Vec<Arc<StoredMessage>>> {
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate).map_err(db_err)?;
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
         let mut stored = Vec::with_capacity(batch.len());
         {
-            let mut heads = txn.open_table(HEADS).map_err(db_err)?;
-            let mut messages = txn.open_table(MESSAGES).map_err(db_err)?;
+            let mut heads = txn.open_table(HEADS)?;
+            let mut messages = txn.open_table(MESSAGES)?;
             let mut next: HashMap<&str, u64> = HashMap::new();
             for cmd in batch {
                 let offset = match next.get(cmd.room.as_str()) {
@@ -320,17 +292,15 @@ impl Writer {
                     ts: now_ms(),
                     payload: cmd.payload.clone(),
                 };
-                let json = serde_json::to_vec(&msg).map_err(db_err)?;
-                messages
-                    .insert((cmd.room.as_str(), offset), json.as_slice())
-                    .map_err(db_err)?;
+                let json = serde_json::to_vec(&msg).map_err(|e| Error::Internal(e.to_string()))?;
+                messages.insert((cmd.room.as_str(), offset), json.as_slice())?;
                 stored.push(Arc::new(StoredMessage::new(msg)));
             }
             for (room, head) in &next {
-                heads.insert(*room, *head).map_err(db_err)?;
+                heads.insert(*room, *head)?;
             }
         }
-        txn.commit().map_err(db_err)?;
+        txn.commit()?;
         Ok(stored)
     }
 
@@ -340,7 +310,7 @@ impl Writer {
                 for (cmd, msg) in batch.into_iter().zip(stored) {
                     self.heads.insert(cmd.room.clone(), msg.msg.offset);
                     self.dirty.insert(cmd.room);
-                    self.sink.deliver(LayerEvent::Message(msg.clone()));
+                    self.sink.deliver(Event::Message(msg.clone()));
                     let _ = cmd.reply.send(Ok(msg));
                 }
             }
@@ -349,7 +319,9 @@ impl Writer {
                 // The cache may be ahead of what was committed.
                 self.heads.clear();
                 for cmd in batch {
-                    let _ = cmd.reply.send(Err(Error::Internal(e.to_string())));
+                    let _ = cmd.reply.send(Err(Error::Internal(format!(
+                        "history store write failed: {e}"
+                    ))));
                 }
             }
         }
@@ -375,18 +347,17 @@ impl Writer {
             return;
         }
         let result = (|| -> Result<()> {
-            let txn = self.db.begin_write().map_err(db_err)?;
+            let txn = self.db.begin_write()?;
             {
-                let mut messages = txn.open_table(MESSAGES).map_err(db_err)?;
+                let mut messages = txn.open_table(MESSAGES)?;
                 for (room, keep_from) in &rooms {
                     messages
                         .retain_in((room.as_str(), 0)..(room.as_str(), *keep_from), |_, _| {
                             false
-                        })
-                        .map_err(db_err)?;
+                        })?;
                 }
             }
-            txn.commit().map_err(db_err)
+            txn.commit().map_err(Error::from)
         })();
         if let Err(e) = result {
             tracing::warn!(error = %e, "history compaction failed");
@@ -463,8 +434,8 @@ mod tests {
     #[derive(Default)]
     struct Collect(Mutex<Vec<u64>>);
     impl EventSink for Collect {
-        fn deliver(&self, event: LayerEvent) {
-            if let LayerEvent::Message(m) = event {
+        fn deliver(&self, event: Event) {
+            if let Event::Message(m) = event {
                 self.0.lock().unwrap().push(m.msg.offset);
             }
         }

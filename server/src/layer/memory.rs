@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use confab_protocol::{Member, Message, Position, Presence};
 use rand::Rng;
 
-use super::{ChannelLayer, EventSink, History, LayerEvent, Payload, PresenceEvent, StoredMessage};
+use super::{ChannelLayer, Event, EventSink, History, Payload, StoredMessage};
 use crate::clock::now_ms;
 use crate::error::Result;
 
@@ -32,9 +32,9 @@ impl Room {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use confab_server::layer::{EventSink, LayerEvent, MemoryLayer};
+/// use confab_server::layer::{EventSink, Event, MemoryLayer};
 /// struct Ignore;
-/// impl EventSink for Ignore { fn deliver(&self, _: LayerEvent) {} }
+/// impl EventSink for Ignore { fn deliver(&self, _: Event) {} }
 /// let layer = MemoryLayer::new(100, Arc::new(Ignore));
 /// assert!(!layer.epoch().is_empty());
 /// ```
@@ -100,8 +100,7 @@ impl MemoryLayer {
     }
 
     fn presence(&self, diff: Presence) {
-        self.sink
-            .deliver(LayerEvent::Presence(Arc::new(PresenceEvent::new(diff))));
+        self.sink.deliver(Event::presence(diff));
     }
 }
 
@@ -127,7 +126,7 @@ impl ChannelLayer for MemoryLayer {
             }
             r.history.push_back(stored.clone());
             // Delivered under the room's lock so offsets arrive in order.
-            self.sink.deliver(LayerEvent::Message(stored.clone()));
+            self.sink.deliver(Event::Message(stored.clone()));
             stored
         });
         stored.ok_or_else(|| crate::Error::Internal("room vanished".into()))

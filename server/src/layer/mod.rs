@@ -2,112 +2,45 @@
 //! shared by every server node (Django Channels' channel layer, plus history
 //! and presence).
 //!
-//! A layer delivers what happens to the [`EventSink`] it was built with (the
-//! node's [`crate::hub::Hub`]), which fans it out to local connections. The
-//! in-memory [`MemoryLayer`] serves one process; a Redis layer can implement
-//! the same trait, using [`ChannelLayer::subscribe`] to listen to a room only
-//! while this node has local members in it.
+//! A layer delivers what happens to the [`EventSink`] it was built with
+//! (the node's hub, handed over by [`crate::AppState`] when it builds the
+//! layer), which fans it out to local connections. [`MemoryLayer`] serves
+//! one process, [`DurableLayer`] one process with history on disk, and
+//! [`RedisLayer`] several nodes, using [`ChannelLayer::subscribe`] to listen
+//! to a room only while this node has local members in it.
 
 mod durable;
 mod memory;
 mod redis;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::ws::Utf8Bytes;
-use confab_protocol::{encode, Member, Message, Position, Presence, ServerMsg};
-use serde_json::value::RawValue;
+use confab_protocol::{Member, Position};
 
-pub use self::redis::{redis_backoff, RedisLayer};
+pub use self::redis::RedisLayer;
 pub use durable::DurableLayer;
 pub use memory::MemoryLayer;
 
-use crate::error::Result;
+pub use crate::fanout::{Event, EventSink, Payload, PresenceEvent, StoredMessage};
 
-/// A payload as the exact JSON text received, shared between recipients.
-pub type Payload = Arc<RawValue>;
+use crate::error::{Error, Result};
 
-/// A stored room message plus its wire encodings, computed once on first use
-/// and shared by every recipient.
-#[derive(Debug)]
-pub struct StoredMessage {
-    /// The message.
-    pub msg: Message<Payload>,
-    native: OnceLock<Utf8Bytes>,
-    compat: OnceLock<Utf8Bytes>,
-}
-
-impl StoredMessage {
-    /// Wraps a message.
-    pub fn new(msg: Message<Payload>) -> Self {
-        Self {
-            msg,
-            native: OnceLock::new(),
-            compat: OnceLock::new(),
-        }
-    }
-
-    /// The native `message` envelope text.
-    pub fn native_text(&self) -> Utf8Bytes {
-        self.native
-            .get_or_init(|| encode(&ServerMsg::Message(self.msg.clone())).into())
-            .clone()
-    }
-
-    /// The text a seed-compatible socket receives: the payload's JSON, or the
-    /// bare string when the payload is a JSON string (a raw frame).
-    pub fn compat_text(&self) -> Utf8Bytes {
-        self.compat
-            .get_or_init(|| {
-                let raw = self.msg.payload.get();
-                match serde_json::from_str::<String>(raw) {
-                    Ok(s) if raw.starts_with('"') => s.into(),
-                    _ => raw.to_owned().into(),
-                }
-            })
-            .clone()
-    }
-}
-
-/// A presence diff of one room, with its encoding computed once.
-#[derive(Debug)]
-pub struct PresenceEvent {
-    /// The diff.
-    pub diff: Presence,
-    text: OnceLock<Utf8Bytes>,
-}
-
-impl PresenceEvent {
-    /// Wraps a diff.
-    pub fn new(diff: Presence) -> Self {
-        Self {
-            diff,
-            text: OnceLock::new(),
-        }
-    }
-
-    /// The native `presence` envelope text.
-    pub fn text(&self) -> Utf8Bytes {
-        self.text
-            .get_or_init(|| encode(&ServerMsg::<Payload>::Presence(self.diff.clone())).into())
-            .clone()
-    }
-}
-
-/// What a layer tells the node.
-#[derive(Debug, Clone)]
-pub enum LayerEvent {
-    /// A message was stored in a room.
-    Message(Arc<StoredMessage>),
-    /// A room's presence changed.
-    Presence(Arc<PresenceEvent>),
-}
-
-/// Receives layer events, in order per room. Must not block.
-pub trait EventSink: Send + Sync {
-    /// Handles one event.
-    fn deliver(&self, event: LayerEvent);
+/// Decodes a message as the durable and Redis layers store it (the JSON of
+/// a [`confab_protocol::Message`]).
+pub(crate) fn decode_stored(json: &[u8]) -> Result<Arc<StoredMessage>> {
+    let m: confab_protocol::Message<confab_protocol::RawPayload> = serde_json::from_slice(json)
+        .map_err(|source| Error::Corrupt {
+            what: "stored message",
+            source,
+        })?;
+    Ok(Arc::new(StoredMessage::new(confab_protocol::Message {
+        room: m.room,
+        offset: m.offset,
+        from: m.from,
+        ts: m.ts,
+        payload: Arc::from(m.payload),
+    })))
 }
 
 /// Answer of [`ChannelLayer::history`].

@@ -1,6 +1,6 @@
 //! A connection's bounded outbound queue (frames meant for this connection
 //! only: replies, acks, direct messages) and its writer's wake-up signal,
-//! which room feeds ([`crate::feed`]) use too.
+//! which room feeds ([`super::feed`]) use too.
 //!
 //! A tokio `mpsc` channel keeps at least one 32-slot block per connection
 //! (and often a recycled second one) for its whole life, about 1.5–3 KiB
@@ -8,22 +8,6 @@
 //! gives its buffer back once a burst (a `joined` reply, a run of presence
 //! diffs) has been drained, so an idle connection's queue costs a few dozen
 //! bytes.
-//!
-//! ```
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use axum::extract::ws::Message;
-//! use confab_server::outbox::{outbox, TrySendError};
-//! let (tx, mut rx) = outbox(1);
-//! tx.try_send(Message::text("a")).unwrap();
-//! assert_eq!(tx.try_send(Message::text("b")), Err(TrySendError::Full));
-//! rx.wait().await; // the send left a wake-up
-//! assert_eq!(rx.try_recv(), Ok(Message::text("a")));
-//! drop(tx);
-//! rx.wait().await; // returns at once: the sender is gone
-//! assert!(rx.is_closed());
-//! assert_eq!(rx.try_recv(), Err(()));
-//! # });
-//! ```
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,23 +28,23 @@ struct Shared<T> {
 
 /// Why [`Outbox::try_send`] did not queue a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrySendError {
+pub(crate) enum TrySendError {
     /// The queue holds `capacity` frames.
     Full,
     /// The receiving side is gone.
     Closed,
 }
 
-/// The sending side (held by the connection's [`crate::hub::ConnHandle`]).
+/// The sending side (held by the connection's [`super::conn::ConnHandle`]).
 #[derive(Debug)]
-pub struct Outbox<T>(Arc<Shared<T>>);
+pub(crate) struct Outbox<T>(Arc<Shared<T>>);
 
 /// The receiving side (the connection's send loop).
 #[derive(Debug)]
-pub struct OutboxRx<T>(Arc<Shared<T>>);
+pub(crate) struct OutboxRx<T>(Arc<Shared<T>>);
 
 /// A queue of at most `capacity` (≥ 1) items.
-pub fn outbox<T>(capacity: usize) -> (Outbox<T>, OutboxRx<T>) {
+pub(crate) fn outbox<T>(capacity: usize) -> (Outbox<T>, OutboxRx<T>) {
     let shared = Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         ready: Notify::new(),
@@ -78,7 +62,7 @@ impl<T> Shared<T> {
 
 impl<T> Outbox<T> {
     /// Queues `msg` without waiting.
-    pub fn try_send(&self, msg: T) -> Result<(), TrySendError> {
+    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError> {
         if self.0.closed.load(Ordering::Acquire) {
             return Err(TrySendError::Closed);
         }
@@ -95,7 +79,7 @@ impl<T> Outbox<T> {
 
     /// Wakes the receiver's [`OutboxRx::wait`] (a permit is kept if it is
     /// not waiting yet), e.g. because a room feed has news for it.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.0.ready.notify_one();
     }
 }
@@ -111,20 +95,20 @@ impl<T> OutboxRx<T> {
     /// Waits for a [`Outbox::try_send`] or [`Outbox::wake`] since the last
     /// wait (returns at once if one came in between), or for the sender to
     /// be dropped.
-    pub async fn wait(&mut self) {
+    pub(crate) async fn wait(&mut self) {
         if !self.is_closed() {
             self.0.ready.notified().await;
         }
     }
 
     /// Whether the sending side is gone.
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.0.closed.load(Ordering::Acquire)
     }
 
     /// The next item if one is queued.
     #[allow(clippy::result_unit_err)]
-    pub fn try_recv(&mut self) -> Result<T, ()> {
+    pub(crate) fn try_recv(&mut self) -> Result<T, ()> {
         let mut q = self.0.queue();
         let msg = q.pop_front().ok_or(())?;
         if q.is_empty() && q.capacity() > KEEP_SLOTS {
@@ -138,5 +122,30 @@ impl<T> Drop for OutboxRx<T> {
     fn drop(&mut self) {
         self.0.closed.store(true, Ordering::Release);
         self.0.queue().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bounded_queue_wakes_and_reports_a_closed_sender() {
+        let (tx, mut rx) = outbox(1);
+        tx.try_send("a").unwrap();
+        assert_eq!(tx.try_send("b"), Err(TrySendError::Full));
+        rx.wait().await; // the send left a wake-up
+        assert_eq!(rx.try_recv(), Ok("a"));
+        assert_eq!(rx.try_recv(), Err(()));
+        drop(tx);
+        rx.wait().await; // returns at once: the sender is gone
+        assert!(rx.is_closed());
+    }
+
+    #[test]
+    fn a_dropped_receiver_refuses_sends() {
+        let (tx, rx) = outbox::<u8>(4);
+        drop(rx);
+        assert_eq!(tx.try_send(1), Err(TrySendError::Closed));
     }
 }

@@ -1,212 +1,29 @@
 //! Node-local fan-out: which local connections are in which room, and which
 //! belong to which user (for direct messages). The channel layer feeds it
-//! events; it never blocks. Room traffic goes into each room's [`Feed`]s
-//! (one for native sockets, one for seed-compatible ones), which members'
-//! writers read; frames for one connection go into its bounded outbound
-//! queue. A connection whose queue is full, or who falls a queue's length
-//! behind a feed, is closed as a slow consumer.
+//! events through [`EventSink`]; it never blocks. Room traffic goes into
+//! each room's [`Feed`]s (one for native sockets, one for seed-compatible
+//! ones), which members' writers read; frames for one connection go into its
+//! bounded outbound queue. A connection whose queue is full, or who falls a
+//! queue's length behind a feed, is closed as a slow consumer.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
-use axum::extract::ws::{Message, Utf8Bytes};
-use confab_protocol::{close, dm_members};
-use tokio::sync::Notify;
+use confab_protocol::{close, dm_members, Member};
 
-use crate::feed::{Feed, Subscription};
-use crate::layer::{EventSink, LayerEvent};
-use crate::metrics::Metrics;
-use crate::outbox::{outbox, Outbox, OutboxRx, TrySendError};
-
-/// Connection id, unique in this process.
-pub type ConnId = u64;
-
-/// What a connection receives of room traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// Native `/ws` envelopes, presence included.
-    Native,
-    /// Seed-compatible sockets: message payloads only.
-    Compat,
-}
-
-/// Why and how a connection is being closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseReason {
-    /// WebSocket close code.
-    pub code: u16,
-    /// Short reason text.
-    pub reason: &'static str,
-}
-
-/// What a connection's writer is sent through its outbound queue.
-#[derive(Debug)]
-pub enum Out {
-    /// A frame for this connection only.
-    Frame(Message),
-    /// Start reading a room's feed (queued after the room's `joined` reply
-    /// and any events buffered while joining).
-    Attach(Subscription),
-}
-
-/// The text `flavor` receives for `event`, if anything.
-pub fn text_for(event: &LayerEvent, flavor: Flavor) -> Option<Utf8Bytes> {
-    match (event, flavor) {
-        (LayerEvent::Message(m), Flavor::Native) => Some(m.native_text()),
-        (LayerEvent::Message(m), Flavor::Compat) => Some(m.compat_text()),
-        (LayerEvent::Presence(p), Flavor::Native) => Some(p.text()),
-        (LayerEvent::Presence(_), Flavor::Compat) => None,
-    }
-}
-
-/// The hub's handle on one connection: its bounded outbound queue and its
-/// close signal.
-#[derive(Debug)]
-pub struct ConnHandle {
-    /// Process-unique id.
-    pub id: ConnId,
-    /// The connection's session id (sent in `welcome`).
-    pub session_id: String,
-    /// User id.
-    pub user_id: String,
-    /// What it receives.
-    pub flavor: Flavor,
-    tx: Outbox<Out>,
-    /// Set once when the connection must close (the first request wins).
-    close: OnceLock<CloseReason>,
-    /// Wakes [`ConnHandle::closing`] when `close` is set.
-    closing: Notify,
-    stalled: AtomicBool,
-    metrics: Arc<Metrics>,
-}
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// The receiving end of a connection's queue (for its send task, which
-/// [`ConnHandle::close`] also wakes).
-#[derive(Debug)]
-pub struct ConnOutput {
-    /// Outbound frames and feed attachments.
-    pub rx: OutboxRx<Out>,
-}
-
-impl ConnHandle {
-    /// A new handle with a queue of `capacity` frames.
-    pub fn new(
-        user_id: String,
-        flavor: Flavor,
-        capacity: usize,
-        metrics: Arc<Metrics>,
-    ) -> (Arc<Self>, ConnOutput) {
-        let (tx, rx) = outbox(capacity);
-        let id = NEXT_ID.fetch_add(1, Relaxed);
-        let handle = Arc::new(Self {
-            id,
-            session_id: format!("s-{id:x}-{:08x}", rand::random::<u32>()),
-            user_id,
-            flavor,
-            tx,
-            close: OnceLock::new(),
-            closing: Notify::new(),
-            stalled: AtomicBool::new(false),
-            metrics,
-        });
-        (handle, ConnOutput { rx })
-    }
-
-    /// Queues a frame without waiting; a full queue closes the connection
-    /// with 4001 (slow consumer). Returns whether it was queued.
-    pub fn send(&self, msg: Message) -> bool {
-        self.queue(Out::Frame(msg))
-    }
-
-    fn queue(&self, out: Out) -> bool {
-        match self.tx.try_send(out) {
-            Ok(()) => true,
-            Err(TrySendError::Full) => {
-                self.metrics.dropped.fetch_add(1, Relaxed);
-                self.slow_consumer();
-                false
-            }
-            Err(TrySendError::Closed) => false,
-        }
-    }
-
-    /// Closes the connection with 4001: it does not read fast enough.
-    pub fn slow_consumer(&self) {
-        if self.close(close::SLOW_CONSUMER, "slow consumer") {
-            self.metrics.slow_consumers.fetch_add(1, Relaxed);
-        }
-    }
-
-    /// Wakes the connection's writer (a feed it reads has news).
-    pub fn wake(&self) {
-        self.tx.wake();
-    }
-
-    /// Counts `frames` written to the socket.
-    pub fn count_out(&self, frames: u64) {
-        self.metrics.messages_out.fetch_add(frames, Relaxed);
-    }
-
-    /// Queues a text frame.
-    pub fn send_text(&self, text: impl Into<Utf8Bytes>) -> bool {
-        self.send(Message::Text(text.into()))
-    }
-
-    /// Asks the connection to close with `code`. The first request wins;
-    /// returns whether this one did.
-    pub fn close(&self, code: u16, reason: &'static str) -> bool {
-        let won = self.close.set(CloseReason { code, reason }).is_ok();
-        if won {
-            self.closing.notify_waiters();
-        }
-        won
-    }
-
-    /// Resolves once a close has been requested (at once if it already was).
-    pub async fn closing(&self) {
-        loop {
-            // Created before the check, so a close in between still wakes it.
-            let notified = self.closing.notified();
-            if self.is_closing() {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// The close requested, if any.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        self.close.get().cloned()
-    }
-
-    /// Whether a close was requested.
-    pub fn is_closing(&self) -> bool {
-        self.close.get().is_some()
-    }
-
-    /// Debug: make the connection stop sending and reading (a dead link).
-    pub fn stall(&self) {
-        self.stalled.store(true, Relaxed);
-    }
-
-    /// Whether [`Self::stall`] was called.
-    pub fn is_stalled(&self) -> bool {
-        self.stalled.load(Relaxed)
-    }
-}
+use super::conn::{CloseReason, ConnHandle, ConnId, Out};
+use super::event::{Event, EventSink, Flavor};
+use super::feed::{Feed, Subscription};
 
 struct RoomSubs {
     /// What native sockets read: messages and presence.
-    native: Arc<Feed>,
+    native: Arc<Feed<ConnHandle>>,
     /// What seed-compatible sockets read: messages.
-    compat: Arc<Feed>,
-    live: HashMap<ConnId, (Arc<ConnHandle>, Subscription)>,
+    compat: Arc<Feed<ConnHandle>>,
+    live: HashMap<ConnId, (Arc<ConnHandle>, Subscription<ConnHandle>)>,
     /// Joining connections: events buffered until their `joined` reply is
     /// queued, so no live message overtakes it.
-    pending: HashMap<ConnId, (Arc<ConnHandle>, Vec<LayerEvent>)>,
+    pending: HashMap<ConnId, (Arc<ConnHandle>, Vec<Event>)>,
 }
 
 impl RoomSubs {
@@ -223,7 +40,7 @@ impl RoomSubs {
         self.live.is_empty() && self.pending.is_empty()
     }
 
-    fn feed(&self, flavor: Flavor) -> &Arc<Feed> {
+    fn feed(&self, flavor: Flavor) -> &Arc<Feed<ConnHandle>> {
         match flavor {
             Flavor::Native => &self.native,
             Flavor::Compat => &self.compat,
@@ -244,8 +61,8 @@ impl RoomSubs {
         }
     }
 
-    fn publish(&self, event: &LayerEvent) {
-        if let LayerEvent::Message(_) = event {
+    fn publish(&self, event: &Event) {
+        if let Event::Message(_) = event {
             self.compat.push(event);
         }
         self.native.push(event);
@@ -254,7 +71,7 @@ impl RoomSubs {
 
 /// Local connections by room and by user.
 #[derive(Default)]
-pub struct Hub {
+pub(crate) struct Hub {
     rooms: RwLock<HashMap<String, Arc<Mutex<RoomSubs>>>>,
     users: RwLock<HashMap<String, HashMap<ConnId, Arc<ConnHandle>>>>,
     conns: RwLock<HashMap<ConnId, Arc<ConnHandle>>>,
@@ -273,8 +90,8 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-fn deliver_to(conn: &ConnHandle, event: &LayerEvent) {
-    if let Some(text) = text_for(event, conn.flavor) {
+fn deliver_to(conn: &ConnHandle, event: &Event) {
+    if let Some(text) = event.text_for(conn.flavor) {
         conn.send_text(text);
     }
 }
@@ -282,7 +99,7 @@ fn deliver_to(conn: &ConnHandle, event: &LayerEvent) {
 impl Hub {
     /// An empty hub; a joining connection may buffer up to `pending_limit`
     /// events before it is treated as a slow consumer.
-    pub fn new(pending_limit: usize) -> Self {
+    pub(crate) fn new(pending_limit: usize) -> Self {
         Self {
             pending_limit: pending_limit.max(1),
             ..Self::default()
@@ -299,7 +116,7 @@ impl Hub {
     }
 
     /// Registers a connection (for user delivery, shutdown and debug).
-    pub fn register(&self, conn: &Arc<ConnHandle>) {
+    pub(crate) fn register(&self, conn: &Arc<ConnHandle>) {
         if let Some(r) = self.closing_all.get() {
             conn.close(r.code, r.reason);
         }
@@ -316,7 +133,7 @@ impl Hub {
     }
 
     /// Forgets a connection (call after leaving its rooms).
-    pub fn unregister(&self, conn: &ConnHandle) {
+    pub(crate) fn unregister(&self, conn: &ConnHandle) {
         self.conns
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -336,7 +153,7 @@ impl Hub {
 
     /// Records `user_id`'s new display name for all of their local
     /// connections (see [`Hub::user_name`]).
-    pub fn rename_user(&self, user_id: &str, name: &str) {
+    pub(crate) fn rename_user(&self, user_id: &str, name: &str) {
         if !self.user_online(user_id) {
             return;
         }
@@ -348,7 +165,7 @@ impl Hub {
 
     /// The display name `user_id` renamed themselves to, while any of their
     /// connections is open here.
-    pub fn user_name(&self, user_id: &str) -> Option<String> {
+    pub(crate) fn user_name(&self, user_id: &str) -> Option<String> {
         self.names
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -358,7 +175,7 @@ impl Hub {
 
     /// Rooms where any local connection of `user_id` is subscribed (live or
     /// joining), sorted.
-    pub fn rooms_of_user(&self, user_id: &str) -> Vec<String> {
+    pub(crate) fn rooms_of_user(&self, user_id: &str) -> Vec<String> {
         let mut out: Vec<String> = self
             .rooms
             .read()
@@ -378,7 +195,7 @@ impl Hub {
     /// Adds `conn` to `room`. With `pending`, events are buffered until
     /// [`Hub::activate`]. Returns true when it is the room's first local
     /// subscriber (the layer should be told to subscribe).
-    pub fn add(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> bool {
+    pub(crate) fn add(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> bool {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         let mut first = false;
         let capacity = self.pending_limit;
@@ -399,11 +216,11 @@ impl Hub {
 
     /// Drops the presence diffs buffered so far for a pending join (the
     /// member list of its `joined` reply already reflects them).
-    pub fn clear_pending_presence(&self, room: &str, conn: &ConnHandle) {
+    pub(crate) fn clear_pending_presence(&self, room: &str, conn: &ConnHandle) {
         if let Some(subs) = self.room(room) {
             let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((_, buf)) = subs.pending.get_mut(&conn.id) {
-                buf.retain(|e| matches!(e, LayerEvent::Message(_)));
+                buf.retain(|e| matches!(e, Event::Message(_)));
             }
         }
     }
@@ -411,13 +228,13 @@ impl Hub {
     /// Ends a pending join: queues the buffered events (messages only when
     /// newer than `head`, the offset the `joined` reply's history ends at)
     /// and makes the subscription live.
-    pub fn activate(&self, room: &str, conn: &Arc<ConnHandle>, head: u64) {
+    pub(crate) fn activate(&self, room: &str, conn: &Arc<ConnHandle>, head: u64) {
         let Some(subs) = self.room(room) else { return };
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((c, buffered)) = subs.pending.remove(&conn.id) {
             for ev in &buffered {
                 match ev {
-                    LayerEvent::Message(m) if m.msg.offset <= head => {}
+                    Event::Message(m) if m.msg.offset <= head => {}
                     _ => deliver_to(&c, ev),
                 }
             }
@@ -427,7 +244,7 @@ impl Hub {
 
     /// Removes `conn` from `room`. Returns true when the room has no local
     /// subscribers left (the layer may unsubscribe).
-    pub fn remove(&self, room: &str, conn: &ConnHandle) -> bool {
+    pub(crate) fn remove(&self, room: &str, conn: &ConnHandle) -> bool {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         let Some(subs) = rooms.get(room) else {
             return false;
@@ -445,7 +262,7 @@ impl Hub {
     }
 
     /// Rooms with local subscribers.
-    pub fn room_count(&self) -> usize {
+    pub(crate) fn room_count(&self) -> usize {
         self.rooms
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -453,7 +270,7 @@ impl Hub {
     }
 
     /// Whether any local connection belongs to `user_id`.
-    pub fn user_online(&self, user_id: &str) -> bool {
+    pub(crate) fn user_online(&self, user_id: &str) -> bool {
         self.users
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -461,7 +278,7 @@ impl Hub {
     }
 
     /// All local connections.
-    pub fn connections(&self) -> Vec<Arc<ConnHandle>> {
+    pub(crate) fn connections(&self) -> Vec<Arc<ConnHandle>> {
         self.conns
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -471,7 +288,7 @@ impl Hub {
     }
 
     /// A local connection by session id.
-    pub fn by_session(&self, session_id: &str) -> Option<Arc<ConnHandle>> {
+    pub(crate) fn by_session(&self, session_id: &str) -> Option<Arc<ConnHandle>> {
         self.conns
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -481,19 +298,19 @@ impl Hub {
     }
 
     /// Whether [`Hub::close_all`] was called (the node is shutting down).
-    pub fn is_shutting_down(&self) -> bool {
+    pub(crate) fn is_shutting_down(&self) -> bool {
         self.closing_all.get().is_some()
     }
 
     /// Asks every connection to close with `code`.
-    pub fn close_all(&self, code: u16, reason: &'static str) {
+    pub(crate) fn close_all(&self, code: u16, reason: &'static str) {
         let _ = self.closing_all.set(CloseReason { code, reason });
         for c in self.connections() {
             c.close(code, reason);
         }
     }
 
-    fn deliver_room(&self, room: &str, event: &LayerEvent) {
+    fn deliver_room(&self, room: &str, event: &Event) {
         let Some(subs) = self.room(room) else { return };
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         subs.publish(event);
@@ -507,7 +324,7 @@ impl Hub {
         }
     }
 
-    fn deliver_dm(&self, room: &str, a: &str, b: &str, event: &LayerEvent) {
+    fn deliver_dm(&self, room: &str, a: &str, b: &str, event: &Event) {
         // Connections that joined the DM room get it through the room (in
         // order with their `joined` reply); the users' other connections
         // get it directly.
@@ -538,17 +355,33 @@ impl Hub {
 }
 
 impl EventSink for Hub {
-    fn deliver(&self, event: LayerEvent) {
+    fn deliver(&self, event: Event) {
         match &event {
-            LayerEvent::Message(m) => match dm_members(&m.msg.room) {
+            Event::Message(m) => match dm_members(&m.msg.room) {
                 Some((a, b)) => self.deliver_dm(&m.msg.room, a, b, &event),
                 None => self.deliver_room(&m.msg.room, &event),
             },
             // Once every local connection is closing, the presence diffs of
             // their leaves would only queue ahead of their close frames (a
             // restart with 5,000 sockets made tens of thousands).
-            LayerEvent::Presence(_) if self.is_shutting_down() => {}
-            LayerEvent::Presence(p) => self.deliver_room(&p.diff.room, &event),
+            Event::Presence(_) if self.is_shutting_down() => {}
+            Event::Presence(p) => self.deliver_room(&p.diff.room, &event),
+        }
+    }
+
+    fn renamed(&self, member: &Member) -> Vec<String> {
+        if self.user_name(&member.id).as_deref() == Some(member.name.as_str()) {
+            return Vec::new();
+        }
+        self.rename_user(&member.id, &member.name);
+        self.rooms_of_user(&member.id)
+    }
+
+    fn history_lost(&self) {
+        for c in self.connections() {
+            if c.flavor == Flavor::Native {
+                c.close(close::SERVICE_RESTART, "history lost; rejoin");
+            }
         }
     }
 }

@@ -1,0 +1,132 @@
+//! What happens in a room, as the channel layer reports it to this node:
+//! a stored message or a presence diff. Each event carries its wire texts,
+//! encoded once on first use (by [`super::encode`]) and shared by every
+//! connection that receives it.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::ws::Utf8Bytes;
+use confab_protocol::{Member, Message, Presence};
+use serde_json::value::RawValue;
+
+use super::encode;
+
+/// A payload as the exact JSON text received, shared between recipients.
+pub type Payload = Arc<RawValue>;
+
+/// What a connection receives of room traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Native `/ws` envelopes, presence included.
+    Native,
+    /// Seed-compatible sockets: message payloads only.
+    Compat,
+}
+
+/// A stored room message plus its wire encodings.
+#[derive(Debug)]
+pub struct StoredMessage {
+    /// The message.
+    pub msg: Message<Payload>,
+    native: OnceLock<Utf8Bytes>,
+    compat: OnceLock<Utf8Bytes>,
+}
+
+impl StoredMessage {
+    /// Wraps a message.
+    pub fn new(msg: Message<Payload>) -> Self {
+        Self {
+            msg,
+            native: OnceLock::new(),
+            compat: OnceLock::new(),
+        }
+    }
+
+    /// The native `message` envelope text.
+    pub fn native_text(&self) -> Utf8Bytes {
+        (self
+            .native
+            .get_or_init(|| encode::native_message(&self.msg)))
+        .clone()
+    }
+
+    /// The text a seed-compatible socket receives (see
+    /// [`encode::compat_message`]).
+    pub fn compat_text(&self) -> Utf8Bytes {
+        (self
+            .compat
+            .get_or_init(|| encode::compat_message(&self.msg.payload)))
+        .clone()
+    }
+}
+
+/// A presence diff of one room, with its encoding computed once.
+#[derive(Debug)]
+pub struct PresenceEvent {
+    /// The diff.
+    pub diff: Presence,
+    text: OnceLock<Utf8Bytes>,
+}
+
+impl PresenceEvent {
+    /// Wraps a diff.
+    pub fn new(diff: Presence) -> Self {
+        Self {
+            diff,
+            text: OnceLock::new(),
+        }
+    }
+
+    /// The native `presence` envelope text.
+    pub fn text(&self) -> Utf8Bytes {
+        (self.text.get_or_init(|| encode::presence(&self.diff))).clone()
+    }
+}
+
+/// What a channel layer tells the node, in order per room.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A message was stored in a room.
+    Message(Arc<StoredMessage>),
+    /// A room's presence changed.
+    Presence(Arc<PresenceEvent>),
+}
+
+impl Event {
+    /// A presence event for `diff`.
+    pub fn presence(diff: Presence) -> Self {
+        Self::Presence(Arc::new(PresenceEvent::new(diff)))
+    }
+
+    /// The text a connection of `flavor` receives for this event, if
+    /// anything: seed-compatible sockets get messages only.
+    pub(crate) fn text_for(&self, flavor: Flavor) -> Option<Utf8Bytes> {
+        match (self, flavor) {
+            (Self::Message(m), Flavor::Native) => Some(m.native_text()),
+            (Self::Message(m), Flavor::Compat) => Some(m.compat_text()),
+            (Self::Presence(p), Flavor::Native) => Some(p.text()),
+            (Self::Presence(_), Flavor::Compat) => None,
+        }
+    }
+}
+
+/// Where a channel layer delivers what happens. A layer is given one when
+/// [`crate::AppState`] builds it, so it cannot be wired to the wrong node.
+/// No method may block.
+pub trait EventSink: Send + Sync {
+    /// Fans one event out to this node's connections.
+    fn deliver(&self, event: Event);
+
+    /// A user renamed themselves on another node: their connections here
+    /// take `member.name`. Returns the rooms those connections are in here
+    /// (whose shared presence must then be updated), or nothing when the
+    /// user has no connection here or already had this name.
+    fn renamed(&self, _member: &Member) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The layer lost its history (offsets restart): every native
+    /// connection here is closed with 1012 so its client rejoins and is
+    /// told it could not recover.
+    fn history_lost(&self) {}
+}

@@ -1,0 +1,96 @@
+//! What travels on the layer's pub/sub channels. A frame is one tag byte
+//! and a body; the Lua scripts write `m` and `p` frames (`publish.lua`,
+//! `join.lua`, `leave.lua`, `restore.lua`, `update.lua`, `reap.lua`), the
+//! rename notice is written here.
+
+use std::sync::Arc;
+
+use confab_protocol::{Member, Presence};
+
+use super::json;
+use crate::error::{Error, Result};
+use crate::fanout::StoredMessage;
+use crate::layer::decode_stored;
+
+/// One pub/sub frame.
+#[derive(Debug)]
+pub(super) enum Frame {
+    /// `m<epoch>|<message JSON>`: a message stored in the history `epoch`.
+    Message {
+        /// The history epoch when it was stored.
+        epoch: String,
+        /// The message.
+        message: Arc<StoredMessage>,
+    },
+    /// `p<presence diff JSON>`.
+    Presence(Presence),
+    /// `r<member JSON>`: a user renamed themselves (on their user channel).
+    Renamed(Member),
+}
+
+impl Frame {
+    /// Decodes a frame received on a channel.
+    pub(super) fn parse(bytes: &[u8]) -> Result<Self> {
+        let corrupt = |source| Error::Corrupt {
+            what: "pub/sub frame",
+            source,
+        };
+        let unknown = || Error::Internal("unknown pub/sub frame".into());
+        let (tag, body) = bytes.split_first().ok_or_else(unknown)?;
+        match tag {
+            b'm' => {
+                let bar = body.iter().position(|b| *b == b'|').ok_or_else(unknown)?;
+                let epoch = std::str::from_utf8(&body[..bar]).map_err(|_| unknown())?;
+                Ok(Self::Message {
+                    epoch: epoch.to_owned(),
+                    message: decode_stored(&body[bar + 1..])?,
+                })
+            }
+            b'p' => serde_json::from_slice(body)
+                .map(Self::Presence)
+                .map_err(corrupt),
+            b'r' => serde_json::from_slice(body)
+                .map(Self::Renamed)
+                .map_err(corrupt),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// The rename notice for `member`.
+    pub(super) fn renamed(member: &Member) -> String {
+        format!("r{}", json(member))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_kind_and_refuses_garbage() {
+        let m = br#"mr0123|{"room":"lobby","offset":7,"from":{"id":"u","name":"U"},"ts":1,"payload":{"x":1}}"#;
+        match Frame::parse(m).expect("message") {
+            Frame::Message { epoch, message } => {
+                assert_eq!(epoch, "r0123");
+                assert_eq!(message.msg.offset, 7);
+                assert_eq!(message.msg.payload.get(), r#"{"x":1}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+        let p = br#"p{"room":"lobby","leaves":[{"id":"u","name":"U"}]}"#;
+        assert!(matches!(Frame::parse(p), Ok(Frame::Presence(d)) if d.leaves.len() == 1));
+        let member = Member {
+            id: "u".into(),
+            name: "Ü".into(),
+        };
+        let r = Frame::renamed(&member);
+        assert!(matches!(Frame::parse(r.as_bytes()), Ok(Frame::Renamed(m)) if m == member));
+        for bad in [&b""[..], b"x{}", b"mno-bar", b"p{", b"m|{"] {
+            assert!(
+                Frame::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

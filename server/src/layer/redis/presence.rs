@@ -1,0 +1,198 @@
+//! Presence in Redis: who is in each room, counted per node, and the
+//! node's own mirror of its connections, which it restores Redis from when
+//! Redis lost it or another node reaped this one. Every node refreshes its
+//! score in `P:nodes`; any node reaps a node silent for the presence TTL.
+
+use std::collections::{HashMap, HashSet};
+
+use confab_protocol::{Member, Presence};
+
+use super::json;
+use super::shared::Shared;
+use crate::clock::now_ms;
+use crate::error::Result;
+
+/// This node's own presence, the truth it restores Redis from.
+#[derive(Default)]
+pub(super) struct Local {
+    /// (room, user) → (member, local connections).
+    pub(super) presence: HashMap<(String, String), (Member, u64)>,
+    /// Entries whose Redis count may differ from ours (an operation failed
+    /// or its reply was lost); the heartbeat sets them to our count.
+    pub(super) dirty: HashSet<(String, String)>,
+}
+
+impl Shared {
+    /// Changes a present user's name in `room` (an `updates` diff).
+    pub(super) async fn update_presence(&self, room: &str, member: &Member) -> Result<()> {
+        if let Some(e) = (self.local().presence).get_mut(&(room.to_owned(), member.id.clone())) {
+            e.0 = member.clone();
+        }
+        let diff = json(&Presence {
+            room: room.to_owned(),
+            updates: vec![member.clone()],
+            ..Presence::default()
+        });
+        let mut inv = self.scripts.update.prepare_invoke();
+        inv.key(self.keys.members(room))
+            .key(self.keys.room_channel(room))
+            .arg(&member.id)
+            .arg(json(member))
+            .arg(diff);
+        let mut conn = self.conn.clone();
+        self.call("presence update", inv.invoke_async::<i64>(&mut conn))
+            .await
+            .map(drop)
+    }
+
+    pub(super) async fn join_script(
+        &self,
+        room: &str,
+        member: &Member,
+        n: u64,
+    ) -> Result<Vec<String>> {
+        let k = &self.keys;
+        let diff = json(&Presence {
+            room: room.to_owned(),
+            joins: vec![member.clone()],
+            ..Presence::default()
+        });
+        let mut inv = self.scripts.join.prepare_invoke();
+        inv.key(k.members(room))
+            .key(k.counts(room))
+            .key(k.node_counts(room))
+            .key(k.node_rooms(&self.node))
+            .key(k.room_channel(room))
+            .arg(&member.id)
+            .arg(&self.node)
+            .arg(json(member))
+            .arg(room)
+            .arg(n)
+            .arg(diff);
+        let mut conn = self.conn.clone();
+        self.call("presence join", inv.invoke_async(&mut conn))
+            .await
+    }
+
+    async fn restore_script(&self, room: &str, member: &Member, n: u64) -> Result<()> {
+        let k = &self.keys;
+        let joins = json(&Presence {
+            room: room.to_owned(),
+            joins: vec![member.clone()],
+            ..Presence::default()
+        });
+        let leaves = format!("{{\"room\":{},\"leaves\":[", json(&room));
+        let mut inv = self.scripts.restore.prepare_invoke();
+        inv.key(k.members(room))
+            .key(k.counts(room))
+            .key(k.node_counts(room))
+            .key(k.node_rooms(&self.node))
+            .key(k.room_channel(room))
+            .arg(&member.id)
+            .arg(&self.node)
+            .arg(json(member))
+            .arg(room)
+            .arg(n)
+            .arg(joins)
+            .arg(leaves);
+        let mut conn = self.conn.clone();
+        self.call("presence restore", inv.invoke_async::<i64>(&mut conn))
+            .await
+            .map(drop)
+    }
+
+    pub(super) async fn leave_script(&self, room: &str, user_id: &str) -> Result<()> {
+        let k = &self.keys;
+        let prefix = format!("{{\"room\":{},\"leaves\":[", json(&room));
+        let mut inv = self.scripts.leave.prepare_invoke();
+        inv.key(k.members(room))
+            .key(k.counts(room))
+            .key(k.node_counts(room))
+            .key(k.node_rooms(&self.node))
+            .key(k.room_channel(room))
+            .arg(user_id)
+            .arg(&self.node)
+            .arg(room)
+            .arg(prefix);
+        let mut conn = self.conn.clone();
+        self.call("presence leave", inv.invoke_async::<i64>(&mut conn))
+            .await
+            .map(drop)
+    }
+
+    /// One heartbeat: refresh this node, restore its presence if it was
+    /// reaped (or Redis lost it), retry failed leaves, reap dead nodes.
+    pub(super) async fn heartbeat(&self) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let now = now_ms();
+        let added: i64 = self
+            .call(
+                "heartbeat",
+                redis::cmd("ZADD")
+                    .arg(self.keys.nodes())
+                    .arg(now)
+                    .arg(&self.node)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let keys: Vec<(String, String)> = {
+            let mut local = self.local();
+            let mut keys: Vec<_> = local.dirty.drain().collect();
+            if added == 1 {
+                // Reaped meanwhile, or Redis lost its data: re-add everything.
+                if !local.presence.is_empty() {
+                    tracing::warn!(
+                        node = %self.node,
+                        entries = local.presence.len(),
+                        "this node was missing from Redis presence; restoring it"
+                    );
+                }
+                keys.extend(local.presence.keys().cloned());
+            }
+            keys
+        };
+        for (i, (room, user)) in keys.iter().enumerate() {
+            let entry = self
+                .local()
+                .presence
+                .get(&(room.clone(), user.clone()))
+                .cloned();
+            let (member, n) = entry.unwrap_or_else(|| {
+                (
+                    Member {
+                        id: user.clone(),
+                        name: user.clone(),
+                    },
+                    0,
+                )
+            });
+            if let Err(e) = self.restore_script(room, &member, n).await {
+                self.local().dirty.extend(keys[i..].iter().cloned());
+                return Err(e);
+            }
+        }
+        let cutoff = now.saturating_sub(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
+        let dead: Vec<String> = self
+            .call(
+                "find dead nodes",
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(self.keys.nodes())
+                    .arg("-inf")
+                    .arg(cutoff)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        for node in dead.into_iter().filter(|n| *n != self.node) {
+            let mut inv = self.scripts.reap.prepare_invoke();
+            inv.key(self.keys.nodes())
+                .arg(&self.keys.0)
+                .arg(&node)
+                .arg(cutoff);
+            let rooms: i64 = self.call("reap", inv.invoke_async(&mut conn)).await?;
+            if rooms >= 0 {
+                tracing::info!(dead = %node, rooms, "reaped the presence of a silent node");
+            }
+        }
+        Ok(())
+    }
+}
