@@ -4,7 +4,7 @@
 # Yew demo end to end. Installs what it needs first (scripts/install-tools.sh).
 #
 #   scripts/test.sh            # everything
-#   scripts/test.sh native     # only the cargo tests
+#   scripts/test.sh native     # only lint and the cargo tests
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -28,27 +28,21 @@ suite() {
   fi
 }
 
-# One real redis-server for the whole run: the Redis layer tests
-# (server/tests/redis*.rs) use it and fail in CI without it.
-if [ -z "${CONFAB_TEST_REDIS_URL:-}" ]; then
-  redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  redis_dir=$(mktemp -d /tmp/confab-redis.XXXXXX)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$redis_dir" --logfile "$redis_dir/redis.log" --daemonize no &
-  redis_pid=$!
-  trap 'kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$redis_dir"' EXIT
-  for _ in $(seq 100); do
-    redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
-    sleep 0.1
-  done
-  export CONFAB_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
-fi
-
 what=${1:-all}
-suite fmt cargo fmt --all -- --check
-# First, before anything builds other feature sets into target/: doctests
-# get confused by several builds of one crate. `cargo test` also builds the
-# confab-server binary the bench smoke test drives.
+# Formatting, clippy (native, and wasm32 for the SDK and the demo) and the
+# import-cycle check: the habits every change keeps.
+lint() {
+  cargo fmt --all -- --check &&
+    cargo clippy -q --workspace --all-targets -- -D warnings &&
+    cargo clippy -q -p confab-client -p confab-demo --target wasm32-unknown-unknown --all-targets -- -D warnings &&
+    python3 scripts/check-imports.py server client-sdk protocol demo-app bench
+}
+suite lint lint
+# Before anything builds other feature sets into target/: doctests get
+# confused by several builds of one crate. `cargo test` also builds the
+# confab-server binary the bench smoke test drives. Tests that need Redis or
+# nginx start their own (server/tests/common/process.rs) and fail, never
+# skip, when one is missing.
 suite native cargo test --workspace --exclude confab-demo
 if [ "$what" = all ]; then
   suite sdk-browser bash client-sdk/scripts/test.sh

@@ -5,13 +5,11 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod common;
-mod redis_common;
 
 use serde_json::json;
 
-use redis_common::{
-    as_user, join, native, next_message, publish_collect, temp_dir, token_args, Node,
-};
+use common::process::{as_user, temp_dir, token_args, Node};
+use common::{join_since, native_at, next_message, publish_collect};
 
 fn texts(history: &serde_json::Value) -> Vec<String> {
     history
@@ -30,13 +28,13 @@ async fn restart_with_data_dir_resumes_exactly_once() {
     let mut node = Node::start(&args).await;
     let port = node.addr.port();
 
-    let (mut away, _) = native(&node.ws("/ws?name=away")).await;
-    let joined = join(&mut away, "lobby", None).await;
+    let (mut away, _) = native_at(&node.ws("/ws?name=away")).await;
+    let joined = join_since(&mut away, "lobby", None).await;
     assert_eq!(joined["offset"], 0, "{joined}");
     let epoch = joined["epoch"].as_str().unwrap().to_owned();
 
-    let (mut writer, _) = native(&node.ws("/ws?name=writer")).await;
-    join(&mut writer, "lobby", None).await;
+    let (mut writer, _) = native_at(&node.ws("/ws?name=writer")).await;
+    join_since(&mut writer, "lobby", None).await;
     let mut seen = Vec::new();
     let ack = publish_collect(&mut writer, "lobby", "1", json!({"n": 1}), &mut seen).await;
     assert_eq!(ack["offset"], 1, "{ack}");
@@ -61,8 +59,8 @@ async fn restart_with_data_dir_resumes_exactly_once() {
     node.kill9();
     let mut node = Node::start_on(port, &args).await;
 
-    let (mut writer, _) = native(&node.ws("/ws?name=writer")).await;
-    let j = join(&mut writer, "lobby", None).await;
+    let (mut writer, _) = native_at(&node.ws("/ws?name=writer")).await;
+    let j = join_since(&mut writer, "lobby", None).await;
     assert_eq!(j["epoch"], epoch.as_str(), "epoch kept across restart: {j}");
     assert_eq!(j["offset"], 3, "{j}");
     for n in 4..=5 {
@@ -78,8 +76,8 @@ async fn restart_with_data_dir_resumes_exactly_once() {
     }
 
     // The client that was away resumes from offset 1.
-    let (mut away, _) = native(&node.ws("/ws?name=away")).await;
-    let j = join(&mut away, "lobby", Some((&epoch, 1))).await;
+    let (mut away, _) = native_at(&node.ws("/ws?name=away")).await;
+    let j = join_since(&mut away, "lobby", Some((&epoch, 1))).await;
     assert_eq!(j["recovered"], true, "{j}");
     assert_eq!(texts(&j["history"]), ["2", "3", "4", "5"], "{j}");
     let offsets: Vec<u64> = j["history"]
@@ -91,8 +89,8 @@ async fn restart_with_data_dir_resumes_exactly_once() {
     assert_eq!(offsets, [2, 3, 4, 5]);
 
     // A graceful restart (SIGTERM) keeps it too, DM history included.
-    let (mut alice, _) = native(&node.ws(&format!("/ws{}", as_user("alice")))).await;
-    let (mut bob, _) = native(&node.ws(&format!("/ws{}", as_user("bob")))).await;
+    let (mut alice, _) = native_at(&node.ws(&format!("/ws{}", as_user("alice")))).await;
+    let (mut bob, _) = native_at(&node.ws(&format!("/ws{}", as_user("bob")))).await;
     common::send(
         &mut alice,
         json!({"type": "direct", "ref": "d1", "to": "bob", "payload": {"n": 99}}),
@@ -106,11 +104,11 @@ async fn restart_with_data_dir_resumes_exactly_once() {
     drop((away, alice, bob, writer));
     assert_eq!(node.term(), Some(0), "clean exit on SIGTERM");
     let node = Node::start_on(port, &args).await;
-    let (mut bob, _) = native(&node.ws(&format!("/ws{}", as_user("bob")))).await;
-    let j = join(&mut bob, "dm:alice:bob", Some((&epoch, 0))).await;
+    let (mut bob, _) = native_at(&node.ws(&format!("/ws{}", as_user("bob")))).await;
+    let j = join_since(&mut bob, "dm:alice:bob", Some((&epoch, 0))).await;
     assert_eq!(j["recovered"], true, "{j}");
     assert_eq!(texts(&j["history"]), ["99"], "{j}");
-    let j = join(&mut bob, "lobby", Some((&epoch, 5))).await;
+    let j = join_since(&mut bob, "lobby", Some((&epoch, 5))).await;
     assert_eq!(j["recovered"], true, "{j}");
     assert_eq!(j["offset"], 5, "{j}");
     assert!(j["history"].as_array().unwrap().is_empty(), "{j}");
@@ -121,16 +119,16 @@ async fn restart_with_data_dir_resumes_exactly_once() {
 async fn restart_without_data_dir_changes_epoch() {
     let mut node = Node::start(&[]).await;
     let port = node.addr.port();
-    let (mut c, _) = native(&node.ws("/ws")).await;
-    let j = join(&mut c, "lobby", None).await;
+    let (mut c, _) = native_at(&node.ws("/ws")).await;
+    let j = join_since(&mut c, "lobby", None).await;
     let epoch = j["epoch"].as_str().unwrap().to_owned();
     let mut seen = Vec::new();
     publish_collect(&mut c, "lobby", "1", json!({"n": 1}), &mut seen).await;
     drop(c);
     node.kill9();
     let node = Node::start_on(port, &[]).await;
-    let (mut c, _) = native(&node.ws("/ws")).await;
-    let j = join(&mut c, "lobby", Some((&epoch, 1))).await;
+    let (mut c, _) = native_at(&node.ws("/ws")).await;
+    let j = join_since(&mut c, "lobby", Some((&epoch, 1))).await;
     assert_ne!(j["epoch"], epoch.as_str(), "{j}");
     assert_eq!(j["recovered"], false, "{j}");
 }

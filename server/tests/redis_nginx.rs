@@ -4,31 +4,27 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod common;
-mod redis_common;
 
 use std::time::Duration;
 
 use serde_json::json;
 
-use redis_common::{
-    as_user, join, metric, native, prefix, publish_collect, redis_args, redis_url, token_args,
-    Nginx, Node,
-};
+use common::process::{as_user, prefix, redis_args, token_args, Nginx, Node, Redis};
+use common::{join_since, metric, native_at, publish_collect};
 
 #[tokio::test]
 async fn client_through_nginx_survives_a_node_kill() {
-    let Some(url) = redis_url() else { return };
+    let redis = Redis::start().await;
+    let url = redis.url();
     let mut args = redis_args(&url, &prefix("nginx"), 3);
     args.extend(token_args());
     let a = Node::start(&args).await;
     let b = Node::start(&args).await;
-    let Some(nginx) = Nginx::start([a.addr, b.addr]).await else {
-        return;
-    };
+    let nginx = Nginx::start([a.addr, b.addr]).await;
     let via_nginx = nginx.ws(&format!("/ws{}", as_user("alice")));
 
-    let (mut alice, _) = native(&via_nginx).await;
-    let j = join(&mut alice, "px", None).await;
+    let (mut alice, _) = native_at(&via_nginx).await;
+    let j = join_since(&mut alice, "px", None).await;
     let epoch = j["epoch"].as_str().unwrap().to_owned();
     let mut seen = Vec::new();
     for n in 1..=3 {
@@ -42,8 +38,8 @@ async fn client_through_nginx_survives_a_node_kill() {
     assert_eq!(on_a + on_b, 1, "one socket, on one node");
     let (mut dead, live) = if on_a == 1 { (a, b) } else { (b, a) };
 
-    let (mut bob, _) = native(&live.ws(&format!("/ws{}", as_user("bob")))).await;
-    join(&mut bob, "px", None).await;
+    let (mut bob, _) = native_at(&live.ws(&format!("/ws{}", as_user("bob")))).await;
+    join_since(&mut bob, "px", None).await;
     dead.kill9();
     // alice's socket drops with the node.
     tokio::time::timeout(Duration::from_secs(10), async {
@@ -66,8 +62,8 @@ async fn client_through_nginx_survives_a_node_kill() {
         assert_eq!(ack["offset"], n, "{ack}");
     }
     // alice reconnects to the same nginx address and resumes with no gap.
-    let (mut alice, _) = native(&via_nginx).await;
-    let j = join(&mut alice, "px", Some((&epoch, 3))).await;
+    let (mut alice, _) = native_at(&via_nginx).await;
+    let j = join_since(&mut alice, "px", Some((&epoch, 3))).await;
     assert_eq!(j["recovered"], true, "{j}");
     let got: Vec<u64> = j["history"]
         .as_array()
@@ -80,8 +76,8 @@ async fn client_through_nginx_survives_a_node_kill() {
     assert_eq!(ack["offset"], 6, "{ack}");
     // New sockets through nginx keep landing on the live node.
     for i in 0..4 {
-        let (mut c, _) = native(&nginx.ws(&format!("/ws{}", as_user(&format!("c{i}"))))).await;
-        let j = join(&mut c, "px", None).await;
+        let (mut c, _) = native_at(&nginx.ws(&format!("/ws{}", as_user(&format!("c{i}"))))).await;
+        let j = join_since(&mut c, "px", None).await;
         assert_eq!(j["offset"], 6, "{j}");
     }
 }

@@ -15,7 +15,9 @@
 //! - [`writer`]: the task that writes a connection's queue and feeds to its
 //!   socket and sends its close frame.
 //!
-//! Imports go one way: `hub` → `conn` → `feed` → `event` → `encode`.
+//! Imports go one way: `hub` and `writer` → `conn` → `feed` and `outbox`;
+//! `feed` → `event` → `encode`. Nothing here imports the layers or the
+//! endpoints.
 
 pub(crate) mod conn;
 pub(crate) mod encode;

@@ -1,6 +1,12 @@
 //! Test helpers: an in-process server on port 0, a WebSocket client with
-//! bounded waits, and a tiny HTTP/1.1 client.
+//! bounded waits, and a tiny HTTP/1.1 client. [`process`] starts real
+//! processes (nodes, Redis, nginx), [`raw`] speaks WebSocket frames by
+//! hand, [`bystanders`] checks that an attack leaves others unharmed.
 #![allow(dead_code, clippy::unwrap_used)]
+
+pub mod bystanders;
+pub mod process;
+pub mod raw;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -254,4 +260,165 @@ pub fn ids(members: &Value) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A native client of the server at `url` after `welcome`; returns the
+/// socket and its user.
+pub async fn native_at(url: &str) -> (Ws, Value) {
+    let mut ws = connect(url).await;
+    let welcome = recv(&mut ws).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let user = welcome["user"].clone();
+    (ws, user)
+}
+
+/// Joins `room` (optionally resuming) and returns the `joined` reply.
+pub async fn join_since(ws: &mut Ws, room: &str, since: Option<(&str, u64)>) -> Value {
+    let mut msg = json!({"type": "join", "ref": format!("j-{room}"), "room": room});
+    if let Some((epoch, offset)) = since {
+        msg["since"] = json!({"epoch": epoch, "offset": offset});
+    }
+    send(ws, msg).await;
+    loop {
+        let v = recv(ws).await;
+        if v["type"] == "joined" && v["room"] == room {
+            return v;
+        }
+        assert_ne!(v["type"], "error", "join failed: {v}");
+    }
+}
+
+/// Sends a publish and returns the reply (`ack` or `error`) for its ref,
+/// collecting `message`s of `room` seen meanwhile into `seen`.
+pub async fn publish_collect(
+    ws: &mut Ws,
+    room: &str,
+    r: &str,
+    payload: Value,
+    seen: &mut Vec<Value>,
+) -> Value {
+    send(
+        ws,
+        json!({"type": "publish", "ref": r, "room": room, "payload": payload}),
+    )
+    .await;
+    loop {
+        let v = recv(ws).await;
+        if (v["type"] == "ack" || v["type"] == "error") && v["ref"] == r {
+            return v;
+        }
+        if v["type"] == "message" && v["room"] == room {
+            seen.push(v);
+        }
+    }
+}
+
+/// Next `message` of `room` (skipping presence and others).
+pub async fn next_message(ws: &mut Ws, room: &str) -> Value {
+    loop {
+        let v = recv(ws).await;
+        if v["type"] == "message" && v["room"] == room {
+            return v;
+        }
+    }
+}
+
+/// Reads presence diffs of `room` until `pred` holds for one; panics after
+/// `within`.
+pub async fn wait_presence(
+    ws: &mut Ws,
+    room: &str,
+    within: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let v = tokio::time::timeout_at(deadline, recv(ws))
+            .await
+            .unwrap_or_else(|_| panic!("no matching presence diff in {within:?}"));
+        if v["type"] == "presence" && v["room"] == room && pred(&v) {
+            return v;
+        }
+    }
+}
+
+/// Whether a presence diff's `field` list names `user_id`.
+pub fn lists(diff: &Value, field: &str, user_id: &Value) -> bool {
+    diff[field]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|m| m["id"] == *user_id))
+}
+
+/// A Prometheus counter's value from `/metrics`.
+pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let (status, body) = http(addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{body}"))
+}
+
+/// Next `message` of `room` within `within` (no per-frame limit).
+pub async fn message_within(ws: &mut Ws, room: &str, within: Duration) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no message of {room} within {within:?}"));
+        if let Some(Ok(Message::Text(t))) = frame {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["type"] == "message" && v["room"] == room {
+                return v;
+            }
+        } else if !matches!(frame, Some(Ok(Message::Ping(_) | Message::Pong(_)))) {
+            panic!("connection ended: {frame:?}");
+        }
+    }
+}
+
+/// Polls `/metrics` until `name` is at least `want` (panics after [`WAIT`]).
+pub async fn wait_metric_at_least(addr: SocketAddr, name: &str, want: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = metric(addr, name).await;
+        if got >= want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stays {got}, want at least {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `/metrics` until `name` equals `want` (panics after [`WAIT`]).
+pub async fn wait_metric(addr: SocketAddr, name: &str, want: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = metric(addr, name).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stays {got}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// HTTP status of a WebSocket handshake; `None` when the server dropped the
+/// connection without an HTTP answer.
+pub async fn connect_status_or_reset(url: &str) -> Option<u16> {
+    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("connect timed out")
+    {
+        Ok(_) => Some(101),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Some(resp.status().as_u16()),
+        Err(_) => None,
+    }
 }

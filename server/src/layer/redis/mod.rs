@@ -70,9 +70,8 @@ mod shared;
 use frame::Frame;
 use keys::Keys;
 use listener::{Cursors, Listener, SubCmd};
-use presence::Local;
 use scripts::Scripts;
-use shared::{decode_entry, Shared};
+use shared::{decode_entry, Local, Shared};
 
 /// Longest wait for one Redis command before answering `unavailable`.
 const OP_TIMEOUT: Duration = Duration::from_secs(3);

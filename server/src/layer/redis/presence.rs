@@ -3,24 +3,12 @@
 //! Redis lost it or another node reaped this one. Every node refreshes its
 //! score in `P:nodes`; any node reaps a node silent for the presence TTL.
 
-use std::collections::{HashMap, HashSet};
-
 use confab_protocol::{Member, Presence};
 
 use super::json;
 use super::shared::Shared;
 use crate::clock::now_ms;
 use crate::error::Result;
-
-/// This node's own presence, the truth it restores Redis from.
-#[derive(Default)]
-pub(super) struct Local {
-    /// (room, user) → (member, local connections).
-    pub(super) presence: HashMap<(String, String), (Member, u64)>,
-    /// Entries whose Redis count may differ from ours (an operation failed
-    /// or its reply was lost); the heartbeat sets them to our count.
-    pub(super) dirty: HashSet<(String, String)>,
-}
 
 impl Shared {
     /// Changes a present user's name in `room` (an `updates` diff).

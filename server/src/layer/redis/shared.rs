@@ -2,22 +2,33 @@
 //! names, scripts, the node's event sink and presence mirror, and the
 //! deadline every command runs under.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use confab_protocol::Member;
 use redis::aio::ConnectionManager;
 use redis::RedisResult;
 
 use super::keys::Keys;
-use super::presence::Local;
 use super::scripts::Scripts;
 use super::OP_TIMEOUT;
 use crate::error::{Error, Result};
 use crate::fanout::{EventSink, StoredMessage};
 use crate::layer::decode_stored;
 use crate::metrics::Metrics;
+
+/// This node's own presence, the truth it restores Redis from.
+#[derive(Default)]
+pub(super) struct Local {
+    /// (room, user) → (member, local connections).
+    pub(super) presence: HashMap<(String, String), (Member, u64)>,
+    /// Entries whose Redis count may differ from ours (an operation failed
+    /// or its reply was lost); the heartbeat sets them to our count.
+    pub(super) dirty: HashSet<(String, String)>,
+}
 
 pub(super) struct Shared {
     pub(super) conn: ConnectionManager,

@@ -1,15 +1,26 @@
-//! Helpers for the multi-process tests (durable*.rs, redis*.rs): real
-//! `confab-server` processes, real `redis-server` processes, bounded waits.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Real processes on loopback for the multi-process tests: `confab-server`
+//! nodes, a `redis-server` per test, nginx in front of two nodes; one
+//! `free_port`, bounded waits, logs shown when a process dies early.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{json, Value};
-
-use crate::common::{self, Ws};
+/// Panics (the test fails, in CI and out of it) when `tool` is not
+/// installed.
+fn require(tool: &str, version_flag: &str) {
+    let found = Command::new(tool)
+        .arg(version_flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "{tool} is not installed: run scripts/install-tools.sh (these tests need a real {tool})"
+    );
+}
 
 /// Longest wait for a process to come up.
 pub const START_WAIT: Duration = Duration::from_secs(20);
@@ -47,7 +58,7 @@ pub fn rand_u32() -> u32 {
     h.finish() as u32
 }
 
-async fn wait_port(addr: SocketAddr, child: &mut Child, log: &PathBuf) {
+pub async fn wait_port(addr: SocketAddr, child: &mut Child, log: &PathBuf) {
     let deadline = tokio::time::Instant::now() + START_WAIT;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -171,28 +182,6 @@ impl Drop for Node {
     }
 }
 
-/// Whether these tests must run (CI: `CI=true`), so a missing Redis fails
-/// instead of skipping.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// The shared test Redis (`CONFAB_TEST_REDIS_URL`, set by
-/// scripts/test-redis.sh). Unset: panics in CI, else `None` (skip).
-pub fn redis_url() -> Option<String> {
-    match std::env::var("CONFAB_TEST_REDIS_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                !in_ci(),
-                "CONFAB_TEST_REDIS_URL is not set: run scripts/test-redis.sh (CI may not skip Redis tests)"
-            );
-            eprintln!("SKIPPED: CONFAB_TEST_REDIS_URL not set; run scripts/test-redis.sh");
-            None
-        }
-    }
-}
-
 /// A key prefix unique to one test, so tests share one Redis.
 pub fn prefix(test: &str) -> String {
     format!("t-{test}-{:08x}", rand_u32())
@@ -212,33 +201,24 @@ pub fn redis_args(url: &str, prefix: &str, ttl_secs: u64) -> Vec<String> {
 
 /// A redis-server this test owns (to crash and restart it), persisting with
 /// an fsync'd append-only file so a restart keeps the data.
-pub struct OwnedRedis {
+pub struct Redis {
     pub port: u16,
     pub dir: PathBuf,
     child: Option<Child>,
 }
 
-impl OwnedRedis {
-    /// Starts `redis-server` on a free port, or None when it is not
-    /// installed (a failure in CI).
-    pub async fn start() -> Option<OwnedRedis> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok();
-        if !found {
-            assert!(!in_ci(), "redis-server is not installed");
-            eprintln!("SKIPPED: redis-server not installed");
-            return None;
-        }
-        let mut r = OwnedRedis {
+impl Redis {
+    /// Starts `redis-server` on a free port (a test fails, never skips,
+    /// when it is not installed: `scripts/install-tools.sh` installs it).
+    pub async fn start() -> Redis {
+        require("redis-server", "--version");
+        let mut r = Redis {
             port: free_port(),
             dir: temp_dir("redis"),
             child: None,
         };
         r.restart().await;
-        Some(r)
+        r
     }
 
     pub fn url(&self) -> String {
@@ -279,106 +259,11 @@ impl OwnedRedis {
     }
 }
 
-impl Drop for OwnedRedis {
+impl Drop for Redis {
     fn drop(&mut self) {
         self.kill9();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A native client after `welcome`; returns the socket and its user.
-pub async fn native(url: &str) -> (Ws, Value) {
-    let mut ws = common::connect(url).await;
-    let welcome = common::recv(&mut ws).await;
-    assert_eq!(welcome["type"], "welcome", "{welcome}");
-    let user = welcome["user"].clone();
-    (ws, user)
-}
-
-/// Joins `room` (optionally resuming) and returns the `joined` reply.
-pub async fn join(ws: &mut Ws, room: &str, since: Option<(&str, u64)>) -> Value {
-    let mut msg = json!({"type": "join", "ref": format!("j-{room}"), "room": room});
-    if let Some((epoch, offset)) = since {
-        msg["since"] = json!({"epoch": epoch, "offset": offset});
-    }
-    common::send(ws, msg).await;
-    loop {
-        let v = common::recv(ws).await;
-        if v["type"] == "joined" && v["room"] == room {
-            return v;
-        }
-        assert_ne!(v["type"], "error", "join failed: {v}");
-    }
-}
-
-/// Sends a publish and returns the reply (`ack` or `error`) for its ref,
-/// collecting `message`s of `room` seen meanwhile into `seen`.
-pub async fn publish_collect(
-    ws: &mut Ws,
-    room: &str,
-    r: &str,
-    payload: Value,
-    seen: &mut Vec<Value>,
-) -> Value {
-    common::send(
-        ws,
-        json!({"type": "publish", "ref": r, "room": room, "payload": payload}),
-    )
-    .await;
-    loop {
-        let v = common::recv(ws).await;
-        if (v["type"] == "ack" || v["type"] == "error") && v["ref"] == r {
-            return v;
-        }
-        if v["type"] == "message" && v["room"] == room {
-            seen.push(v);
-        }
-    }
-}
-
-/// Next `message` of `room` (skipping presence and others).
-pub async fn next_message(ws: &mut Ws, room: &str) -> Value {
-    loop {
-        let v = common::recv(ws).await;
-        if v["type"] == "message" && v["room"] == room {
-            return v;
-        }
-    }
-}
-
-/// Reads presence diffs of `room` until `pred` holds for one; panics after
-/// `within`.
-pub async fn wait_presence(
-    ws: &mut Ws,
-    room: &str,
-    within: Duration,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let v = tokio::time::timeout_at(deadline, common::recv(ws))
-            .await
-            .unwrap_or_else(|_| panic!("no matching presence diff in {within:?}"));
-        if v["type"] == "presence" && v["room"] == room && pred(&v) {
-            return v;
-        }
-    }
-}
-
-/// Whether a presence diff's `field` list names `user_id`.
-pub fn lists(diff: &Value, field: &str, user_id: &Value) -> bool {
-    diff[field]
-        .as_array()
-        .is_some_and(|l| l.iter().any(|m| m["id"] == *user_id))
-}
-
-/// A Prometheus counter's value from `/metrics`.
-pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
-    let (status, body) = common::http(addr, "GET", "/metrics", &[], "").await;
-    assert_eq!(status, 200);
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{body}"))
 }
 
 /// Token secret the multi-process tests start servers with.
@@ -399,26 +284,6 @@ pub fn as_user(id: &str) -> String {
     format!("?token={}", confab_server::auth::mint(SECRET, &claims))
 }
 
-/// Next `message` of `room` within `within` (no per-frame limit).
-pub async fn message_within(ws: &mut Ws, room: &str, within: Duration) -> Value {
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let frame = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no message of {room} within {within:?}"));
-        if let Some(Ok(Message::Text(t))) = frame {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if v["type"] == "message" && v["room"] == room {
-                return v;
-            }
-        } else if !matches!(frame, Some(Ok(Message::Ping(_) | Message::Pong(_)))) {
-            panic!("connection ended: {frame:?}");
-        }
-    }
-}
-
 /// A real nginx running deploy/nginx.conf with its upstream and listen
 /// ports substituted.
 pub struct Nginx {
@@ -428,19 +293,10 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    /// Starts nginx in front of `upstreams`, or None when nginx is not
-    /// installed (a failure in CI).
-    pub async fn start(upstreams: [SocketAddr; 2]) -> Option<Nginx> {
-        let found = Command::new("nginx")
-            .arg("-v")
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if !found {
-            assert!(!in_ci(), "nginx is not installed");
-            eprintln!("SKIPPED: nginx not installed");
-            return None;
-        }
+    /// Starts nginx in front of `upstreams` (a test fails, never skips,
+    /// when nginx is not installed).
+    pub async fn start(upstreams: [SocketAddr; 2]) -> Nginx {
+        require("nginx", "-v");
         let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/nginx.conf");
         let conf = std::fs::read_to_string(shipped).unwrap();
         let port = free_port();
@@ -477,11 +333,11 @@ impl Nginx {
             .expect("spawn nginx");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         wait_port(addr, &mut child, &log).await;
-        Some(Nginx {
+        Nginx {
             addr,
             prefix,
             child: Some(child),
-        })
+        }
     }
 
     pub fn ws(&self, path: &str) -> String {
