@@ -54,6 +54,10 @@ error_codes! {
     UnknownUser = "unknown_user",
     /// The channel layer (e.g. Redis) is unreachable; nothing was stored, retry.
     Unavailable = "unavailable",
+    /// The channel layer did not answer in time (or its link dropped while
+    /// the request was in flight): the message may or may not have been
+    /// stored. A retry is safe only with the same client message id.
+    OutcomeUnknown = "outcome_unknown",
     /// An unexpected server fault; nothing was stored.
     Internal = "internal",
 }
@@ -81,6 +85,10 @@ impl std::fmt::Display for ErrorCode {
 pub mod close {
     /// Normal closure (client or server said goodbye).
     pub const NORMAL: u16 = 1000;
+    /// The peer broke the WebSocket protocol (RFC 6455 §7.4.1): reserved
+    /// bits or opcodes, an unmasked client frame, a fragmented or oversized
+    /// control frame, a stray continuation frame.
+    pub const PROTOCOL_ERROR: u16 = 1002;
     /// A binary frame on an endpoint that speaks JSON text.
     pub const UNSUPPORTED_DATA: u16 = 1003;
     /// A text frame that is not valid UTF-8 (RFC 6455 §8.1). Sending the

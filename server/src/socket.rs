@@ -14,6 +14,8 @@ use confab_protocol::close;
 use futures_util::{Sink, Stream, StreamExt};
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
+use tungstenite::error::ProtocolError;
+
 use crate::auth::Identity;
 use crate::clock::unix_now;
 use crate::fanout::writer::{self, CLOSE_SEND_TIMEOUT};
@@ -163,6 +165,27 @@ fn close_for(err: axum::Error) -> Option<CloseReason> {
             code: close::INVALID_PAYLOAD,
             reason: "text frame is not valid UTF-8",
         }),
+        // Reserved bits or opcodes, an unmasked frame, a fragmented or
+        // oversized control frame, a stray or missing continuation: RFC
+        // 6455 §7.4.1 says 1002 (tungstenite reports them and sends
+        // nothing itself; a 1000 would tell the client all is well).
+        tungstenite::Error::Protocol(
+            ProtocolError::NonZeroReservedBits
+            | ProtocolError::UnmaskedFrameFromClient
+            | ProtocolError::FragmentedControlFrame
+            | ProtocolError::ControlFrameTooBig
+            | ProtocolError::UnknownControlFrameType(_)
+            | ProtocolError::UnknownDataFrameType(_)
+            | ProtocolError::UnexpectedContinueFrame
+            | ProtocolError::ExpectedFragment(_)
+            | ProtocolError::InvalidOpcode(_)
+            | ProtocolError::InvalidCloseSequence,
+        ) => Some(CloseReason {
+            code: close::PROTOCOL_ERROR,
+            reason: "websocket protocol error",
+        }),
+        // The peer is gone (a reset, a read after its close): nobody to
+        // tell.
         _ => None,
     }
 }

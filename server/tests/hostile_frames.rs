@@ -271,3 +271,58 @@ async fn payload_nesting_deeper_than_receivers_can_parse_is_bad_request() {
         "{before:?}"
     );
 }
+
+#[tokio::test]
+async fn websocket_protocol_violations_close_1002() {
+    let server = start(config()).await;
+    let mut by = Bystanders::join(&server, "proto").await;
+    let text = |fin: bool, rsv: u8, op: u8| u8::from(fin) << 7 | rsv << 4 | op;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "RSV1 set",
+            Raw::frame_with(text(true, 0b100, 1), true, b"{}"),
+        ),
+        (
+            "RSV3 set",
+            Raw::frame_with(text(true, 0b001, 1), true, b"{}"),
+        ),
+        (
+            "unmasked client frame",
+            Raw::frame_with(text(true, 0, 1), false, b"{}"),
+        ),
+        (
+            "ping over 125 bytes",
+            Raw::frame_with(text(true, 0, 9), true, &[b'x'; 126]),
+        ),
+        (
+            "fragmented ping",
+            Raw::frame_with(text(false, 0, 9), true, b"p"),
+        ),
+        (
+            "reserved data opcode 3",
+            Raw::frame_with(text(true, 0, 3), true, b"x"),
+        ),
+        (
+            "reserved control opcode 0xB",
+            Raw::frame_with(text(true, 0, 0xb), true, b""),
+        ),
+        (
+            "stray continuation",
+            Raw::frame_with(text(true, 0, 0), true, b"x"),
+        ),
+        ("new text frame inside a fragmented one", {
+            let mut f = Raw::frame_with(text(false, 0, 1), true, b"{\"a\":");
+            f.extend(Raw::frame_with(text(true, 0, 1), true, b"{}"));
+            f
+        }),
+    ];
+    for path in ["/ws", "/ws/chat/proto/"] {
+        for (what, bytes) in &cases {
+            let mut raw = Raw::connect(server.addr, path).await;
+            raw.try_send_raw(bytes).await;
+            assert_eq!(raw.close_code().await, Some(1002), "{what} on {path}");
+        }
+    }
+    by.assert_receiving().await;
+    wait_metric(server.addr, "confab_connections", 2).await;
+}

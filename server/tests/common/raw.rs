@@ -43,19 +43,28 @@ impl Raw {
 
     /// A masked client frame (mask key 0, so the payload is sent as is).
     pub fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![0x80 | opcode];
+        Self::frame_with(0x80 | opcode, true, payload)
+    }
+
+    /// A frame with the first byte `head` (FIN, RSV1-3, opcode) as given,
+    /// masked (key 0) or not.
+    pub fn frame_with(head: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
+        let mask_bit = if masked { 0x80 } else { 0 };
+        let mut f = vec![head];
         match payload.len() {
-            n if n < 126 => f.push(0x80 | n as u8),
+            n if n < 126 => f.push(mask_bit | n as u8),
             n if n <= 0xffff => {
-                f.push(0x80 | 126);
+                f.push(mask_bit | 126);
                 f.extend_from_slice(&(n as u16).to_be_bytes());
             }
             n => {
-                f.push(0x80 | 127);
+                f.push(mask_bit | 127);
                 f.extend_from_slice(&(n as u64).to_be_bytes());
             }
         }
-        f.extend_from_slice(&[0, 0, 0, 0]);
+        if masked {
+            f.extend_from_slice(&[0, 0, 0, 0]);
+        }
         f.extend_from_slice(payload);
         f
     }
