@@ -27,6 +27,11 @@ pub enum Error {
         /// The deadline.
         after: Duration,
     },
+    /// A request that changes state was sent and no answer came (a timeout,
+    /// or the link dropped while it was in flight): it may have been
+    /// applied. See [`Error::sent`].
+    #[error("no answer, the request may or may not have been applied: {0}")]
+    OutcomeUnknown(#[source] Box<Error>),
     /// The durable history store (redb) failed.
     #[error("history store: {0}")]
     Store(#[from] redb::Error),
@@ -78,9 +83,31 @@ store_errors!(
 );
 
 impl Error {
+    /// This error, for a request that changes state (a publish): a timeout
+    /// or a link lost while it was in flight becomes
+    /// [`Error::OutcomeUnknown`], because the backend may have applied it;
+    /// a refused connection or an error reply stays as it is (nothing was
+    /// applied).
+    pub fn sent(self) -> Self {
+        let uncertain = match &self {
+            Self::RedisTimeout { .. } => true,
+            Self::Redis { source, .. } => {
+                !source.is_connection_refusal()
+                    && (source.is_timeout() || source.is_connection_dropped() || source.is_io_error())
+            }
+            _ => false,
+        };
+        if uncertain {
+            Self::OutcomeUnknown(Box::new(self))
+        } else {
+            self
+        }
+    }
+
     /// The wire error code a client sees for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
+            Self::OutcomeUnknown(_) => ErrorCode::OutcomeUnknown,
             Self::Redis { .. }
             | Self::RedisTimeout { .. }
             | Self::Unavailable(_)
@@ -121,6 +148,15 @@ mod tests {
         };
         assert!(e.source().is_some());
         assert_eq!(Error::ShuttingDown.code(), ErrorCode::Unavailable);
+        let timeout = Error::RedisTimeout {
+            op: "publish",
+            after: Duration::from_secs(3),
+        };
+        assert_eq!(timeout.code(), ErrorCode::Unavailable);
+        let sent = timeout.sent();
+        assert_eq!(sent.code(), ErrorCode::OutcomeUnknown);
+        assert!(sent.source().is_some());
+        assert_eq!(Error::ShuttingDown.sent().code(), ErrorCode::Unavailable);
         assert_eq!(Error::BadRequest("x".into()).code(), ErrorCode::BadRequest);
     }
 }

@@ -93,6 +93,7 @@ pub async fn publish(
         Err(e) => {
             let status = match e.code() {
                 ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
                 ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };

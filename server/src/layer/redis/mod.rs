@@ -277,7 +277,7 @@ impl ChannelLayer for RedisLayer {
         inv.arg(new_epoch()).arg(head).arg(rest).arg(s.history_size);
         let mut conn = s.conn.clone();
         let (offset, _epoch): (u64, String) =
-            s.call("publish", inv.invoke_async(&mut conn)).await?;
+            (s.call("publish", inv.invoke_async(&mut conn)).await).map_err(Error::sent)?;
         Ok(Arc::new(StoredMessage::new(Message {
             room: room.to_owned(),
             offset,
