@@ -1,9 +1,10 @@
 //! Listener lists and the [`Subscription`] handle that removes a listener
 //! when dropped.
 
-use crate::cell::Borrows;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+
+use crate::runtime::cell::Borrows;
 
 type Listener<E> = Rc<dyn Fn(&E)>;
 type List<E> = RefCell<Vec<(u64, Listener<E>)>>;

@@ -51,20 +51,20 @@ impl Backoff {
 /// Counts consecutive failed connection attempts; pure, driven by the
 /// socket with timestamps in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Attempts {
+pub(crate) struct Attempts {
     failed: u32,
     opened_at: Option<f64>,
 }
 
 impl Attempts {
     /// The link opened at `now_ms`.
-    pub fn opened(&mut self, now_ms: f64) {
+    pub(crate) fn opened(&mut self, now_ms: f64) {
         self.opened_at = Some(now_ms);
     }
 
     /// The link closed (or failed to open) at `now_ms`; returns the number
     /// of the next attempt (1 after a stable connection).
-    pub fn closed(&mut self, now_ms: f64, backoff: &Backoff) -> u32 {
+    pub(crate) fn closed(&mut self, now_ms: f64, backoff: &Backoff) -> u32 {
         match self.opened_at.take() {
             Some(t) if now_ms - t >= backoff.stable_after.as_millis() as f64 => self.failed = 1,
             _ => self.failed = self.failed.saturating_add(1),
@@ -72,14 +72,9 @@ impl Attempts {
         self.failed
     }
 
-    /// Whether attempt `n` is beyond `max_attempts`.
-    pub fn exhausted(&self, backoff: &Backoff) -> bool {
+    /// Whether the failures in a row are beyond `max_attempts`.
+    pub(crate) fn exhausted(&self, backoff: &Backoff) -> bool {
         backoff.max_attempts.is_some_and(|m| self.failed > m)
-    }
-
-    /// Current attempt number (0 before any failure).
-    pub fn current(&self) -> u32 {
-        self.failed
     }
 }
 
@@ -148,7 +143,7 @@ mod tests {
         assert_eq!(a.closed(2000.0, &b), 3); // open only 1 s: flapping
         a.opened(3000.0);
         assert_eq!(a.closed(9000.0, &b), 1); // open 6 s: stable, start over
-        assert_eq!(a.current(), 1);
+        assert_eq!(a.closed(9100.0, &b), 2);
     }
 
     #[test]
