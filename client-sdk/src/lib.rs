@@ -55,6 +55,11 @@
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
+// The crate's own wasm tests (e.g. the wire test in src/session/wire.rs)
+// run in headless Chromium, like tests/browser.rs.
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 mod client;
 pub mod debug;
 mod error;
