@@ -75,7 +75,7 @@ mod transport;
 pub use client::{Client, ClientOptions};
 pub use confab_protocol::{dm_room, Ack, ErrorCode, Member, Position};
 pub use error::{Error, Result};
-pub use events::Subscription;
+pub use events::{EventStream, Subscription};
 pub use payload::{Payload, RoomMessage};
 pub use room::Room;
 pub use session::{AckFuture, ClientEvent, RoomEvent};

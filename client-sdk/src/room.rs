@@ -9,7 +9,7 @@ use std::rc::Rc;
 use confab_protocol::Member;
 use serde::Serialize;
 
-use crate::events::Subscription;
+use crate::events::{EventStream, Subscription};
 use crate::session::{with_timeout, AckFuture, RoomCore, RoomEvent};
 use crate::state::RoomState;
 use crate::{Client, Error, Payload, Result, RoomMessage};
@@ -78,6 +78,25 @@ impl Room {
     /// Calls `f` on every [`RoomEvent`] until the subscription is dropped.
     pub fn on_event(&self, f: impl Fn(&RoomEvent) + 'static) -> Subscription {
         self.core.subscribe(f)
+    }
+
+    /// The room's events from now on as a `futures` `Stream` (the same
+    /// events as [`Room::on_event`]); it ends after
+    /// `RoomEvent::StateChanged(RoomState::Left)` (at once if the room is
+    /// already left). Events wait in the stream until read.
+    ///
+    /// ```no_run
+    /// # async fn f(room: confab_client::Room) {
+    /// use confab_client::RoomEvent;
+    /// use futures_util::StreamExt; // or any `Stream` combinators
+    /// let mut events = room.events();
+    /// while let Some(ev) = events.next().await {
+    ///     if let RoomEvent::Message(m) = ev { let _ = m.payload.to_json(); }
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> EventStream<RoomEvent> {
+        self.core.stream()
     }
 
     /// Publishes a payload (any `Serialize` value, sent as JSON). Resolves

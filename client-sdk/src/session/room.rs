@@ -9,7 +9,7 @@ use std::future::Future;
 use confab_protocol::{Joined, Member, Position, Presence};
 
 use super::cursor::{Resume, RoomCursor};
-use crate::events::{Emitter, Subscription};
+use crate::events::{Emitter, EventStream, Subscription};
 use crate::runtime::cell::Borrows;
 use crate::runtime::oneshot;
 use crate::state::{RoomState, StateMachine};
@@ -246,5 +246,13 @@ impl RoomCore {
 
     pub(crate) fn subscribe(&self, f: impl Fn(&RoomEvent) + 'static) -> Subscription {
         self.events.subscribe(f)
+    }
+
+    /// The events as a stream that ends once the room is left.
+    pub(crate) fn stream(&self) -> EventStream<RoomEvent> {
+        let left = self.state() == RoomState::Left;
+        self.events.stream(left, |ev| {
+            matches!(ev, RoomEvent::StateChanged(RoomState::Left))
+        })
     }
 }
