@@ -137,7 +137,7 @@ impl ClientOptions {
         self
     }
 
-    /// Messages kept per room for [`Room::history`] (default 1000).
+    /// Messages kept per room for [`crate::Room::history`] (default 1000).
     pub fn history_limit(mut self, n: usize) -> Self {
         self.session.history_limit = n;
         self

@@ -6,10 +6,11 @@ use std::rc::Rc;
 use confab_protocol::{ErrorMsg, Joined, Presence, Welcome};
 use wasm_bindgen::JsValue;
 
+use super::ack::Request;
 use super::heartbeat::Beat;
 use super::refs::parse_ref;
 use super::wire::{self, Frame};
-use super::{ClientEvent, Core, Request, RoomCore, Session};
+use super::{ClientEvent, Core, RoomCore, Session};
 use crate::runtime::cell::Borrows;
 use crate::runtime::timer::{now, Ticker};
 use crate::state::{ConnectionState, RoomState};

@@ -12,7 +12,7 @@ use crate::transport::buffer::OverflowPolicy;
 /// Async function returning a token for the next (re)connect, or `None`.
 pub type TokenProvider = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<String>>>>>;
 
-/// Options of a [`Socket`].
+/// Options of a [`crate::Socket`].
 ///
 /// ```
 /// use confab_client::SocketOptions;
