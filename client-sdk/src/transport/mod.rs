@@ -4,10 +4,12 @@
 //!
 //! - [`ws`]: one browser `WebSocket` and its handlers (released on drop);
 //! - [`socket`]: the reconnect state machine on top of it;
-//! - [`options`], [`backoff`], [`buffer`]: its settings and pure parts.
+//! - [`options`], [`backoff`], [`buffer`] (sending), [`inbox`] (reading):
+//!   its settings and pure parts.
 
 pub(crate) mod backoff;
 pub(crate) mod buffer;
+pub(crate) mod inbox;
 pub(crate) mod options;
 pub(crate) mod socket;
 pub(crate) mod ws;

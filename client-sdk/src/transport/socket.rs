@@ -1,7 +1,6 @@
 //! [`Socket`]: a reconnecting JSON WebSocket for any server.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -18,6 +17,7 @@ use crate::runtime::timer::{now, Timer};
 use crate::state::{ConnectionState, StateMachine};
 use crate::transport::backoff::Attempts;
 use crate::transport::buffer::{Pushed, SendBuffer};
+use crate::transport::inbox::Inbox;
 use crate::transport::options::{build_url, set_param, SocketOptions};
 use crate::transport::ws::{WsConn, WsEvent};
 use crate::{Error, Result};
@@ -32,8 +32,7 @@ struct Inner {
     connect_guard: Option<Timer>,
     env: Vec<DomListener>,
     out: SendBuffer<String>,
-    inbox: VecDeque<JsValue>,
-    wakers: Vec<Waker>,
+    inbox: Inbox<JsValue>,
     url_index: usize,
     generation: u64,
 }
@@ -101,6 +100,7 @@ impl Socket {
     pub fn open(opts: SocketOptions) -> Self {
         let inner = Inner {
             out: SendBuffer::new(opts.send_buffer, opts.overflow),
+            inbox: Inbox::new(opts.read_buffer),
             opts,
             state: StateMachine::new(ConnectionState::Connecting),
             attempts: Attempts::default(),
@@ -108,8 +108,6 @@ impl Socket {
             retry: None,
             connect_guard: None,
             env: Vec::new(),
-            inbox: VecDeque::new(),
-            wakers: Vec::new(),
             url_index: 0,
             generation: 0,
         };
@@ -180,7 +178,7 @@ impl Socket {
 
     /// Whether unread messages are queued.
     pub fn has_messages(&self) -> bool {
-        !self.shared.inner.read().inbox.is_empty()
+        self.shared.inner.read().inbox.len() > 0
     }
 
     /// Number of unread messages.
@@ -190,7 +188,7 @@ impl Socket {
 
     /// Next unread message, without waiting.
     pub fn read(&self) -> Option<JsValue> {
-        self.shared.inner.write().inbox.pop_front()
+        self.shared.inner.write().inbox.pop()
     }
 
     /// Next message; waits for one; `None` once closed for good and drained.
@@ -253,7 +251,7 @@ fn set_state(shared: &Rc<Shared>, new: ConnectionState) {
 }
 
 fn wake_all(shared: &Shared) {
-    let wakers = std::mem::take(&mut shared.inner.write().wakers);
+    let wakers = shared.inner.write().inbox.wakers();
     wakers.into_iter().for_each(Waker::wake);
 }
 
@@ -388,19 +386,8 @@ fn on_ws_event(shared: &Rc<Shared>, ev: WsEvent) {
             set_state(shared, ConnectionState::Open);
         }
         WsEvent::Message(value) => {
-            {
-                let mut inner = shared.inner.write();
-                let cap = inner.opts.read_buffer;
-                if cap > 0 {
-                    if inner.inbox.len() >= cap {
-                        inner.inbox.pop_front();
-                    }
-                    inner.inbox.push_back(value.clone());
-                    let wakers = std::mem::take(&mut inner.wakers);
-                    drop(inner);
-                    wakers.into_iter().for_each(Waker::wake);
-                }
-            }
+            let readers = shared.inner.write().inbox.push(value.clone());
+            readers.into_iter().for_each(Waker::wake);
             shared.on_message.emit(&value);
         }
         WsEvent::Close { code, reason } => {
@@ -518,15 +505,9 @@ pub struct Next {
 }
 
 fn poll_next(shared: &Shared, cx: &mut Context<'_>) -> Poll<Option<JsValue>> {
-    let mut inner = shared.inner.write();
-    if let Some(v) = inner.inbox.pop_front() {
-        return Poll::Ready(Some(v));
-    }
-    if matches!(inner.state.get(), ConnectionState::Closed { .. }) {
-        return Poll::Ready(None);
-    }
-    inner.wakers.push(cx.waker().clone());
-    Poll::Pending
+    let inner = &mut *shared.inner.write();
+    let closed = matches!(inner.state.get(), ConnectionState::Closed { .. });
+    inner.inbox.poll(closed, cx)
 }
 
 impl Future for Next {
