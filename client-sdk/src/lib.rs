@@ -37,7 +37,7 @@
 //! - `runtime/`: what the SDK runs on (executor, one-shot channel, timers,
 //!   DOM listeners, `RefCell` borrows without a panic path);
 //! - `transport/`: the reconnecting [`Socket`] (WebSocket, backoff, send
-//!   buffer);
+//!   buffer, read queue);
 //! - `session/`: the Confab protocol state machine (requests and acks,
 //!   frame dispatch, heartbeat, rooms' resume cursors); [`Client`] and
 //!   [`Room`] are thin handles over it;

@@ -13,6 +13,8 @@ pub(super) fn opt_str(s: Option<String>) -> JsValue {
     s.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s))
 }
 
+/// A connection state as `ConnectionStateInfo`: `{state}` plus the attempt
+/// and delay of `reconnecting`, the code and reason of `closed`.
 pub(super) fn state_info(st: &ConnectionState) -> JsValue {
     let num = |n: f64| JsValue::from_f64(n);
     match st {
