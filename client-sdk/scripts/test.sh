@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every client-sdk test, against real confab-server processes:
 #   1. native unit tests of the pure modules (cargo test -p confab-client)
-#   2. wasm-bindgen-test in headless Chromium (tests/browser.rs)
+#   2. wasm-bindgen-test in headless Chromium: the crate's own wasm tests
+#      (the wire test: every server message through the SDK's decoder) and
+#      tests/browser.rs
 #   3. the npm package: wasm-pack --target web page driven by Playwright,
 #      tsc --noEmit of a .ts sample against the generated .d.ts, and
 #      npm pack of the --target bundler build → scratch project → esbuild →
@@ -84,7 +86,7 @@ if want browser; then
   (cd "$SDK" && CHROMEDRIVER=/usr/bin/chromedriver \
      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
      WASM_BINDGEN_TEST_TIMEOUT=120 \
-     timeout 600 cargo test -p confab-client --target wasm32-unknown-unknown --test browser)
+     timeout 600 cargo test -p confab-client --target wasm32-unknown-unknown --lib --test browser)
 fi
 
 if want js; then

@@ -194,6 +194,107 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    /// One error of each variant. A new variant fails to compile in
+    /// `variant` until it is numbered there, and then fails
+    /// `every_variant_has_a_sample` until it has a sample here (so its code
+    /// is checked against the TypeScript union below).
+    fn one_of_each() -> Vec<Error> {
+        vec![
+            Error::AckTimeout,
+            Error::Disconnected,
+            Error::Closed,
+            Error::BufferFull,
+            Error::BufferOverflow,
+            Error::Server {
+                code: ErrorCode::Internal,
+                message: String::new(),
+                room: None,
+            },
+            Error::NotJoined,
+            Error::RoomName(RoomNameError::Empty),
+            Error::Serde(String::new()),
+            Error::InvalidUrl,
+            Error::Js(String::new()),
+        ]
+    }
+
+    const VARIANTS: usize = 11;
+
+    fn variant(e: &Error) -> usize {
+        match e {
+            Error::AckTimeout => 0,
+            Error::Disconnected => 1,
+            Error::Closed => 2,
+            Error::BufferFull => 3,
+            Error::BufferOverflow => 4,
+            Error::Server { .. } => 5,
+            Error::NotJoined => 6,
+            Error::RoomName(_) => 7,
+            Error::Serde(_) => 8,
+            Error::InvalidUrl => 9,
+            Error::Js(_) => 10,
+        }
+    }
+
+    #[test]
+    fn every_variant_has_a_sample() {
+        let seen: BTreeSet<usize> = one_of_each().iter().map(variant).collect();
+        assert_eq!(seen, (0..VARIANTS).collect());
+    }
+
+    /// The string literals of `export type <name> = | "a" | "b" …;`.
+    fn ts_union<'a>(dts: &'a str, name: &str) -> Vec<&'a str> {
+        let head = format!("export type {name} =");
+        let start = dts
+            .find(&head)
+            .unwrap_or_else(|| panic!("no `{head}` in the .d.ts"))
+            + head.len();
+        let body = &dts[start..];
+        let body = &body[..body.find(';').expect("`;` after the union")];
+        body.split('"').skip(1).step_by(2).collect()
+    }
+
+    /// `ConfabErrorCode` in the shipped `.d.ts` lists exactly the server's
+    /// codes (`ErrorCode::ALL`, declared once in confab-protocol) and the
+    /// SDK's own: a code added on either side (or only in the `.d.ts`)
+    /// fails here.
+    #[test]
+    fn typescript_error_codes_match_the_rust_ones() {
+        let union = ts_union(include_str!("js/types.d.ts"), "ConfabErrorCode");
+        let listed: BTreeSet<&str> = union.iter().copied().collect();
+        assert_eq!(
+            listed.len(),
+            union.len(),
+            "a code is listed twice: {union:?}"
+        );
+        let mut codes: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        codes.extend(
+            one_of_each()
+                .iter()
+                .filter(|e| !matches!(e, Error::Server { .. }))
+                .map(Error::code),
+        );
+        let missing: Vec<_> = codes.difference(&listed).collect();
+        let extra: Vec<_> = listed.difference(&codes).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "src/js/types.d.ts ConfabErrorCode: missing {missing:?}, not a code {extra:?}"
+        );
+    }
+
+    #[test]
+    fn every_server_code_is_an_error_code() {
+        for &code in ErrorCode::ALL {
+            let e = Error::Server {
+                code,
+                message: String::new(),
+                room: None,
+            };
+            assert_eq!(e.code(), code.as_str());
+        }
+    }
 
     #[test]
     fn room_name_messages_match_the_protocol_text() {

@@ -32,9 +32,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Pure parts ([`Backoff`], [`StateMachine`], [`RoomCursor`], [`SendBuffer`],
-//! [`Pending`]) have no browser dependency and are unit-tested natively.
-//! The rest needs a browser (or any JS host with `WebSocket`).
+//! ## Layout
+//!
+//! - `runtime/`: what the SDK runs on (executor, one-shot channel, timers,
+//!   DOM listeners, `RefCell` borrows without a panic path);
+//! - `transport/`: the reconnecting [`Socket`] (WebSocket, backoff, send
+//!   buffer, read queue);
+//! - `session/`: the Confab protocol state machine (requests and acks,
+//!   frame dispatch, heartbeat, rooms' resume cursors); [`Client`] and
+//!   [`Room`] are thin handles over it;
+//! - `js/`: the JavaScript / TypeScript API (`wasm-bindgen`), with its
+//!   `.d.ts` and JS glue as real files.
+//!
+//! Pure parts (backoff, state machines, cursors, buffers, pending requests,
+//! heartbeat timing) have no browser dependency and are unit-tested
+//! natively; the rest needs a browser (or any JS host with `WebSocket`).
 
 /// The npm build's allocator (feature `small-alloc`): smaller than the
 /// default dlmalloc; wasm is single-threaded, so the spin lock never spins.
@@ -43,36 +55,32 @@
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
-mod backoff;
-mod buffer;
-mod cell;
+// The crate's own wasm tests (e.g. the wire test in src/session/wire.rs)
+// run in headless Chromium, like tests/browser.rs.
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 mod client;
-mod cursor;
 pub mod debug;
-mod dom;
 mod error;
 mod events;
-mod executor;
 mod js;
-mod oneshot;
 mod payload;
-mod pending;
 mod room;
-mod socket;
+mod runtime;
+mod session;
 mod state;
-mod vecmap;
-mod wire;
-mod ws;
+mod transport;
 
-pub use backoff::{Attempts, Backoff};
-pub use buffer::{OverflowPolicy, Pushed, SendBuffer};
-pub use client::{AckFuture, Client, ClientEvent, ClientOptions, RoomMessage};
+pub use client::{Client, ClientOptions};
 pub use confab_protocol::{dm_room, Ack, ErrorCode, Member, Position};
-pub use cursor::{Resume, RoomCursor};
 pub use error::{Error, Result};
-pub use events::Subscription;
-pub use payload::Payload;
-pub use pending::{Added, Entry, Pending};
-pub use room::{Room, RoomEvent};
-pub use socket::{Messages, Next, Socket, SocketOptions, TokenProvider};
-pub use state::{ConnectionState, Lifecycle, RoomState, StateMachine};
+pub use events::{EventStream, Subscription};
+pub use payload::{Payload, RoomMessage};
+pub use room::Room;
+pub use session::{AckFuture, ClientEvent, RoomEvent};
+pub use state::{ConnectionState, RoomState};
+pub use transport::backoff::Backoff;
+pub use transport::buffer::OverflowPolicy;
+pub use transport::options::{SocketOptions, TokenProvider};
+pub use transport::socket::{Messages, Next, Socket};

@@ -6,6 +6,9 @@ use wasm_bindgen::JsValue;
 
 use crate::Result;
 
+/// A message in a room (or a `dm:` conversation), as delivered by the server.
+pub type RoomMessage = confab_protocol::Message<Payload>;
+
 /// A message payload: any JSON value, held as the `JsValue` the browser
 /// parsed (no copy through Rust JSON). Read it with [`Payload::get`].
 ///

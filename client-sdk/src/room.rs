@@ -1,199 +1,18 @@
-//! [`Room`]: one joined room of a [`Client`].
+//! [`Room`]: a handle on one room of a session, and the [`Client`] methods
+//! that hand rooms out (`room`, `join`, `rooms`: here rather than in
+//! `client.rs`, so that this file depends on the client and not the
+//! other way round).
 
-use crate::cell::Borrows;
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
 
-use crate::oneshot;
-use confab_protocol::{Joined, Member, Presence};
+use confab_protocol::Member;
 use serde::Serialize;
 
-use crate::client::{forget_room, publish, send_leave, AckFuture, Client, RoomMessage};
-use crate::cursor::{Resume, RoomCursor};
-use crate::events::{Emitter, Subscription};
-use crate::state::{RoomState, StateMachine};
-use crate::{Error, Payload, Result};
-
-/// Events of one room (see [`Room::on_event`]).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum RoomEvent {
-    /// A new message (live, or replayed from history on join/resume);
-    /// each `(room, offset)` is delivered once, in offset order.
-    Message(RoomMessage),
-    /// Presence diff: users who arrived, left, or were renamed.
-    Presence {
-        /// Arrived.
-        joins: Vec<Member>,
-        /// Left.
-        leaves: Vec<Member>,
-        /// Renamed.
-        updates: Vec<Member>,
-    },
-    /// Full member list, sent on every (re)join.
-    Members(Vec<Member>),
-    /// The room's state changed.
-    StateChanged(RoomState),
-    /// After a reconnect the server could not replay everything missed
-    /// (history trimmed, or a restarted server with a new epoch): messages
-    /// may be missing before the ones that follow.
-    Gap,
-    /// The server refused to (re-)join the room; the state is now
-    /// [`RoomState::Errored`] and [`Room::error`] returns the same error.
-    /// A refusal with `unauthorized` or `room_name_invalid` is final: the
-    /// room is not asked for again on reconnect (only by an explicit
-    /// [`Client::room`] / [`Client::join`]).
-    Error(Error),
-}
-
-pub(crate) struct RoomInner {
-    pub(crate) state: StateMachine<RoomState>,
-    pub(crate) cursor: RoomCursor,
-    members: Vec<Member>,
-    history: VecDeque<RoomMessage>,
-    history_limit: usize,
-    waiters: Vec<oneshot::Sender<Result<()>>>,
-    error: Option<Error>,
-    gaps: u32,
-}
-
-pub(crate) struct RoomShared {
-    pub(crate) name: String,
-    pub(crate) inner: RefCell<RoomInner>,
-    events: Emitter<RoomEvent>,
-}
-
-impl RoomShared {
-    pub(crate) fn new(name: &str, history_limit: usize) -> Self {
-        Self {
-            name: name.to_owned(),
-            inner: RefCell::new(RoomInner {
-                state: StateMachine::new(RoomState::Joining),
-                cursor: RoomCursor::default(),
-                members: Vec::new(),
-                history: VecDeque::new(),
-                history_limit,
-                waiters: Vec::new(),
-                error: None,
-                gaps: 0,
-            }),
-            events: Emitter::default(),
-        }
-    }
-
-    pub(crate) fn state(&self) -> RoomState {
-        *self.inner.read().state.get()
-    }
-
-    pub(crate) fn set_state(&self, new: RoomState) {
-        let changed = self.inner.write().state.set(new);
-        if let Some((_, new)) = changed {
-            self.events.emit(&RoomEvent::StateChanged(new));
-        }
-    }
-
-    pub(crate) fn fail_waiters(&self, e: Error) {
-        let waiters = std::mem::take(&mut self.inner.write().waiters);
-        for w in waiters {
-            w.send(Err(e.clone()));
-        }
-    }
-
-    /// Accepts a message if new; returns whether it was.
-    fn accept(&self, m: &RoomMessage) -> bool {
-        let mut inner = self.inner.write();
-        if !inner.cursor.accept(m.offset) {
-            return false;
-        }
-        if inner.history_limit > 0 {
-            if inner.history.len() >= inner.history_limit {
-                inner.history.pop_front();
-            }
-            inner.history.push_back(m.clone());
-        }
-        true
-    }
-
-    /// Delivers a live message; returns whether it was new (and emitted).
-    pub(crate) fn on_message(&self, m: RoomMessage) -> bool {
-        if matches!(self.state(), RoomState::Leaving | RoomState::Left) {
-            return false;
-        }
-        let fresh = self.accept(&m);
-        if fresh {
-            self.events.emit(&RoomEvent::Message(m));
-        }
-        fresh
-    }
-
-    /// Errored with a refusal that reconnecting would not change.
-    pub(crate) fn refused_for_good(&self) -> bool {
-        let inner = self.inner.read();
-        *inner.state.get() == RoomState::Errored
-            && inner.error.as_ref().is_some_and(Error::is_final_refusal)
-    }
-
-    pub(crate) fn on_joined(&self, j: Joined<crate::Payload>) {
-        let (resume, waiters) = {
-            let mut inner = self.inner.write();
-            if matches!(inner.state.get(), RoomState::Leaving | RoomState::Left) {
-                return;
-            }
-            let resume = inner.cursor.joined(&j.epoch, j.recovered);
-            if resume == Resume::Gap {
-                inner.gaps += 1;
-            }
-            inner.members = j.members.clone();
-            inner.error = None;
-            (resume, std::mem::take(&mut inner.waiters))
-        };
-        self.set_state(RoomState::Joined);
-        if resume == Resume::Gap {
-            self.events.emit(&RoomEvent::Gap);
-        }
-        self.events.emit(&RoomEvent::Members(j.members));
-        for m in j.history {
-            if self.accept(&m) {
-                self.events.emit(&RoomEvent::Message(m));
-            }
-        }
-        for w in waiters {
-            w.send(Ok(()));
-        }
-    }
-
-    pub(crate) fn on_join_error(&self, e: Error) {
-        self.inner.write().error = Some(e.clone());
-        self.set_state(RoomState::Errored);
-        self.events.emit(&RoomEvent::Error(e.clone()));
-        self.fail_waiters(e);
-    }
-
-    pub(crate) fn apply_presence(&self, p: Presence) {
-        {
-            let mut inner = self.inner.write();
-            let members = &mut inner.members;
-            members.retain(|m| !p.leaves.iter().any(|l| l.id == m.id));
-            for j in &p.joins {
-                if !members.iter().any(|m| m.id == j.id) {
-                    members.push(j.clone());
-                }
-            }
-            for u in &p.updates {
-                if let Some(m) = members.iter_mut().find(|m| m.id == u.id) {
-                    m.name.clone_from(&u.name);
-                }
-            }
-        }
-        self.events.emit(&RoomEvent::Presence {
-            joins: p.joins,
-            leaves: p.leaves,
-            updates: p.updates,
-        });
-    }
-}
+use crate::events::{EventStream, Subscription};
+use crate::session::{with_timeout, AckFuture, RoomCore, RoomEvent};
+use crate::state::RoomState;
+use crate::{Client, Error, Payload, Result, RoomMessage};
 
 /// A room of a [`Client`]: a cheap `Clone` handle. It stays joined across
 /// reconnects (re-joined from the last seen offset) until [`Room::leave`]
@@ -201,13 +20,13 @@ impl RoomShared {
 #[derive(Clone)]
 pub struct Room {
     client: Client,
-    shared: Rc<RoomShared>,
+    core: Rc<RoomCore>,
 }
 
 impl std::fmt::Debug for Room {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Room")
-            .field("name", &self.shared.name)
+            .field("name", &self.core.name)
             .field("state", &self.state())
             .finish()
     }
@@ -215,54 +34,69 @@ impl std::fmt::Debug for Room {
 
 impl PartialEq for Room {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.shared, &other.shared)
+        Rc::ptr_eq(&self.core, &other.core)
     }
 }
 
 impl Room {
-    pub(crate) fn new(client: Client, shared: Rc<RoomShared>) -> Self {
-        Self { client, shared }
-    }
-
     /// Room name.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        &self.core.name
     }
 
     /// Current state.
     pub fn state(&self) -> RoomState {
-        self.shared.state()
+        self.core.state()
     }
 
     /// Who is in the room (from the last join, kept current by presence diffs).
     pub fn members(&self) -> Vec<Member> {
-        self.shared.inner.read().members.clone()
+        self.core.members()
     }
 
     /// Messages seen in this room, oldest first, deduplicated by offset
     /// (at most the client's `history_limit`).
     pub fn history(&self) -> Vec<RoomMessage> {
-        self.shared.inner.read().history.iter().cloned().collect()
+        self.core.history()
     }
 
     /// Last seen offset in the current epoch (0 = none).
     pub fn offset(&self) -> u64 {
-        self.shared.inner.read().cursor.offset()
+        self.core.offset()
     }
 
     /// How many times a resume could not be recovered ([`RoomEvent::Gap`]).
     pub fn gaps(&self) -> u32 {
-        self.shared.inner.read().gaps
+        self.core.gaps()
     }
 
     /// The server's error when the room is [`RoomState::Errored`].
     pub fn error(&self) -> Option<Error> {
-        self.shared.inner.read().error.clone()
+        self.core.error()
     }
 
     /// Calls `f` on every [`RoomEvent`] until the subscription is dropped.
     pub fn on_event(&self, f: impl Fn(&RoomEvent) + 'static) -> Subscription {
-        self.shared.events.subscribe(f)
+        self.core.subscribe(f)
+    }
+
+    /// The room's events from now on as a `futures` `Stream` (the same
+    /// events as [`Room::on_event`]); it ends after
+    /// `RoomEvent::StateChanged(RoomState::Left)` (at once if the room is
+    /// already left). Events wait in the stream until read.
+    ///
+    /// ```no_run
+    /// # async fn f(room: confab_client::Room) {
+    /// use confab_client::RoomEvent;
+    /// use futures_util::StreamExt; // or any `Stream` combinators
+    /// let mut events = room.events();
+    /// while let Some(ev) = events.next().await {
+    ///     if let RoomEvent::Message(m) = ev { let _ = m.payload.to_json(); }
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> EventStream<RoomEvent> {
+        self.core.stream()
     }
 
     /// Publishes a payload (any `Serialize` value, sent as JSON). Resolves
@@ -274,48 +108,27 @@ impl Room {
     pub fn publish<T: Serialize + ?Sized>(&self, payload: &T) -> AckFuture {
         match Payload::new(payload) {
             Ok(p) => self.publish_payload(p),
-            Err(e) => publish_error(e),
+            Err(e) => AckFuture::failed(e),
         }
     }
 
     /// [`Room::publish`] with a ready [`Payload`].
     pub fn publish_payload(&self, payload: Payload) -> AckFuture {
-        publish(&self.client.shared, &self.shared, payload)
+        self.client.session.publish(&self.core, payload)
     }
 
     /// Resolves once the room is joined (at once if it is); fails if the
     /// server refuses the join (at once if it already did), the room is
     /// left, or the client closes.
     pub fn joined(&self) -> impl Future<Output = Result<()>> + 'static {
-        let rx = {
-            let mut inner = self.shared.inner.write();
-            match inner.state.get() {
-                RoomState::Joined => None,
-                RoomState::Left | RoomState::Leaving => Some(Err(Error::NotJoined)),
-                RoomState::Errored => Some(Err(inner.error.clone().unwrap_or(Error::NotJoined))),
-                _ => {
-                    let (tx, rx) = oneshot::channel();
-                    inner.waiters.push(tx);
-                    Some(Ok(rx))
-                }
-            }
-        };
-        async move {
-            match rx {
-                None => Ok(()),
-                Some(Err(e)) => Err(e),
-                Some(Ok(rx)) => rx.await.unwrap_or(Err(Error::Closed)),
-            }
-        }
+        self.core.joined()
     }
 
     /// Leaves the room: no more events, no re-join; queued publishes fail
     /// with [`Error::NotJoined`]. Resolves when the server confirmed (or at
     /// once when offline).
     pub fn leave(&self) -> impl Future<Output = Result<()>> + 'static {
-        self.shared.set_state(RoomState::Leaving);
-        let ack = send_leave(&self.client.shared, &self.shared.name);
-        self.forget();
+        let ack = self.client.session.leave(&self.core);
         async move {
             if let Some(ack) = ack {
                 ack.await?;
@@ -324,17 +137,55 @@ impl Room {
         }
     }
 
-    pub(crate) fn forget(&self) {
-        forget_room(&self.client.shared, &self.shared);
-        self.shared.fail_waiters(Error::NotJoined);
-    }
-
     /// The client this room belongs to.
     pub fn client(&self) -> &Client {
         &self.client
     }
 }
 
-fn publish_error(e: Error) -> AckFuture {
-    crate::client::failed_ack(e)
+impl Client {
+    /// Joins `room` and waits for the server's confirmation (with its
+    /// history and member list). Fails with [`Error::AckTimeout`] when not
+    /// joined within the ack timeout (e.g. offline), or with the server's
+    /// error; the room is then forgotten. Joining a room already joined
+    /// returns the same room.
+    pub fn join(&self, room: &str) -> impl Future<Output = Result<Room>> + 'static {
+        let room = self.room(room);
+        let timeout = self.session.ack_timeout();
+        async move {
+            let room = room?;
+            match with_timeout(room.joined(), timeout).await {
+                Ok(()) => Ok(room),
+                Err(e) => {
+                    if room.state() != RoomState::Joined {
+                        room.client.session.forget(&room.core);
+                    }
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Registers `room` without waiting: it is joined as soon as (and every
+    /// time) the connection is up; see [`Room::joined`]. A room the server
+    /// refused ([`RoomState::Errored`]) is asked for again.
+    pub fn room(&self, name: &str) -> Result<Room> {
+        let core = self.session.room(name)?;
+        Ok(Room {
+            client: self.clone(),
+            core,
+        })
+    }
+
+    /// The rooms currently registered (joined or being joined).
+    pub fn rooms(&self) -> Vec<Room> {
+        self.session
+            .rooms()
+            .into_iter()
+            .map(|core| Room {
+                client: self.clone(),
+                core,
+            })
+            .collect()
+    }
 }

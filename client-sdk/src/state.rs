@@ -73,7 +73,7 @@ impl RoomState {
 }
 
 /// States with a terminal value that no transition leaves.
-pub trait Lifecycle: Clone + PartialEq {
+pub(crate) trait Lifecycle: Clone + PartialEq {
     /// Whether no transition may leave this state.
     fn is_terminal(&self) -> bool;
 }
@@ -91,32 +91,25 @@ impl Lifecycle for RoomState {
 }
 
 /// Holds a state; [`StateMachine::set`] is the only way to change it.
-///
-/// ```
-/// use confab_client::{ConnectionState, StateMachine};
-/// let mut s = StateMachine::new(ConnectionState::Connecting);
-/// assert_eq!(s.set(ConnectionState::Open), Some((ConnectionState::Connecting, ConnectionState::Open)));
-/// assert_eq!(s.set(ConnectionState::Open), None); // no change, no event
-/// ```
 #[derive(Debug, Clone)]
-pub struct StateMachine<S> {
+pub(crate) struct StateMachine<S> {
     state: S,
 }
 
 impl<S: Lifecycle> StateMachine<S> {
     /// Starts in `initial`.
-    pub fn new(initial: S) -> Self {
+    pub(crate) fn new(initial: S) -> Self {
         Self { state: initial }
     }
 
     /// Current state.
-    pub fn get(&self) -> &S {
+    pub(crate) fn get(&self) -> &S {
         &self.state
     }
 
     /// Moves to `new`; returns `(old, new)` when the state changed, `None`
     /// when it was equal or the current state is terminal.
-    pub fn set(&mut self, new: S) -> Option<(S, S)> {
+    pub(crate) fn set(&mut self, new: S) -> Option<(S, S)> {
         if self.state == new || self.state.is_terminal() {
             return None;
         }
@@ -128,6 +121,16 @@ impl<S: Lifecycle> StateMachine<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_returns_old_and_new_only_on_a_change() {
+        let mut s = StateMachine::new(ConnectionState::Connecting);
+        assert_eq!(
+            s.set(ConnectionState::Open),
+            Some((ConnectionState::Connecting, ConnectionState::Open))
+        );
+        assert_eq!(s.set(ConnectionState::Open), None); // no change, no event
+    }
 
     #[test]
     fn connection_lifecycle_reports_changes_only() {

@@ -231,6 +231,40 @@ async fn publish_and_receive_between_two_clients() {
 }
 
 #[wasm_bindgen_test]
+async fn room_events_as_a_stream_end_when_the_room_is_left() {
+    use futures_util::StreamExt;
+    let (a, b) = (guest(URL, "A"), guest(URL, "B"));
+    let name = unique("stream");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let mut events = rb.events();
+    ra.publish(&Chat { n: 7 }).await.unwrap();
+    let message = loop {
+        match events.next().await {
+            Some(RoomEvent::Message(m)) => break m,
+            Some(_) => {}
+            None => panic!("stream ended early"),
+        }
+    };
+    assert_eq!(message.payload.get::<Chat>().unwrap().n, 7);
+    rb.leave().await.unwrap();
+    let mut rest = Vec::new();
+    while let Some(ev) = events.next().await {
+        rest.push(ev);
+    }
+    assert!(
+        matches!(rest.last(), Some(RoomEvent::StateChanged(RoomState::Left))),
+        "{rest:?}"
+    );
+    assert!(
+        rb.events().next().await.is_none(),
+        "a left room's stream is empty"
+    );
+    a.close();
+    b.close();
+}
+
+#[wasm_bindgen_test]
 async fn presence_snapshot_and_diffs() {
     let (a, b) = (guest(URL, "Ann"), guest(URL, "Ben"));
     let name = unique("presence");

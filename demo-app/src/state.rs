@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use confab_protocol::{dm_members, Member};
+use yew::virtual_dom::Key;
 use yew::Reducible;
 
 /// The lobby every client joins on start.
@@ -25,6 +26,18 @@ pub enum ConvKey {
     Dm(String),
     /// The dice game room.
     Game,
+}
+
+impl ConvKey {
+    /// The Yew `key` of the pane showing this conversation: `room:<name>`,
+    /// `dm:<user id>` or `game` (room names have no `:`).
+    pub fn dom_key(&self) -> Key {
+        match self {
+            ConvKey::Room(name) => Key::from(format!("room:{name}")),
+            ConvKey::Dm(id) => Key::from(format!("dm:{id}")),
+            ConvKey::Game => Key::from("game"),
+        }
+    }
 }
 
 /// The connection as the person sees it.
@@ -64,6 +77,17 @@ pub enum LineKey {
     },
     /// Sent by this page and not yet acknowledged; sorts after stored lines.
     Local(u64),
+}
+
+impl LineKey {
+    /// The Yew `key` of the line's bubble: `<generation>.<offset>` for a
+    /// stored line, `local.<id>` for a pending one.
+    pub fn dom_key(self) -> Key {
+        match self {
+            LineKey::Stored { generation, offset } => Key::from(format!("{generation}.{offset}")),
+            LineKey::Local(id) => Key::from(format!("local.{id}")),
+        }
+    }
 }
 
 /// What a line shows.
@@ -296,8 +320,9 @@ pub struct ChatState {
     pub link: Link,
     /// The connection was open at least once (a new attempt is a *re*connect).
     pub was_open: bool,
-    /// Conversations in the order they were opened.
-    pub conversations: Vec<Conversation>,
+    /// Conversations in the order they were opened. Each is shared between
+    /// successive states (`Rc`): an action clones only the one it changes.
+    pub conversations: Vec<Rc<Conversation>>,
     /// Everyone seen, by id.
     pub people: BTreeMap<String, Person>,
     /// The conversation on the right.
@@ -320,8 +345,8 @@ impl ChatState {
             link: Link::Connecting,
             was_open: false,
             conversations: vec![
-                Conversation::new(ConvKey::Room(LOBBY.to_owned()), now),
-                Conversation::new(ConvKey::Game, now),
+                Rc::new(Conversation::new(ConvKey::Room(LOBBY.to_owned()), now)),
+                Rc::new(Conversation::new(ConvKey::Game, now)),
             ],
             people: BTreeMap::new(),
             active: ConvKey::Room(LOBBY.to_owned()),
@@ -342,7 +367,7 @@ impl ChatState {
     }
 
     /// A conversation by key.
-    pub fn conversation(&self, key: &ConvKey) -> Option<&Conversation> {
+    pub fn conversation(&self, key: &ConvKey) -> Option<&Rc<Conversation>> {
         self.conversations.iter().find(|c| &c.key == key)
     }
 
@@ -397,6 +422,7 @@ impl ChatState {
         let needle = self.search.trim().to_lowercase();
         self.conversations
             .iter()
+            .map(Rc::as_ref)
             .filter(|c| !matches!(c.key, ConvKey::Dm(_)))
             .filter(|c| needle.is_empty() || self.title(&c.key).to_lowercase().contains(&needle))
             .collect()
@@ -414,15 +440,18 @@ impl ChatState {
         }
     }
 
+    /// The conversation `key` to change (created if needed): copied first
+    /// if an earlier state still shares it.
     fn conv_mut(&mut self, key: &ConvKey, now: f64) -> &mut Conversation {
         let i = match self.conversations.iter().position(|c| &c.key == key) {
             Some(i) => i,
             None => {
-                self.conversations.push(Conversation::new(key.clone(), now));
+                self.conversations
+                    .push(Rc::new(Conversation::new(key.clone(), now)));
                 self.conversations.len() - 1
             }
         };
-        &mut self.conversations[i]
+        Rc::make_mut(&mut self.conversations[i])
     }
 
     fn person_mut(&mut self, m: &Member) -> &mut Person {
@@ -448,14 +477,21 @@ impl ChatState {
                 });
         }
         let active = self.active == key && !self.list_open;
+        let seen = |c: &Conversation| {
+            c.has(LineKey::Stored {
+                generation: c.generation,
+                offset: msg.offset,
+            })
+        };
+        // A replayed message changes nothing (and copies nothing).
+        if self.conversation(&key).is_some_and(|c| seen(c)) {
+            return;
+        }
         let conv = self.conv_mut(&key, msg.ts);
         let line_key = LineKey::Stored {
             generation: conv.generation,
             offset: msg.offset,
         };
-        if conv.has(line_key) {
-            return;
-        }
         // Our own message may come back before its ack: it replaces the
         // oldest pending line with the same text.
         if mine {
@@ -675,6 +711,7 @@ impl Reducible for ChatState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        // Cheap: the conversations are `Rc`s (see `conv_mut`).
         let mut next = (*self).clone();
         next.apply(action, now_ms());
         Rc::new(next)
@@ -944,5 +981,53 @@ mod tests {
         assert!(s.visible_rooms().is_empty());
         s = reduce(s, Action::Search("LOB".into()));
         assert_eq!(s.visible_rooms().len(), 1);
+    }
+
+    #[test]
+    fn an_action_copies_only_the_conversation_it_changes() {
+        let same = |a: &ChatState, b: &ChatState, key: &ConvKey| {
+            Rc::ptr_eq(
+                a.conversation(key).expect("conversation"),
+                b.conversation(key).expect("conversation"),
+            )
+        };
+        let before = Rc::new(welcomed());
+        let hi = || Action::Message(msg("lobby", 1, m("g-b", "Bob"), "hi"));
+        let after = before.clone().reduce(hi());
+        assert!(same(&before, &after, &ConvKey::Game));
+        assert!(!same(&before, &after, &lobby()));
+        // A replayed message changes nothing and copies nothing.
+        let replayed = after.clone().reduce(hi());
+        assert!(same(&after, &replayed, &lobby()));
+        assert_eq!(texts(&replayed, &lobby()), ["hi"]);
+    }
+
+    #[test]
+    fn dom_keys_tell_lines_and_conversations_apart() {
+        let lines = [
+            LineKey::Stored {
+                generation: 0,
+                offset: 12,
+            },
+            LineKey::Stored {
+                generation: 1,
+                offset: 2,
+            },
+            LineKey::Stored {
+                generation: 11,
+                offset: 2,
+            },
+            LineKey::Local(12),
+        ];
+        let keys: BTreeSet<String> = lines.iter().map(|k| k.dom_key().to_string()).collect();
+        assert_eq!(keys.len(), lines.len());
+        let convs = [
+            ConvKey::Room("a".into()),
+            ConvKey::Dm("a".into()),
+            ConvKey::Game,
+            ConvKey::Room("game".into()),
+        ];
+        let keys: BTreeSet<String> = convs.iter().map(|k| k.dom_key().to_string()).collect();
+        assert_eq!(keys.len(), convs.len());
     }
 }

@@ -18,7 +18,7 @@ pub fn ChatWindow() -> Html {
     html! {
         <div class={classes!("app", list_open.then_some("show-list"))} data-link={link}>
             <Sidebar />
-            <ChatPane key={format!("{:?}", chat.state.active)} conv={chat.state.active.clone()} />
+            <ChatPane key={chat.state.active.dom_key()} conv={chat.state.active.clone()} />
         </div>
     }
 }

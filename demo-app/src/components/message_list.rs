@@ -1,3 +1,5 @@
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use super::MessageBubble;
@@ -6,10 +8,18 @@ use crate::hooks::{use_auto_scroll, use_chat};
 use crate::state::{Body, Conversation, Line, LineKey, Status};
 
 /// Props of [`MessageList`].
-#[derive(Properties, PartialEq)]
+#[derive(Properties)]
 pub struct MessageListProps {
     /// The conversation to show.
-    pub conversation: Conversation,
+    pub conversation: Rc<Conversation>,
+}
+
+impl PartialEq for MessageListProps {
+    /// The same `Rc`: the reducer copies a conversation when it changes
+    /// it, so an unchanged pointer is an unchanged conversation.
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.conversation, &other.conversation)
+    }
 }
 
 /// Two lines closer than this (ms) from the same sender form a group.
@@ -51,7 +61,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             };
             html! {
                 <MessageBubble
-                    key={format!("{:?}", line.key)}
+                    key={line.key.dom_key()}
                     line={line.clone()}
                     {mine}
                     sender={name}

@@ -1,3 +1,5 @@
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use super::use_chat;
@@ -6,7 +8,7 @@ use crate::state::{ConvKey, Conversation};
 /// The conversation `key` (room, DM or dice game), joined through the SDK
 /// the first time it is shown. `None` until it has been opened.
 #[hook]
-pub fn use_room(key: ConvKey) -> Option<Conversation> {
+pub fn use_room(key: ConvKey) -> Option<Rc<Conversation>> {
     let chat = use_chat();
     {
         let conn = chat.conn.clone();

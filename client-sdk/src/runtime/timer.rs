@@ -1,11 +1,6 @@
-//! Owned browser callbacks: each closure/listener/timer lives in a struct
-//! whose `Drop` unregisters it (gloo style). Nothing is `forget`-ed.
-//!
-//! Every callback the SDK hands to the browser is one closure type,
-//! [`Callback`] (`FnMut(JsValue)`): one wasm-bindgen shim for timers,
-//! DOM listeners and WebSocket handlers alike keeps the wasm small.
+//! Timers owned by structs that clear them on drop (gloo-timers style),
+//! a [`Sleep`] future, and the clock.
 
-use crate::cell::Borrows;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,18 +8,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::EventTarget;
 
 use crate::debug::Tracked;
-
-/// The one closure type passed to the browser.
-pub(crate) type Callback = Closure<dyn FnMut(JsValue)>;
-
-/// Wraps `f` as a [`Callback`].
-pub(crate) fn callback(f: Box<dyn FnMut(JsValue)>) -> Callback {
-    Closure::wrap(f)
-}
+use crate::runtime::callback::{callback, Callback};
+use crate::runtime::cell::Borrows;
 
 #[wasm_bindgen]
 extern "C" {
@@ -37,51 +24,11 @@ extern "C" {
     fn set_interval(handler: &JsValue, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = clearInterval)]
     fn clear_interval(id: &JsValue);
-    // `document.visibilityState` as a string: web-sys's `VisibilityState`
-    // enum brings a conversion with an `unreachable!` panic path.
-    type PageDocument;
-    #[wasm_bindgen(method, getter, js_name = visibilityState)]
-    fn visibility_state(this: &PageDocument) -> String;
 }
 
-/// Whether the page is visible (`document.visibilityState == "visible"`).
-pub(crate) fn visible(doc: &web_sys::Document) -> bool {
-    doc.unchecked_ref::<PageDocument>().visibility_state() == "visible"
-}
-
-/// An `addEventListener` registration, removed on drop.
-pub(crate) struct DomListener {
-    target: EventTarget,
-    kind: &'static str,
-    closure: Callback,
-    _tracked: Tracked,
-}
-
-impl DomListener {
-    pub(crate) fn new(
-        target: &EventTarget,
-        kind: &'static str,
-        f: impl FnMut(JsValue) + 'static,
-    ) -> Option<Self> {
-        let closure = callback(Box::new(f));
-        target
-            .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())
-            .ok()?;
-        Some(Self {
-            target: target.clone(),
-            kind,
-            closure,
-            _tracked: Tracked::new(),
-        })
-    }
-}
-
-impl Drop for DomListener {
-    fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
-    }
+/// Milliseconds since the Unix epoch (`Date.now()`).
+pub(crate) fn now() -> f64 {
+    js_sys::Date::now()
 }
 
 /// A `setTimeout`/`setInterval` with its closure, cleared on drop.
@@ -194,14 +141,4 @@ impl Future for Sleep {
         f.1 = Some(cx.waker().clone());
         Poll::Pending
     }
-}
-
-/// Milliseconds since the Unix epoch (`Date.now()`).
-pub(crate) fn now() -> f64 {
-    js_sys::Date::now()
-}
-
-/// The page's `window`, if any (not in workers).
-pub(crate) fn window() -> Option<web_sys::Window> {
-    js_sys::global().dyn_into::<web_sys::Window>().ok()
 }

@@ -6,25 +6,25 @@
 //! [`crate::Error::Disconnected`] (never re-sent, so never duplicated) while
 //! queued ones wait for the next connection.
 
-use crate::buffer::OverflowPolicy;
-use crate::vecmap::VecMap;
+use crate::runtime::vecmap::VecMap;
+use crate::transport::buffer::OverflowPolicy;
 
 /// One outstanding request.
 #[derive(Debug)]
-pub struct Entry<T> {
+struct Entry<T> {
     /// Time (ms) after which it fails with [`crate::Error::AckTimeout`].
-    pub deadline: f64,
+    deadline: f64,
     /// Room it must wait for (a publish waits until its room is joined).
-    pub room: Option<String>,
+    room: Option<String>,
     /// Sent on the current connection.
-    pub sent: bool,
+    sent: bool,
     /// The caller's data (frame + reply channel).
-    pub item: T,
+    item: T,
 }
 
 /// Outcome of [`Pending::add`].
 #[derive(Debug, PartialEq, Eq)]
-pub enum Added<T> {
+pub(crate) enum Added<T> {
     /// Accepted.
     Ok,
     /// Accepted; the oldest queued request was evicted.
@@ -34,16 +34,8 @@ pub enum Added<T> {
 }
 
 /// Outstanding requests, in the order they were added (refs increase).
-///
-/// ```
-/// use confab_client::{OverflowPolicy, Pending, Added};
-/// let mut p = Pending::new(10, OverflowPolicy::RejectNew);
-/// assert_eq!(p.add(1, 10_000.0, None, "ping"), Added::Ok);
-/// assert_eq!(p.take_sendable(|_| true), vec![(1, &"ping")]);
-/// assert_eq!(p.resolve(1), Some("ping"));
-/// ```
 #[derive(Debug)]
-pub struct Pending<T> {
+pub(crate) struct Pending<T> {
     entries: VecMap<u64, Entry<T>>,
     capacity: usize,
     policy: OverflowPolicy,
@@ -51,7 +43,7 @@ pub struct Pending<T> {
 
 impl<T> Pending<T> {
     /// Empty; at most `capacity` queued (unsent) requests.
-    pub fn new(capacity: usize, policy: OverflowPolicy) -> Self {
+    pub(crate) fn new(capacity: usize, policy: OverflowPolicy) -> Self {
         Self {
             entries: VecMap::default(),
             capacity,
@@ -64,7 +56,7 @@ impl<T> Pending<T> {
     }
 
     /// Adds request `reference`, queued until [`Pending::take_sendable`].
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         reference: u64,
         deadline: f64,
@@ -98,7 +90,7 @@ impl<T> Pending<T> {
 
     /// Marks every queued request whose room passes `ready` as sent and
     /// returns them in order, for the caller to put on the wire.
-    pub fn take_sendable(&mut self, ready: impl Fn(Option<&str>) -> bool) -> Vec<(u64, &T)> {
+    pub(crate) fn take_sendable(&mut self, ready: impl Fn(Option<&str>) -> bool) -> Vec<(u64, &T)> {
         self.entries
             .iter_mut()
             .filter(|(_, e)| !e.sent && ready(e.room.as_deref()))
@@ -110,43 +102,38 @@ impl<T> Pending<T> {
     }
 
     /// The reply for `reference` arrived: removes and returns it.
-    pub fn resolve(&mut self, reference: u64) -> Option<T> {
+    pub(crate) fn resolve(&mut self, reference: u64) -> Option<T> {
         self.entries.remove(&reference).map(|e| e.item)
     }
 
     /// Removes and returns the requests whose deadline is at or before `now`.
-    pub fn expire(&mut self, now: f64) -> Vec<T> {
+    pub(crate) fn expire(&mut self, now: f64) -> Vec<T> {
         self.remove_where(|e| e.deadline <= now)
     }
 
     /// The link dropped: removes and returns the requests already sent.
-    pub fn disconnected(&mut self) -> Vec<T> {
+    pub(crate) fn disconnected(&mut self) -> Vec<T> {
         self.remove_where(|e| e.sent)
     }
 
     /// Removes and returns queued requests waiting for `room`.
-    pub fn drop_room(&mut self, room: &str) -> Vec<T> {
+    pub(crate) fn drop_room(&mut self, room: &str) -> Vec<T> {
         self.remove_where(|e| e.room.as_deref() == Some(room))
     }
 
     /// Removes everything (close).
-    pub fn drain(&mut self) -> Vec<T> {
+    pub(crate) fn drain(&mut self) -> Vec<T> {
         self.remove_where(|_| true)
     }
 
     /// Earliest deadline, to schedule the next expiry check.
-    pub fn next_deadline(&self) -> Option<f64> {
+    pub(crate) fn next_deadline(&self) -> Option<f64> {
         self.entries.values().map(|e| e.deadline).reduce(f64::min)
     }
 
     /// Number of outstanding requests (queued + sent).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Whether nothing is outstanding.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     fn remove_where(&mut self, pred: impl Fn(&Entry<T>) -> bool) -> Vec<T> {
@@ -164,6 +151,14 @@ mod tests {
 
     fn room(s: &str) -> Option<String> {
         Some(s.to_owned())
+    }
+
+    #[test]
+    fn add_send_resolve() {
+        let mut p = Pending::new(10, OverflowPolicy::RejectNew);
+        assert_eq!(p.add(1, 10_000.0, None, "ping"), Added::Ok);
+        assert_eq!(p.take_sendable(|_| true), vec![(1, &"ping")]);
+        assert_eq!(p.resolve(1), Some("ping"));
     }
 
     #[test]
@@ -204,7 +199,7 @@ mod tests {
         // 2 was sent, 3 still queued: only 2 fails on a disconnect.
         assert_eq!(p.disconnected(), [2]);
         assert_eq!(p.expire(1000.0), [3]);
-        assert!(p.is_empty());
+        assert_eq!(p.len(), 0);
         assert_eq!(p.next_deadline(), None);
     }
 

@@ -70,10 +70,6 @@ impl<K: PartialEq, V> VecMap<K, V> {
         self.0.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     pub(crate) fn clear(&mut self) {
         self.0.clear();
     }
@@ -102,6 +98,6 @@ mod tests {
         assert_eq!(m.remove_where(|k, _| *k > 4), ["e", "f"]);
         assert_eq!(m.len(), 1);
         m.clear();
-        assert!(m.is_empty());
+        assert_eq!(m.len(), 0);
     }
 }

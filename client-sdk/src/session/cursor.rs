@@ -4,7 +4,7 @@ use confab_protocol::Position;
 
 /// What a `joined` reply means for the messages the app has seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resume {
+pub(crate) enum Resume {
     /// First join of this room: nothing to resume.
     Fresh,
     /// Resumed without a hole.
@@ -17,17 +17,8 @@ pub enum Resume {
 /// Tracks the last `{epoch, offset}` seen in one room. Messages are accepted
 /// once each, in increasing offset order; duplicates (same or older offset
 /// in the same epoch) are dropped.
-///
-/// ```
-/// use confab_client::RoomCursor;
-/// let mut c = RoomCursor::default();
-/// c.joined("e1", false);
-/// assert!(c.accept(1));
-/// assert!(!c.accept(1)); // duplicate
-/// assert_eq!(c.since().unwrap().offset, 1);
-/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RoomCursor {
+pub(crate) struct RoomCursor {
     epoch: Option<String>,
     offset: u64,
 }
@@ -35,7 +26,7 @@ pub struct RoomCursor {
 impl RoomCursor {
     /// The position to send as the join's `since` (None before the first
     /// `joined`).
-    pub fn since(&self) -> Option<Position> {
+    pub(crate) fn since(&self) -> Option<Position> {
         self.epoch.as_ref().map(|epoch| Position {
             epoch: epoch.clone(),
             offset: self.offset,
@@ -44,7 +35,7 @@ impl RoomCursor {
 
     /// Applies a `joined` reply (`epoch`, `recovered`) and classifies it.
     /// A new epoch restarts offsets: everything in it is new to us.
-    pub fn joined(&mut self, epoch: &str, recovered: bool) -> Resume {
+    pub(crate) fn joined(&mut self, epoch: &str, recovered: bool) -> Resume {
         let first = self.epoch.is_none();
         if self.epoch.as_deref() != Some(epoch) {
             self.epoch = Some(epoch.to_owned());
@@ -59,7 +50,7 @@ impl RoomCursor {
 
     /// Whether a message at `offset` (of the current epoch) is new; if so
     /// it becomes the last seen position.
-    pub fn accept(&mut self, offset: u64) -> bool {
+    pub(crate) fn accept(&mut self, offset: u64) -> bool {
         if offset <= self.offset {
             return false;
         }
@@ -68,7 +59,7 @@ impl RoomCursor {
     }
 
     /// Last offset accepted in the current epoch (0 = none).
-    pub fn offset(&self) -> u64 {
+    pub(crate) fn offset(&self) -> u64 {
         self.offset
     }
 }

@@ -1,8 +1,8 @@
 //! The SDK's own single-threaded executor: [`spawn`] runs a future in
 //! microtasks (`queueMicrotask`), like `wasm_bindgen_futures::spawn_local`
 //! but smaller in wasm: no `unsafe` waker (an `Arc` of the task's id; the
-//! futures live in a thread-local list), one [`crate::dom::Callback`]
-//! drains the run queue, and no `RefCell` panic path (see [`crate::cell`]).
+//! futures live in a thread-local list), one [`crate::runtime::callback::Callback`]
+//! drains the run queue, and no `RefCell` panic path (see [`crate::runtime::cell`]).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -13,8 +13,8 @@ use std::task::{Context, Wake, Waker};
 
 use wasm_bindgen::prelude::*;
 
-use crate::cell::Borrows;
-use crate::dom::{callback, Callback};
+use crate::runtime::callback::{callback, Callback};
+use crate::runtime::cell::Borrows;
 
 type Job = Pin<Box<dyn Future<Output = ()>>>;
 

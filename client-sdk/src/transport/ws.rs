@@ -5,7 +5,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::debug::Tracked;
-use crate::dom::{callback, Callback};
+use crate::runtime::callback::{callback, Callback};
 
 /// What the socket reports to its owner.
 pub(crate) enum WsEvent {

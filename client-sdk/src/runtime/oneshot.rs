@@ -2,7 +2,7 @@
 //! a request or a room join. Smaller in wasm than `futures-channel`'s
 //! thread-safe one, which the SDK (`!Send` throughout) does not need.
 
-use crate::cell::Borrows;
+use crate::runtime::cell::Borrows;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;

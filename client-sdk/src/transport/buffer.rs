@@ -18,7 +18,7 @@ pub enum OverflowPolicy {
 
 /// Outcome of [`SendBuffer::push`].
 #[derive(Debug, PartialEq, Eq)]
-pub enum Pushed<T> {
+pub(crate) enum Pushed<T> {
     /// Queued.
     Queued,
     /// Queued, and this older item was evicted ([`OverflowPolicy::DropOldest`]).
@@ -28,16 +28,8 @@ pub enum Pushed<T> {
 }
 
 /// A FIFO of at most `capacity` items, flushed in order when the link is back.
-///
-/// ```
-/// use confab_client::{OverflowPolicy, Pushed, SendBuffer};
-/// let mut b = SendBuffer::new(1, OverflowPolicy::DropOldest);
-/// assert_eq!(b.push("a"), Pushed::Queued);
-/// assert_eq!(b.push("b"), Pushed::Evicted("a"));
-/// assert_eq!(b.drain().collect::<Vec<_>>(), ["b"]);
-/// ```
 #[derive(Debug, Clone)]
-pub struct SendBuffer<T> {
+pub(crate) struct SendBuffer<T> {
     items: VecDeque<T>,
     capacity: usize,
     policy: OverflowPolicy,
@@ -45,7 +37,7 @@ pub struct SendBuffer<T> {
 
 impl<T> SendBuffer<T> {
     /// An empty buffer.
-    pub fn new(capacity: usize, policy: OverflowPolicy) -> Self {
+    pub(crate) fn new(capacity: usize, policy: OverflowPolicy) -> Self {
         Self {
             items: VecDeque::new(),
             capacity,
@@ -54,7 +46,7 @@ impl<T> SendBuffer<T> {
     }
 
     /// Queues `item`, applying the overflow policy when full.
-    pub fn push(&mut self, item: T) -> Pushed<T> {
+    pub(crate) fn push(&mut self, item: T) -> Pushed<T> {
         if self.items.len() < self.capacity {
             self.items.push_back(item);
             return Pushed::Queued;
@@ -68,46 +60,20 @@ impl<T> SendBuffer<T> {
         Pushed::Rejected(item)
     }
 
-    /// Whether one more item would overflow.
-    pub fn is_full(&self) -> bool {
-        self.items.len() >= self.capacity
-    }
-
     /// Number of queued items.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
 
     /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// Takes every queued item, oldest first.
-    pub fn drain(&mut self) -> impl Iterator<Item = T> {
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> {
         // `take` + `IntoIter` rather than `drain(..)`: less wasm.
         std::mem::take(&mut self.items).into_iter()
-    }
-
-    /// Removes the queued items matching `pred` (e.g. timed out), keeping order.
-    pub fn remove_where(&mut self, mut pred: impl FnMut(&T) -> bool) -> Vec<T> {
-        let mut removed = Vec::new();
-        let mut kept = VecDeque::with_capacity(self.items.len());
-        for it in std::mem::take(&mut self.items) {
-            if pred(&it) {
-                removed.push(it);
-            } else {
-                kept.push_back(it);
-            }
-        }
-        self.items = kept;
-        removed
-    }
-
-    /// Returns the oldest item for which `pred` holds, removing it.
-    pub fn take_first(&mut self, mut pred: impl FnMut(&T) -> bool) -> Option<T> {
-        let i = self.items.iter().position(&mut pred)?;
-        self.items.remove(i)
     }
 }
 
@@ -120,7 +86,6 @@ mod tests {
         let mut b = SendBuffer::new(2, OverflowPolicy::RejectNew);
         assert_eq!(b.push(1), Pushed::Queued);
         assert_eq!(b.push(2), Pushed::Queued);
-        assert!(b.is_full());
         assert_eq!(b.push(3), Pushed::Rejected(3));
         assert_eq!(b.drain().collect::<Vec<_>>(), [1, 2]);
         assert!(b.is_empty());
@@ -147,14 +112,10 @@ mod tests {
     }
 
     #[test]
-    fn remove_and_take_preserve_order() {
-        let mut b = SendBuffer::new(10, OverflowPolicy::RejectNew);
-        for i in 1..=6 {
-            let _ = b.push(i);
-        }
-        assert_eq!(b.remove_where(|&i| i % 3 == 0), [3, 6]);
-        assert_eq!(b.take_first(|&i| i > 1), Some(2));
-        assert_eq!(b.take_first(|&i| i > 100), None);
-        assert_eq!(b.drain().collect::<Vec<_>>(), [1, 4, 5]);
+    fn drop_oldest_with_capacity_one() {
+        let mut b = SendBuffer::new(1, OverflowPolicy::DropOldest);
+        assert_eq!(b.push("a"), Pushed::Queued);
+        assert_eq!(b.push("b"), Pushed::Evicted("a"));
+        assert_eq!(b.drain().collect::<Vec<_>>(), ["b"]);
     }
 }

@@ -1,8 +1,6 @@
 //! [`Socket`]: a reconnecting JSON WebSocket for any server.
 
-use crate::cell::Borrows;
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -11,194 +9,18 @@ use std::task::{Context, Poll, Waker};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::backoff::{Attempts, Backoff};
-use crate::buffer::{OverflowPolicy, Pushed, SendBuffer};
-use crate::dom::{now, window, DomListener, Timer};
 use crate::events::{Emitter, Subscription};
+use crate::runtime::cell::Borrows;
+use crate::runtime::dom::{visible, window, DomListener};
+use crate::runtime::executor;
+use crate::runtime::timer::{now, Timer};
 use crate::state::{ConnectionState, StateMachine};
-use crate::ws::{WsConn, WsEvent};
+use crate::transport::backoff::Attempts;
+use crate::transport::buffer::{Pushed, SendBuffer};
+use crate::transport::inbox::Inbox;
+use crate::transport::options::{build_url, set_param, SocketOptions};
+use crate::transport::ws::{WsConn, WsEvent};
 use crate::{Error, Result};
-
-/// Async function returning a token for the next (re)connect, or `None`.
-pub type TokenProvider = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<String>>>>>;
-
-/// Options of a [`Socket`].
-///
-/// ```
-/// use confab_client::SocketOptions;
-/// let o = SocketOptions::new("ws://127.0.0.1:8000/ws/chat/lobby/").send_buffer(50);
-/// assert_eq!(o.urls_list()[0], "ws://127.0.0.1:8000/ws/chat/lobby/");
-/// ```
-#[derive(Clone)]
-pub struct SocketOptions {
-    urls: Vec<String>,
-    pub(crate) protocols: Vec<String>,
-    pub(crate) backoff: Backoff,
-    pub(crate) send_buffer: usize,
-    pub(crate) overflow: OverflowPolicy,
-    pub(crate) read_buffer: usize,
-    pub(crate) connect_timeout: std::time::Duration,
-    pub(crate) query: Vec<(String, String)>,
-    pub(crate) token_provider: Option<TokenProvider>,
-    pub(crate) token_param: String,
-    /// Query parameters left out when the token provider supplied a token
-    /// (the client's `guest`: a signed-in user is not a guest).
-    pub(crate) guest_only: Vec<&'static str>,
-}
-
-impl std::fmt::Debug for SocketOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SocketOptions")
-            .field("urls", &self.urls)
-            .field("backoff", &self.backoff)
-            .field("send_buffer", &self.send_buffer)
-            .field("read_buffer", &self.read_buffer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SocketOptions {
-    /// Options for `url` (`ws://` or `wss://`) with the defaults: backoff
-    /// 250 ms–10 s with full jitter forever, offline send buffer of 100
-    /// frames ([`OverflowPolicy::RejectNew`]), read buffer of 10 000 messages.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            urls: vec![url.into()],
-            protocols: Vec::new(),
-            backoff: Backoff::default(),
-            send_buffer: 100,
-            overflow: OverflowPolicy::RejectNew,
-            read_buffer: 10_000,
-            connect_timeout: std::time::Duration::from_secs(10),
-            query: Vec::new(),
-            token_provider: None,
-            token_param: "token".to_owned(),
-            guest_only: Vec::new(),
-        }
-    }
-
-    /// Several URLs tried in turn (failover); replaces the URL given to `new`.
-    pub fn urls(mut self, urls: Vec<String>) -> Self {
-        if !urls.is_empty() {
-            self.urls = urls;
-        }
-        self
-    }
-
-    pub(crate) fn set_urls(&mut self, urls: Vec<String>) {
-        self.urls = urls;
-    }
-
-    pub(crate) fn set_query_mut(&mut self, key: &str, value: Option<&str>) {
-        set_param(&mut self.query, key, value);
-    }
-
-    /// The URLs, in failover order.
-    pub fn urls_list(&self) -> &[String] {
-        &self.urls
-    }
-
-    /// WebSocket subprotocols to offer.
-    pub fn protocols(mut self, protocols: Vec<String>) -> Self {
-        self.protocols = protocols;
-        self
-    }
-
-    /// Reconnect policy.
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Stop after this many failed attempts in a row (default: never).
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.backoff.max_attempts = Some(n);
-        self
-    }
-
-    /// Capacity of the offline send buffer (frames sent while not open).
-    pub fn send_buffer(mut self, capacity: usize) -> Self {
-        self.send_buffer = capacity;
-        self
-    }
-
-    /// What a full send buffer does (default [`OverflowPolicy::RejectNew`]).
-    pub fn overflow(mut self, policy: OverflowPolicy) -> Self {
-        self.overflow = policy;
-        self
-    }
-
-    /// How many unread messages `read`/`wait`/the stream keep (oldest are
-    /// dropped beyond it). 0 disables the read queue (use `on_message`).
-    pub fn read_buffer(mut self, capacity: usize) -> Self {
-        self.read_buffer = capacity;
-        self
-    }
-
-    /// Adds `key=value` to the query string of every connection.
-    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.query.push((key.into(), value.into()));
-        self
-    }
-
-    /// Sets query parameter `key` for the following (re)connects, replacing
-    /// any earlier value; `None` removes it.
-    ///
-    /// ```
-    /// use confab_client::SocketOptions;
-    /// let o = SocketOptions::new("ws://h/ws").query("name", "A").set_query("name", Some("B"));
-    /// assert_eq!(o.query_value("name"), Some("B"));
-    /// assert_eq!(o.set_query("name", None).query_value("name"), None);
-    /// ```
-    pub fn set_query(mut self, key: &str, value: Option<&str>) -> Self {
-        set_param(&mut self.query, key, value);
-        self
-    }
-
-    pub(crate) fn guest_only(mut self, key: &'static str) -> Self {
-        self.guest_only.push(key);
-        self
-    }
-
-    /// The value of query parameter `key`, if set.
-    pub fn query_value(&self, key: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Called before every (re)connect; a `Some(token)` is sent as the
-    /// `token` query parameter (browsers cannot set headers on WebSockets).
-    pub fn token_provider<F, Fut>(mut self, f: F) -> Self
-    where
-        F: Fn() -> Fut + 'static,
-        Fut: Future<Output = Option<String>> + 'static,
-    {
-        self.token_provider = Some(Rc::new(move || Box::pin(f())));
-        self
-    }
-
-    #[doc(hidden)]
-    pub fn token_provider_rc(mut self, f: TokenProvider) -> Self {
-        self.token_provider = Some(f);
-        self
-    }
-
-    /// Gives up on a handshake that has not completed after this long
-    /// (default 10 s) and retries with backoff, so a black-holed address
-    /// cannot hang the socket for minutes.
-    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Query parameter that carries the token (default `token`).
-    pub fn token_param(mut self, name: impl Into<String>) -> Self {
-        self.token_param = name.into();
-        self
-    }
-}
 
 struct Inner {
     opts: SocketOptions,
@@ -210,13 +32,12 @@ struct Inner {
     connect_guard: Option<Timer>,
     env: Vec<DomListener>,
     out: SendBuffer<String>,
-    inbox: VecDeque<JsValue>,
-    wakers: Vec<Waker>,
+    inbox: Inbox<JsValue>,
     url_index: usize,
     generation: u64,
 }
 
-pub(crate) struct Shared {
+struct Shared {
     inner: RefCell<Inner>,
     on_state: Emitter<ConnectionState>,
     on_message: Emitter<JsValue>,
@@ -279,6 +100,7 @@ impl Socket {
     pub fn open(opts: SocketOptions) -> Self {
         let inner = Inner {
             out: SendBuffer::new(opts.send_buffer, opts.overflow),
+            inbox: Inbox::new(opts.read_buffer),
             opts,
             state: StateMachine::new(ConnectionState::Connecting),
             attempts: Attempts::default(),
@@ -286,8 +108,6 @@ impl Socket {
             retry: None,
             connect_guard: None,
             env: Vec::new(),
-            inbox: VecDeque::new(),
-            wakers: Vec::new(),
             url_index: 0,
             generation: 0,
         };
@@ -358,7 +178,7 @@ impl Socket {
 
     /// Whether unread messages are queued.
     pub fn has_messages(&self) -> bool {
-        !self.shared.inner.read().inbox.is_empty()
+        self.shared.inner.read().inbox.len() > 0
     }
 
     /// Number of unread messages.
@@ -368,7 +188,7 @@ impl Socket {
 
     /// Next unread message, without waiting.
     pub fn read(&self) -> Option<JsValue> {
-        self.shared.inner.write().inbox.pop_front()
+        self.shared.inner.write().inbox.pop()
     }
 
     /// Next message; waits for one; `None` once closed for good and drained.
@@ -401,21 +221,18 @@ impl Socket {
         force_reconnect(&self.shared, "client reconnect");
     }
 
+    /// [`Socket::reconnect`] with the close reason sent to the server (the
+    /// protocol layer's "heartbeat timeout").
+    pub(crate) fn reconnect_because(&self, reason: &str) {
+        force_reconnect(&self.shared, reason);
+    }
+
     /// Closes for good with code 1000: no more reconnects; queued frames are
     /// dropped; `wait()` returns `None` once the read queue is drained.
     pub fn close(&self) {
         close(&self.shared, 1000, "");
     }
-}
 
-fn set_param(query: &mut Vec<(String, String)>, key: &str, value: Option<&str>) {
-    query.retain(|(k, _)| k != key);
-    if let Some(v) = value {
-        query.push((key.to_owned(), v.to_owned()));
-    }
-}
-
-impl Socket {
     /// Sets (or with `None` removes) query parameter `key` for the next
     /// (re)connects; the current connection is not affected.
     pub fn set_query(&self, key: &str, value: Option<&str>) {
@@ -434,7 +251,7 @@ fn set_state(shared: &Rc<Shared>, new: ConnectionState) {
 }
 
 fn wake_all(shared: &Shared) {
-    let wakers = std::mem::take(&mut shared.inner.write().wakers);
+    let wakers = shared.inner.write().inbox.wakers();
     wakers.into_iter().for_each(Waker::wake);
 }
 
@@ -451,7 +268,7 @@ fn install_env_listeners(shared: &Rc<Shared>) {
         let weak = Rc::downgrade(shared);
         let d = doc.clone();
         env.extend(DomListener::new(&doc, "visibilitychange", move |_| {
-            if crate::dom::visible(&d) {
+            if visible(&d) {
                 if let Some(s) = weak.upgrade() {
                     retry_now(&s);
                 }
@@ -487,7 +304,7 @@ fn connect(shared: &Rc<Shared>) {
         None => open_ws(shared, generation, None),
         Some(provider) => {
             let weak = Rc::downgrade(shared);
-            crate::executor::spawn(async move {
+            executor::spawn(async move {
                 let token = provider().await;
                 if let Some(shared) = weak.upgrade() {
                     open_ws(&shared, generation, token);
@@ -495,30 +312,6 @@ fn connect(shared: &Rc<Shared>) {
             });
         }
     }
-}
-
-fn build_url(opts: &SocketOptions, base: &str, token: Option<&str>) -> String {
-    let mut url = base.to_owned();
-    // Byte search and `push_str`: no char searcher / UTF-8 encoder in the wasm.
-    let mut sep = if url.bytes().any(|b| b == b'?') {
-        "&"
-    } else {
-        "?"
-    };
-    for (k, v) in opts
-        .query
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .filter(|(k, _)| token.is_none() || !opts.guest_only.contains(k))
-        .chain(token.map(|t| (opts.token_param.as_str(), t)))
-    {
-        url.push_str(sep);
-        url.push_str(&String::from(js_sys::encode_uri_component(k)));
-        url.push('=');
-        url.push_str(&String::from(js_sys::encode_uri_component(v)));
-        sep = "&";
-    }
-    url
 }
 
 fn open_ws(shared: &Rc<Shared>, generation: u64, token: Option<String>) {
@@ -593,19 +386,8 @@ fn on_ws_event(shared: &Rc<Shared>, ev: WsEvent) {
             set_state(shared, ConnectionState::Open);
         }
         WsEvent::Message(value) => {
-            {
-                let mut inner = shared.inner.write();
-                let cap = inner.opts.read_buffer;
-                if cap > 0 {
-                    if inner.inbox.len() >= cap {
-                        inner.inbox.pop_front();
-                    }
-                    inner.inbox.push_back(value.clone());
-                    let wakers = std::mem::take(&mut inner.wakers);
-                    drop(inner);
-                    wakers.into_iter().for_each(Waker::wake);
-                }
-            }
+            let readers = shared.inner.write().inbox.push(value.clone());
+            readers.into_iter().for_each(Waker::wake);
             shared.on_message.emit(&value);
         }
         WsEvent::Close { code, reason } => {
@@ -667,7 +449,7 @@ fn link_lost(shared: &Rc<Shared>, code: u16, reason: String) {
     );
 }
 
-pub(crate) fn force_reconnect(shared: &Rc<Shared>, reason: &str) {
+fn force_reconnect(shared: &Rc<Shared>, reason: &str) {
     let conn = {
         let inner = &mut *shared.inner.write();
         if matches!(inner.state.get(), ConnectionState::Closed { .. }) {
@@ -716,12 +498,6 @@ fn teardown(shared: &Rc<Shared>) {
     wake_all(shared);
 }
 
-impl Socket {
-    pub(crate) fn shared(&self) -> &Rc<Shared> {
-        &self.shared
-    }
-}
-
 /// Future of [`Socket::wait`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Next {
@@ -729,15 +505,9 @@ pub struct Next {
 }
 
 fn poll_next(shared: &Shared, cx: &mut Context<'_>) -> Poll<Option<JsValue>> {
-    let mut inner = shared.inner.write();
-    if let Some(v) = inner.inbox.pop_front() {
-        return Poll::Ready(Some(v));
-    }
-    if matches!(inner.state.get(), ConnectionState::Closed { .. }) {
-        return Poll::Ready(None);
-    }
-    inner.wakers.push(cx.waker().clone());
-    Poll::Pending
+    let inner = &mut *shared.inner.write();
+    let closed = matches!(inner.state.get(), ConnectionState::Closed { .. });
+    inner.inbox.poll(closed, cx)
 }
 
 impl Future for Next {
