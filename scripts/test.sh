@@ -34,7 +34,7 @@ what=${1:-all}
 lint() {
   cargo fmt --all -- --check &&
     cargo clippy -q --workspace --all-targets -- -D warnings &&
-    cargo clippy -q -p confab-client -p confab-demo --target wasm32-unknown-unknown --all-targets -- -D warnings &&
+    bash client-sdk/scripts/clippy.sh wasm &&
     python3 scripts/check-imports.py server client-sdk protocol demo-app bench
 }
 suite lint lint

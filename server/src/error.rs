@@ -93,7 +93,9 @@ impl Error {
             Self::RedisTimeout { .. } => true,
             Self::Redis { source, .. } => {
                 !source.is_connection_refusal()
-                    && (source.is_timeout() || source.is_connection_dropped() || source.is_io_error())
+                    && (source.is_timeout()
+                        || source.is_connection_dropped()
+                        || source.is_io_error())
             }
             _ => false,
         };

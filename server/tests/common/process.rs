@@ -161,14 +161,7 @@ impl Node {
 
     /// Sends a signal by name (`STOP`, `CONT`, …).
     pub fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().expect("node not running").id();
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(pid.to_string())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{sig} {pid} failed");
+        signal(self.child.as_ref().expect("node not running"), sig);
     }
 
     pub fn log_text(&self) -> String {
@@ -257,6 +250,23 @@ impl Redis {
             let _ = c.wait();
         }
     }
+
+    /// Sends a signal by name (`STOP` freezes it, `CONT` thaws it).
+    pub fn signal(&self, sig: &str) {
+        signal(self.child.as_ref().expect("redis not running"), sig);
+    }
+}
+
+/// Sends signal `sig` (a name: `STOP`, `CONT`, `TERM`) to `child`.
+fn signal(child: &Child, sig: &str) {
+    let pid = child.id();
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid} failed");
 }
 
 impl Drop for Redis {
