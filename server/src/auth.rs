@@ -303,6 +303,30 @@ impl Identity {
     }
 }
 
+/// The credential of an `Authorization: Bearer <token>` header (the scheme
+/// is case-insensitive, RFC 9110 §11.1), if any.
+///
+/// ```
+/// use axum::http::{header, HeaderMap, HeaderValue};
+/// use confab_server::auth::bearer;
+/// let mut h = HeaderMap::new();
+/// h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
+/// assert_eq!(bearer(&h), Some("abc"));
+/// h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+/// assert_eq!(bearer(&h), None);
+/// h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
+/// assert_eq!(bearer(&h), None);
+/// ```
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Constant-time comparison of a presented API key with the configured one.
 pub fn api_key_matches(configured: &str, presented: &str) -> bool {
     // Compare HMACs of both under a fixed key so the comparison does not

@@ -34,6 +34,45 @@ pub struct Config {
     #[arg(long, env = "CONFAB_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// Host names this server answers to (Django's `ALLOWED_HOSTS`): a
+    /// request whose `Host` is not one of them is refused with 400 on every
+    /// route, so a page whose DNS name was rebound to this address cannot
+    /// talk to it. Entries: a name or address (`chat.example.com`,
+    /// `127.0.0.1`, `[::1]`), `.example.com` for the domain and every
+    /// subdomain, or `*` for any. Comma separated or repeated. Default:
+    /// `localhost`, `127.0.0.1`, `[::1]` and the `--bind` address.
+    #[arg(long, env = "CONFAB_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Open WebSockets allowed from one client address; one more is
+    /// refused with 429 at the handshake. 0: no limit.
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS_PER_IP", default_value_t = 1024)]
+    pub max_connections_per_ip: u32,
+
+    /// Open WebSockets allowed in all; one more is refused with 503 at the
+    /// handshake. 0: no limit.
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: u32,
+
+    /// Proxies (IP addresses, comma separated or repeated) whose
+    /// `X-Forwarded-For` is believed: for a connection from one of them,
+    /// the client address (for `--max-connections-per-ip`) is the last
+    /// address in that header not itself a trusted proxy. Unset: the
+    /// header is ignored and the peer address counts.
+    #[arg(long, env = "CONFAB_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// Bearer token `/metrics` requires (`Authorization: Bearer <token>`).
+    /// Unset: `/metrics` is open to whoever can reach it (see
+    /// `--metrics-bind` to serve it on an internal address instead).
+    #[arg(long, env = "CONFAB_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Serve `/metrics` on this address only (e.g. `127.0.0.1:9100`, for
+    /// Prometheus on an internal network), not on `--bind`.
+    #[arg(long, env = "CONFAB_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Bearer key for `POST /api/rooms/{room}/messages`. Unset: that
     /// endpoint answers 503.
     #[arg(long, env = "CONFAB_API_KEY", hide_env_values = true)]
@@ -107,6 +146,11 @@ pub struct Config {
     #[arg(long, env = "CONFAB_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
 
+    /// Seconds a client may take to send a request body (the HTTP API);
+    /// slower ones get 408 and the connection is closed.
+    #[arg(long, env = "CONFAB_BODY_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub body_read_timeout_secs: u64,
+
     /// Enables `POST /debug/stall[/{session_id}]`, which makes connections
     /// stop answering (a simulated dead link) for client heartbeat tests.
     /// Never enable in production.
@@ -157,6 +201,31 @@ impl Config {
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs.max(1))
     }
+
+    /// Time allowed for a request's body.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs.max(1))
+    }
+
+    /// The `--allowed-hosts` entries, or the default ones.
+    pub fn hosts(&self) -> Vec<String> {
+        if !self.allowed_hosts.is_empty() {
+            return self.allowed_hosts.clone();
+        }
+        let mut hosts = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "[::1]".to_owned(),
+        ];
+        let ip = self.bind.ip();
+        if !ip.is_unspecified() && !ip.is_loopback() {
+            hosts.push(match ip {
+                std::net::IpAddr::V4(v4) => v4.to_string(),
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            });
+        }
+        hosts
+    }
 }
 
 impl Default for Config {
@@ -166,6 +235,12 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             static_dir: PathBuf::from("dist"),
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_connections_per_ip: 1024,
+            max_connections: 0,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
+            metrics_bind: None,
             api_key: None,
             token_secret: Vec::new(),
             max_message_bytes: 65536,
@@ -180,6 +255,7 @@ impl Default for Config {
             listen_backlog: 4096,
             shutdown_grace_secs: 5,
             header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
             debug_endpoints: false,
             data_dir: None,
             redis_url: None,

@@ -48,6 +48,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs and checks guest tokens (`welcome.guest_token`, `?guest=`).
     pub guest_key: GuestKey,
+    /// The host names requests may name (`--allowed-hosts` or its default).
+    pub hosts: Arc<[String]>,
+    /// Open WebSockets per client address and in all.
+    pub connections: Arc<limits::ConnLimiter>,
 }
 
 impl AppState {
@@ -83,6 +87,11 @@ impl AppState {
         // secret must never become a signing key.
         config.token_secret.retain(|s| !s.is_empty());
         Self {
+            hosts: config.hosts().into(),
+            connections: Arc::new(limits::ConnLimiter::new(
+                config.max_connections_per_ip,
+                config.max_connections,
+            )),
             config: Arc::new(config),
             rooms: Rooms::new(layer, hub, metrics.clone()),
             metrics,

@@ -114,3 +114,104 @@ pub fn nesting_exceeds(raw: &str, max: usize) -> bool {
     }
     false
 }
+
+/// Open WebSockets per client address and in all
+/// (`--max-connections-per-ip`, `--max-connections`; 0 = no limit).
+#[derive(Debug, Default)]
+pub struct ConnLimiter {
+    per_ip: u32,
+    total: u32,
+    open: std::sync::Mutex<ConnCounts>,
+}
+
+#[derive(Debug, Default)]
+struct ConnCounts {
+    total: u32,
+    by_ip: std::collections::HashMap<std::net::IpAddr, u32>,
+}
+
+/// Why [`ConnLimiter::acquire`] refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnRefusal {
+    /// This address has its maximum open (HTTP 429).
+    PerIp,
+    /// The server has its maximum open (HTTP 503).
+    Total,
+}
+
+/// One open connection's place in the counts, given back on drop.
+#[derive(Debug)]
+pub struct ConnPermit {
+    limiter: std::sync::Arc<ConnLimiter>,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl ConnLimiter {
+    /// A limiter with the given maxima (0: none).
+    pub fn new(per_ip: u32, total: u32) -> Self {
+        Self {
+            per_ip,
+            total,
+            open: std::sync::Mutex::default(),
+        }
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, ConnCounts> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a new connection from `ip` (unknown: only the total limit
+    /// applies), or says which limit refuses it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use confab_server::limits::{ConnLimiter, ConnRefusal};
+    /// let l = Arc::new(ConnLimiter::new(2, 3));
+    /// let (a, b) = ("10.0.0.1".parse().ok(), "10.0.0.2".parse().ok());
+    /// let a1 = l.acquire(a).unwrap();
+    /// let _a2 = l.acquire(a).unwrap();
+    /// assert_eq!(l.acquire(a).unwrap_err(), ConnRefusal::PerIp);
+    /// let _b1 = l.acquire(b).unwrap();
+    /// assert_eq!(l.acquire(b).unwrap_err(), ConnRefusal::Total);
+    /// drop(a1);
+    /// assert!(l.acquire(b).is_ok());
+    /// ```
+    pub fn acquire(
+        self: &std::sync::Arc<Self>,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<ConnPermit, ConnRefusal> {
+        let mut c = self.counts();
+        if self.total > 0 && c.total >= self.total {
+            return Err(ConnRefusal::Total);
+        }
+        if let Some(ip) = ip {
+            let n = c.by_ip.entry(ip).or_default();
+            if self.per_ip > 0 && *n >= self.per_ip {
+                return Err(ConnRefusal::PerIp);
+            }
+            *n += 1;
+        }
+        c.total += 1;
+        Ok(ConnPermit {
+            limiter: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnPermit {
+    fn drop(&mut self) {
+        let mut c = self.limiter.counts();
+        c.total = c.total.saturating_sub(1);
+        if let Some(ip) = self.ip {
+            if let Some(n) = c.by_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    c.by_ip.remove(&ip);
+                }
+            }
+        }
+    }
+}

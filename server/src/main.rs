@@ -124,6 +124,23 @@ async fn serve(config: Config) -> ExitCode {
         },
     );
     let server = tokio::spawn(server);
+    if let Some(bind) = state.config.metrics_bind {
+        match confab_server::serve::listen(bind, 128) {
+            Ok(listener) => {
+                tracing::info!(%bind, "metrics on http://{bind}/metrics");
+                tokio::spawn(confab_server::serve::serve(
+                    listener,
+                    confab_server::endpoints::metrics_router(state.clone()),
+                    state.config.header_read_timeout(),
+                    std::future::pending(),
+                ));
+            }
+            Err(e) => {
+                tracing::error!(%bind, error = %e, "cannot listen for metrics");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     shutdown::signal().await;
     let _ = stop_tx.send(());
     let left = shutdown::close_all(&state, grace).await;

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub dropped: AtomicU64,
     /// Connections closed as slow consumers (4001).
     pub slow_consumers: AtomicU64,
+    /// WebSocket handshakes refused by a connection limit (429/503).
+    pub refused_connections: AtomicU64,
     /// Failed channel-layer (Redis) operations.
     pub layer_errors: AtomicU64,
     /// Channel-layer (Redis pub/sub) reconnections.
@@ -78,6 +80,12 @@ impl Metrics {
             "counter",
             "Connections closed with 4001 (slow consumer).",
             self.slow_consumers.load(Relaxed).to_string(),
+        );
+        metric(
+            "confab_refused_connections_total",
+            "counter",
+            "WebSocket handshakes refused by --max-connections(-per-ip).",
+            self.refused_connections.load(Relaxed).to_string(),
         );
         metric(
             "confab_layer_errors_total",

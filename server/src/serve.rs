@@ -8,11 +8,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
+use tower_http::add_extension::AddExtension;
 
 /// Listens on `addr` with an accept queue of `backlog` connections
 /// (`tokio::net::TcpListener::bind` always asks for 1024, which a
@@ -85,7 +87,9 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-        let service = TowerToHyperService::new(router.clone());
+        // Routes read the peer address as axum's `ConnectInfo`.
+        let service =
+            TowerToHyperService::new(AddExtension::new(router.clone(), ConnectInfo(peer)));
         let conn = builder
             .serve_connection(TokioIo::new(tcp), service)
             .with_upgrades();

@@ -264,3 +264,26 @@ async fn guest_token_survives_a_restart_with_data_dir() {
     assert_ne!(recv(&mut ws2).await["user"]["id"], id.as_str());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--metrics-bind`: `/metrics` answers on its own address, and only there.
+#[tokio::test]
+async fn metrics_bind_serves_metrics_on_its_own_address_only() {
+    let port = common::process::free_port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let (_server, addr) = spawn(&["--metrics-bind", &metrics_addr]);
+    let metrics_addr: std::net::SocketAddr = metrics_addr.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (status, body) = loop {
+        if tokio::net::TcpStream::connect(metrics_addr).await.is_ok() {
+            break http(metrics_addr, "GET", "/metrics", &[], "").await;
+        }
+        assert!(Instant::now() < deadline, "metrics address never opened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 200);
+    assert!(body.contains("confab_connections 0"), "{body}");
+    assert_eq!(http(addr, "GET", "/metrics", &[], "").await.0, 404);
+    assert_eq!(http(addr, "GET", "/healthz", &[], "").await.0, 200);
+    // Only /metrics lives there.
+    assert_eq!(http(metrics_addr, "GET", "/ws", &[], "").await.0, 404);
+}

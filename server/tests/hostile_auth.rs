@@ -493,3 +493,118 @@ async fn html_and_script_in_messages_and_names_arrive_verbatim_as_json_strings()
     assert!(!body.contains("<script>"), "{status} {body}");
     by.assert_receiving().await;
 }
+
+/// DNS rebinding: a page on a foreign domain whose name now resolves to
+/// this server sends `Host` (and `Origin`) with that domain. Every route
+/// refuses it with 400, the WebSocket handshake included.
+#[tokio::test]
+async fn a_foreign_host_is_400_on_every_route() {
+    let server = start(Config {
+        api_key: Some("k".into()),
+        ..config()
+    })
+    .await;
+    let mut by = Bystanders::join(&server, "rebind").await;
+    let evil = [
+        ("Host", "rebound.evil.example"),
+        ("Origin", "http://rebound.evil.example"),
+    ];
+    let upgrade = [
+        evil[0],
+        evil[1],
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+    ];
+    for path in ["/ws", "/ws/chat/rebind/", "/test_websocket/"] {
+        let (status, _) = http(server.addr, "GET", path, &upgrade, "").await;
+        assert_eq!(status, 400, "upgrade on {path}");
+    }
+    for (method, path) in [
+        ("GET", "/"),
+        ("GET", "/index.html"),
+        ("GET", "/healthz"),
+        ("GET", "/metrics"),
+        ("POST", "/api/rooms/rebind/messages"),
+    ] {
+        let mut headers = evil.to_vec();
+        headers.push(("Authorization", "Bearer k"));
+        let (status, body) = http(server.addr, method, path, &headers, "{}").await;
+        assert_eq!(status, 400, "{method} {path}: {body}");
+    }
+    // Nothing was published by the refused API call.
+    let frames = by.assert_receiving().await;
+    assert!(frames.iter().all(|f| f["type"] != "message"), "{frames:?}");
+    // The default names of this machine are fine, any port.
+    for host in ["localhost:1234", "127.0.0.1", "[::1]:8000"] {
+        let (status, _) = http(server.addr, "GET", "/healthz", &[("Host", host)], "").await;
+        assert_eq!(status, 200, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn allowed_hosts_replace_the_defaults() {
+    let server = start(Config {
+        allowed_hosts: vec!["chat.example.com".into(), ".example.org".into()],
+        ..config()
+    })
+    .await;
+    for (host, want) in [
+        ("chat.example.com", 200),
+        ("CHAT.example.com:443", 200),
+        ("example.org", 200),
+        ("a.b.example.org", 200),
+        ("evil-example.org", 400),
+        ("127.0.0.1", 400),
+        ("", 400),
+    ] {
+        let (status, _) = http(server.addr, "GET", "/healthz", &[("Host", host)], "").await;
+        assert_eq!(status, want, "Host: {host:?}");
+    }
+}
+
+/// `/metrics` behind `--metrics-token`; the `Bearer` scheme is
+/// case-insensitive (RFC 9110 §11.1), for the API key and tokens too.
+#[tokio::test]
+async fn metrics_token_and_a_case_insensitive_bearer_scheme() {
+    let server = start(Config {
+        api_key: Some("k".into()),
+        metrics_token: Some("m3trics".into()),
+        ..config()
+    })
+    .await;
+    let mut by = Bystanders::join(&server, "bearer").await;
+    let (status, body) = http(server.addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("confab_connections"), "{body}");
+    let wrong = [("Authorization", "Bearer nope")];
+    assert_eq!(
+        http(server.addr, "GET", "/metrics", &wrong, "").await.0,
+        401
+    );
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let auth = format!("{scheme} m3trics");
+        let (status, body) = http(
+            server.addr,
+            "GET",
+            "/metrics",
+            &[("Authorization", &auth)],
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{scheme}");
+        assert!(body.contains("confab_connections 2"), "{body}");
+        let auth = format!("{scheme} k");
+        let (status, body) = http(
+            server.addr,
+            "POST",
+            "/api/rooms/bearer/messages",
+            &[("Authorization", &auth)],
+            r#"{"text":"api"}"#,
+        )
+        .await;
+        assert_eq!(status, 201, "{scheme}: {body}");
+    }
+    by.assert_receiving().await;
+}

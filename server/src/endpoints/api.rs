@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +13,7 @@ use confab_protocol::{validate_room_name, ErrorCode, Member};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::auth::api_key_matches;
+use crate::auth::{api_key_matches, bearer};
 use crate::AppState;
 
 /// The member API messages are sent as.
@@ -26,17 +28,43 @@ fn error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     (status, Json(json!({"code": code, "message": message}))).into_response()
 }
 
+/// Reads a request body of at most `max` bytes within `deadline` (the
+/// whole body, however slowly it trickles in). The error is the response.
+async fn read_body(body: Body, max: usize, deadline: Duration) -> Result<Bytes, Response> {
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        // `to_bytes` fails on the length limit or a broken connection.
+        Ok(Err(_)) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            "body too large",
+        )),
+        Err(_) => Err((
+            StatusCode::REQUEST_TIMEOUT,
+            [(header::CONNECTION, "close")],
+            Json(
+                json!({"code": ErrorCode::BadRequest, "message": "request body not sent in time"}),
+            ),
+        )
+            .into_response()),
+    }
+}
+
 /// `POST /api/rooms/{room}/messages` with `Authorization: Bearer <api key>`
 /// and a JSON body: stores and broadcasts the body as a message from
 /// [`server_member`]. 201 `{room, offset, ts}`; 401 bad key; 503 no key
 /// configured; 400 invalid room or body (not JSON, or nested deeper than
-/// [`crate::limits::MAX_PAYLOAD_DEPTH`]); 413 body over the size limit.
+/// [`crate::limits::MAX_PAYLOAD_DEPTH`]); 413 body over the size limit
+/// (from `Content-Length` alone when it says so); 408 body not received
+/// within `--body-read-timeout-secs`. The key, the room and the announced
+/// length are checked before a byte of the body is read.
 pub async fn publish(
     State(state): State<AppState>,
     Path(room): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let Some(key) = state.config.api_key.as_deref() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -44,12 +72,7 @@ pub async fn publish(
             "publish API disabled: start the server with --api-key",
         );
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if !presented.is_some_and(|p| api_key_matches(key, p)) {
+    if !bearer(headers).is_some_and(|p| api_key_matches(key, p)) {
         return error(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
@@ -63,13 +86,20 @@ pub async fn publish(
             &e.to_string(),
         );
     }
-    if body.len() > state.config.max_message_bytes {
+    let max = state.config.max_message_bytes;
+    let announced =
+        (headers.get(header::CONTENT_LENGTH)).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max as u64) {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooLarge,
             "body too large",
         );
     }
+    let body = match read_body(body, max, state.config.body_read_timeout()).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
     let text = match std::str::from_utf8(&body) {
         Ok(t) => t.trim().to_owned(),
         Err(_) => {
@@ -102,8 +132,19 @@ pub async fn publish(
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: Prometheus text format; with `--metrics-token`, only
+/// for `Authorization: Bearer <token>` (401 otherwise).
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = state.config.metrics_token.as_deref() {
+        if !bearer(&headers).is_some_and(|p| api_key_matches(token, p)) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need Authorization: Bearer <--metrics-token>\n",
+            )
+                .into_response();
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(state.rooms.local_room_count()),

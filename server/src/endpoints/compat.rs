@@ -7,15 +7,15 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::ws::{rejection::WebSocketUpgradeRejection, Utf8Bytes, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::ws::Utf8Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use confab_protocol::Member;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{upgrade, ConnectParams};
+use super::{upgrade, Handshake};
 use crate::fanout::Flavor;
 use crate::layer::Payload;
 use crate::socket::{Consumer, Ctx};
@@ -139,40 +139,27 @@ impl Consumer for ChatConsumer {
     }
 }
 
-fn chat(
-    state: AppState,
-    headers: &HeaderMap,
-    params: &ConnectParams,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    room: String,
-) -> Response {
-    upgrade(state, headers, params, ws, Flavor::Compat, |id| {
+fn chat(state: AppState, hs: Handshake, room: String) -> Response {
+    upgrade(state, hs, Flavor::Compat, |id| {
         ChatConsumer::new(room, id.member.clone())
     })
 }
 
 /// `GET /ws/chat/`: the global group.
-pub async fn global_chat(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<ConnectParams>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    chat(state, &headers, &params, ws, GLOBAL_ROOM.to_owned())
+pub async fn global_chat(State(state): State<AppState>, hs: Handshake) -> Response {
+    chat(state, hs, GLOBAL_ROOM.to_owned())
 }
 
 /// `GET /ws/chat/{room}/` and `GET /chat/{room}/`.
 pub async fn room_chat(
     State(state): State<AppState>,
     Path(room): Path<String>,
-    headers: HeaderMap,
-    Query(params): Query<ConnectParams>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    hs: Handshake,
 ) -> Response {
     if let Some(not_found) = compat_room_not_found(&room) {
         return not_found;
     }
-    chat(state, &headers, &params, ws, room)
+    chat(state, hs, room)
 }
 
 /// Echoes `{"message": m}` (or any other frame verbatim) to the sender.
@@ -193,13 +180,6 @@ impl Consumer for EchoConsumer {
 }
 
 /// `GET /ws/echo/`.
-pub async fn echo(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<ConnectParams>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    upgrade(state, &headers, &params, ws, Flavor::Compat, |_| {
-        EchoConsumer
-    })
+pub async fn echo(State(state): State<AppState>, hs: Handshake) -> Response {
+    upgrade(state, hs, Flavor::Compat, |_| EchoConsumer)
 }

@@ -6,14 +6,14 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use axum::extract::ws::{rejection::WebSocketUpgradeRejection, Utf8Bytes, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::ws::Utf8Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use confab_protocol::close;
 use serde_json::json;
 
-use super::{upgrade, ConnectParams};
+use super::{upgrade, Handshake};
 use crate::fanout::Flavor;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;
@@ -91,16 +91,11 @@ impl Consumer for Pusher {
 }
 
 /// `GET /test_websocket/`.
-pub async fn accept_websocket(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<ConnectParams>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    if ws.is_err() {
+pub async fn accept_websocket(State(state): State<AppState>, hs: Handshake) -> Response {
+    if hs.ws.is_err() {
         return Html(PAGE).into_response();
     }
-    upgrade(state, &headers, &params, ws, Flavor::Compat, |_| Pusher {
+    upgrade(state, hs, Flavor::Compat, |_| Pusher {
         sent: 0,
         client_msg: None,
     })
@@ -121,14 +116,9 @@ impl Consumer for EchoOnce {
 }
 
 /// `GET /echo_once/`.
-pub async fn require_websocket(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<ConnectParams>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    if ws.is_err() {
+pub async fn require_websocket(State(state): State<AppState>, hs: Handshake) -> Response {
+    if hs.ws.is_err() {
         return (StatusCode::BAD_REQUEST, "this URL requires a WebSocket\n").into_response();
     }
-    upgrade(state, &headers, &params, ws, Flavor::Compat, |_| EchoOnce)
+    upgrade(state, hs, Flavor::Compat, |_| EchoOnce)
 }

@@ -2,9 +2,8 @@
 //! `game-r`.
 
 use async_trait::async_trait;
-use axum::extract::ws::{rejection::WebSocketUpgradeRejection, Utf8Bytes, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::ws::Utf8Bytes;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use confab_protocol::Member;
 use rand::Rng;
@@ -12,7 +11,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::compat::{compat_payload, compat_room_not_found, join_group, leave_group, publish};
-use super::{upgrade, ConnectParams};
+use super::{upgrade, Handshake};
 use crate::fanout::Flavor;
 use crate::layer::Payload;
 use crate::socket::{Consumer, Ctx};
@@ -65,14 +64,12 @@ impl Consumer for Game {
 pub async fn handler(
     State(state): State<AppState>,
     Path(room): Path<String>,
-    headers: HeaderMap,
-    Query(params): Query<ConnectParams>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    hs: Handshake,
 ) -> Response {
     if let Some(not_found) = compat_room_not_found(&room) {
         return not_found;
     }
-    upgrade(state, &headers, &params, ws, Flavor::Compat, |id| Game {
+    upgrade(state, hs, Flavor::Compat, |id| Game {
         room: format!("{GAME_ROOM_PREFIX}{room}"),
         member: id.member.clone(),
         joined: false,

@@ -6,26 +6,34 @@ pub mod compat;
 pub mod debug;
 pub mod dwebsocket;
 pub mod game;
+pub mod guard;
 pub mod native;
 pub mod static_files;
 
+use std::net::SocketAddr;
+
 use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use confab_protocol::{normalize_display_name, SUBPROTOCOL};
 use serde::Deserialize;
 
-use crate::auth::{unix_now, verify, Identity, TokenError};
+use crate::auth::{bearer, unix_now, verify, Identity, TokenError};
 use crate::fanout::{ConnHandle, Flavor};
+use crate::limits::ConnRefusal;
 use crate::socket::{self, Consumer, Ctx};
 use crate::AppState;
 
 /// Per-connection WebSocket read buffer.
 const READ_BUFFER_BYTES: usize = 4096;
 
-/// The router of all endpoints.
+/// The router of all endpoints. Every request, the fallback included, must
+/// name an allowed host ([`guard::check_host`]).
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
         .route("/ws", get(native::handler))
@@ -37,14 +45,60 @@ pub fn router(state: AppState) -> Router {
         .route("/test_websocket/", get(dwebsocket::accept_websocket))
         .route("/echo_once/", get(dwebsocket::require_websocket))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(api::metrics))
         .route("/api/rooms/{room}/messages", post(api::publish));
+    r = match state.config.metrics_bind {
+        None => r.route("/metrics", get(api::metrics)),
+        // Served on its own address only: not here, not even as a page.
+        Some(_) => r.route("/metrics", get(|| async { StatusCode::NOT_FOUND })),
+    };
     if state.config.debug_endpoints {
         r = r
             .route("/debug/stall", post(debug::stall_all))
             .route("/debug/stall/{session}", post(debug::stall_one));
     }
-    static_files::attach(r, &state.config.static_dir).with_state(state)
+    let r = static_files::attach(r, &state.config.static_dir);
+    r.layer(middleware::from_fn_with_state(
+        state.clone(),
+        guard::check_host,
+    ))
+    .with_state(state)
+}
+
+/// The `/metrics` router of `--metrics-bind`, behind the same host check.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(api::metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host,
+        ))
+        .with_state(state)
+}
+
+/// What a WebSocket handshake brings: its headers, query, the upgrade (or
+/// why the request is not one) and the peer's address.
+pub struct Handshake {
+    pub(crate) headers: HeaderMap,
+    pub(crate) params: ConnectParams,
+    pub(crate) ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    peer: Option<ConnectInfo<SocketAddr>>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Handshake {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ws = WebSocketUpgrade::from_request_parts(parts, state).await;
+        let Query(params) = Query::<ConnectParams>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            headers: parts.headers.clone(),
+            params,
+            ws,
+            peer: parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned(),
+        })
+    }
 }
 
 /// Query parameters every WebSocket endpoint accepts.
@@ -122,12 +176,7 @@ fn identify(
     headers: &HeaderMap,
     params: &ConnectParams,
 ) -> Result<Identity, Rejection> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if let Some(token) = bearer.or(params.token.as_deref()) {
+    if let Some(token) = bearer(headers).or(params.token.as_deref()) {
         return verify(&state.config.token_secret, token, unix_now())
             .map(Identity::from_claims)
             .map_err(|e: TokenError| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
@@ -151,26 +200,57 @@ fn identify(
     })
 }
 
-/// The common handshake: origin check (403), identity (401/400), then the
-/// upgrade with the size limits, running `consumer` on the socket.
+/// The common handshake: origin check (403), identity (401/400), the
+/// connection limits (429 for the client's address, 503 for the server),
+/// then the upgrade with the size limits, running `consumer` on the socket.
 pub(crate) fn upgrade<C: Consumer>(
     state: AppState,
-    headers: &HeaderMap,
-    params: &ConnectParams,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    hs: Handshake,
     flavor: Flavor,
     consumer: impl FnOnce(&Identity) -> C,
 ) -> Response {
-    if !origin_allowed(headers, &state.config.allowed_origins) {
+    let Handshake {
+        headers,
+        params,
+        ws,
+        peer,
+    } = hs;
+    if !origin_allowed(&headers, &state.config.allowed_origins) {
         return reject(StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let identity = match identify(&state, headers, params) {
+    let identity = match identify(&state, &headers, &params) {
         Ok(i) => i,
         Err(r) => return r.into_response(),
     };
     let ws = match ws {
         Ok(ws) => ws,
         Err(e) => return e.into_response(),
+    };
+    let ip = guard::client_ip(peer.as_ref(), &headers, &state.config.trusted_proxies);
+    let permit = match state.connections.acquire(ip) {
+        Ok(p) => p,
+        Err(ConnRefusal::PerIp) => {
+            state
+                .metrics
+                .refused_connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return reject(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections from this address",
+            )
+            .into_response();
+        }
+        Err(ConnRefusal::Total) => {
+            state
+                .metrics
+                .refused_connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server at its connection limit",
+            )
+            .into_response();
+        }
     };
     let consumer = consumer(&identity);
     let max = state.config.max_message_bytes;
@@ -194,6 +274,11 @@ pub(crate) fn upgrade<C: Consumer>(
                 conn,
                 identity,
             };
-            socket::run(socket, cx, out, consumer)
+            let connection = socket::run(socket, cx, out, consumer);
+            async move {
+                connection.await;
+                // Counts until the connection is over.
+                drop(permit);
+            }
         })
 }

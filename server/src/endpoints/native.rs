@@ -4,9 +4,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::ws::{rejection::WebSocketUpgradeRejection, Utf8Bytes, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::ws::Utf8Bytes;
+use axum::extract::State;
 use axum::response::Response;
 use confab_protocol::{
     decode_client, dm_members, dm_room, normalize_display_name, validate_room_name, Ack, ClientMsg,
@@ -14,7 +13,7 @@ use confab_protocol::{
     RawPayload, Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
 };
 
-use super::{upgrade, ConnectParams};
+use super::{upgrade, Handshake};
 use crate::auth::valid_user_id;
 use crate::clock::{now_ms, unix_now};
 use crate::fanout::encode;
@@ -24,13 +23,8 @@ use crate::socket::{Consumer, Ctx};
 use crate::AppState;
 
 /// `GET /ws`.
-pub async fn handler(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<ConnectParams>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    upgrade(state, &headers, &params, ws, Flavor::Native, |id| Native {
+pub async fn handler(State(state): State<AppState>, hs: Handshake) -> Response {
+    upgrade(state, hs, Flavor::Native, |id| Native {
         member: id.member.clone(),
         rooms: HashSet::new(),
     })
