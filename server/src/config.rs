@@ -124,6 +124,21 @@ pub struct Config {
     #[arg(long, env = "CONFAB_JOIN_HISTORY", default_value_t = 50)]
     pub join_history: usize,
 
+    /// Most bytes of messages in one `joined` reply (the newest ones fit;
+    /// at least one is sent). A resume whose missed messages need more is
+    /// answered `recovered: false`, so a join cannot make the server build
+    /// an unbounded reply.
+    #[arg(long, env = "CONFAB_JOIN_HISTORY_BYTES", default_value_t = 256 * 1024)]
+    pub join_history_bytes: usize,
+
+    /// Most bytes queued for one connection (replies, direct frames), and
+    /// most bytes a room's feed keeps for its slowest member; past either
+    /// the connection is closed with 4001 (slow consumer). With
+    /// `--outbound-queue` this bounds what a client that never reads can
+    /// make the server hold.
+    #[arg(long, env = "CONFAB_OUTBOUND_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub outbound_bytes: usize,
+
     /// Heartbeat interval in milliseconds: the server pings this often and
     /// closes a connection silent for twice as long with 4000.
     #[arg(long, env = "CONFAB_HEARTBEAT_MS", default_value_t = 25_000)]
@@ -207,6 +222,15 @@ impl Config {
         Duration::from_secs(self.body_read_timeout_secs.max(1))
     }
 
+    /// What one connection's queue, and each room's feed for its slowest
+    /// member, may hold (`--outbound-queue`, `--outbound-bytes`).
+    pub fn outbound(&self) -> crate::fanout::Bounds {
+        crate::fanout::Bounds {
+            items: self.outbound_queue.max(1),
+            bytes: self.outbound_bytes.max(1),
+        }
+    }
+
     /// The `--allowed-hosts` entries, or the default ones.
     pub fn hosts(&self) -> Vec<String> {
         if !self.allowed_hosts.is_empty() {
@@ -251,6 +275,8 @@ impl Default for Config {
             outbound_queue: 1024,
             history_size: 1000,
             join_history: 50,
+            join_history_bytes: 256 * 1024,
+            outbound_bytes: 4 * 1024 * 1024,
             heartbeat_ms: 25_000,
             listen_backlog: 4096,
             shutdown_grace_secs: 5,

@@ -139,7 +139,7 @@ impl AppState {
 
 /// The node's hub and the same hub as the sink its layer delivers to.
 fn hub_for(config: &Config) -> (Arc<Hub>, Arc<dyn EventSink>) {
-    let hub = Arc::new(Hub::new(config.outbound_queue));
+    let hub = Arc::new(Hub::new(config.outbound()));
     let sink: Arc<dyn EventSink> = hub.clone();
     (hub, sink)
 }

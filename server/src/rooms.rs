@@ -12,7 +12,7 @@ use confab_protocol::{Member, Position};
 
 use crate::error::{Error, Result};
 use crate::fanout::{ConnHandle, Hub, Payload, StoredMessage};
-use crate::layer::{ChannelLayer, History};
+use crate::layer::{ChannelLayer, History, HistoryQuery};
 use crate::limits::{nesting_exceeds, MAX_PAYLOAD_DEPTH};
 use crate::metrics::Metrics;
 
@@ -51,6 +51,9 @@ pub struct JoinRequest<'a> {
     pub since: Option<&'a Position>,
     /// History returned when the resume is not exact.
     pub limit: usize,
+    /// Most bytes of history in the reply; a resume needing more is not
+    /// recovered (the client is told, and pages older history itself).
+    pub max_bytes: usize,
 }
 
 impl Rooms {
@@ -130,6 +133,7 @@ impl Rooms {
             rejoin,
             since,
             limit,
+            max_bytes,
         } = request;
         self.subscribe(room, conn, true).await?;
         let members = if rejoin {
@@ -148,7 +152,12 @@ impl Rooms {
                 return Err(e);
             }
         };
-        let history = match self.layer.history(room, since, limit).await {
+        let query = HistoryQuery {
+            since,
+            limit,
+            max_bytes,
+        };
+        let history = match self.layer.history(room, query).await {
             Ok(h) => h,
             Err(e) => {
                 if !rejoin {

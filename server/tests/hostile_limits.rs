@@ -194,3 +194,107 @@ async fn the_server_wide_cap_is_503_and_forwarded_for_counts_behind_a_trusted_pr
         }
     }
 }
+
+/// Fills `room` with `n` messages of `size` bytes of text (raising the
+/// rate limit is the caller's job).
+async fn fill(server: &Server, room: &str, n: usize, size: usize) -> Ws {
+    let (mut ws, _) = native(server, "?name=filler").await;
+    join(&mut ws, room).await;
+    let text = "x".repeat(size);
+    for i in 0..n {
+        publish(&mut ws, room, &format!("f{i}"), json!({ "text": text })).await;
+    }
+    ws
+}
+
+fn big_history() -> Config {
+    Config {
+        rate_per_sec: 10_000,
+        rate_burst: 10_000,
+        ..config()
+    }
+}
+
+#[tokio::test]
+async fn a_join_reply_is_bounded_in_bytes_and_an_oversized_resume_is_not_recovered() {
+    let server = start(Config {
+        join_history_bytes: 100 * 1024,
+        ..big_history()
+    })
+    .await;
+    let _filler = fill(&server, "big", 40, 16 * 1024).await;
+    let (mut ws, _) = native(&server, "").await;
+    // A fresh join: the newest messages that fit in 100 KiB.
+    let fresh = join(&mut ws, "big").await;
+    let history = fresh["history"].as_array().unwrap();
+    assert!((1..=6).contains(&history.len()), "{}", history.len());
+    assert_eq!(history.last().unwrap()["offset"], 40);
+    // A resume from offset 0 would need 640 KiB: not recovered, same bound.
+    let epoch = fresh["epoch"].as_str().unwrap();
+    send(
+        &mut ws,
+        json!({"type": "join", "ref": "again", "room": "big", "since": {"epoch": epoch, "offset": 0}}),
+    )
+    .await;
+    let resumed = recv_type(&mut ws, "joined").await;
+    assert_eq!(resumed["recovered"], false, "{}", resumed["offset"]);
+    assert_eq!(resumed["history"].as_array().unwrap().len(), history.len());
+    // A resume from 36: four messages, 64 KiB: recovered.
+    send(
+        &mut ws,
+        json!({"type": "join", "ref": "near", "room": "big", "since": {"epoch": epoch, "offset": 36}}),
+    )
+    .await;
+    let near = recv_type(&mut ws, "joined").await;
+    assert_eq!(near["recovered"], true);
+    assert_eq!(near["history"].as_array().unwrap().len(), 4);
+}
+
+/// Join amplification: a client that asks, again and again, for a room's
+/// whole history and never reads. Each reply is bounded in bytes, and the
+/// connection's queue is bounded in bytes: it is cut off with 4001 after
+/// about `--outbound-bytes` queued, not after `--outbound-queue` frames.
+#[tokio::test]
+async fn joins_piling_up_big_replies_for_a_client_that_never_reads_are_cut_off_4001() {
+    let server = start(Config {
+        outbound_bytes: 1024 * 1024,
+        ..big_history()
+    })
+    .await;
+    let mut by = Bystanders::join(&server, "amp").await;
+    let _filler = fill(&server, "amp", 150, 16 * 1024).await;
+    let (mut attacker, _) = native(&server, "?name=attacker").await;
+    let first = join(&mut attacker, "amp").await;
+    let since = json!({"epoch": first["epoch"], "offset": 0});
+    // Forty joins of the whole 2.4 MB history, without reading a byte.
+    for i in 0..40 {
+        send(
+            &mut attacker,
+            json!({"type": "join", "ref": format!("j{i}"), "room": "amp", "since": since}),
+        )
+        .await;
+    }
+    // Let the server queue what it will, then read what it sent.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut replies = 0;
+    let code = loop {
+        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut attacker))
+            .await
+            .expect("neither a close nor the end")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                replies += usize::from(t.as_str().contains(r#""type":"joined""#));
+            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => {
+                break f.map(|f| u16::from(f.code));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("{e}"),
+            None => break None,
+        }
+    };
+    assert_eq!(code, Some(4001), "after {replies} joined replies");
+    assert!(replies < 40, "{replies}");
+    assert!(metric(server.addr, "confab_slow_consumers_total").await >= 1);
+    by.assert_receiving().await;
+}

@@ -254,7 +254,7 @@ pub(crate) fn upgrade<C: Consumer>(
     };
     let consumer = consumer(&identity);
     let max = state.config.max_message_bytes;
-    let queue = state.config.outbound_queue;
+    let queue = state.config.outbound();
     // tungstenite reads into a buffer allocated per connection (128 KiB by
     // default): 4 KiB keeps idle connections small; larger frames still
     // grow it as needed, up to the message limit.

@@ -143,6 +143,7 @@ impl Native {
             rejoin,
             since: m.since.as_ref(),
             limit: cx.state.config.join_history,
+            max_bytes: cx.state.config.join_history_bytes,
         };
         let reference = m.reference;
         (cx.state.rooms)

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use super::event::Flavor;
 use super::feed::{FeedReader, Subscription};
-use super::outbox::{outbox, Outbox, OutboxRx, TrySendError};
+use super::outbox::{outbox, Bounds, Outbox, OutboxRx, TrySendError, Weigh};
 use crate::metrics::Metrics;
 
 /// Connection id, unique in this process.
@@ -34,6 +34,16 @@ pub(crate) enum Out {
     /// Start reading a room's feed (queued after the room's `joined` reply
     /// and any events buffered while joining).
     Attach(Subscription<ConnHandle>),
+}
+
+impl Weigh for Out {
+    fn weight(&self) -> usize {
+        match self {
+            Self::Frame(Message::Text(t)) => t.len(),
+            Self::Frame(Message::Binary(b)) => b.len(),
+            Self::Frame(_) | Self::Attach(_) => 16,
+        }
+    }
 }
 
 /// The hub's handle on one connection: its bounded outbound queue and its
@@ -68,14 +78,14 @@ pub(crate) struct ConnOutput {
 }
 
 impl ConnHandle {
-    /// A new handle with a queue of `capacity` frames.
+    /// A new handle with a queue within `bounds`.
     pub(crate) fn new(
         user_id: String,
         flavor: Flavor,
-        capacity: usize,
+        bounds: Bounds,
         metrics: Arc<Metrics>,
     ) -> (Arc<Self>, ConnOutput) {
-        let (tx, rx) = outbox(capacity);
+        let (tx, rx) = outbox(bounds);
         let id = NEXT_ID.fetch_add(1, Relaxed);
         let handle = Arc::new(Self {
             id,

@@ -42,6 +42,13 @@ impl StoredMessage {
         }
     }
 
+    /// About how many bytes this message is on the wire and in storage
+    /// (its JSON), without encoding it: what byte limits count.
+    pub fn weight(&self) -> usize {
+        let m = &self.msg;
+        m.payload.get().len() + m.room.len() + m.from.id.len() + m.from.name.len() + 64
+    }
+
     /// The native `message` envelope text.
     pub fn native_text(&self) -> Utf8Bytes {
         (self
@@ -96,6 +103,23 @@ impl Event {
     /// A presence event for `diff`.
     pub fn presence(diff: Presence) -> Self {
         Self::Presence(Arc::new(PresenceEvent::new(diff)))
+    }
+
+    /// About how many bytes this event is on the wire (what the feed's byte
+    /// bound counts).
+    pub fn weight(&self) -> usize {
+        match self {
+            Self::Message(m) => m.weight(),
+            Self::Presence(p) => {
+                let d = &p.diff;
+                let members = d.joins.iter().chain(&d.leaves).chain(&d.updates);
+                members
+                    .map(|m| m.id.len() + m.name.len() + 24)
+                    .sum::<usize>()
+                    + d.room.len()
+                    + 48
+            }
+        }
     }
 
     /// The text a connection of `flavor` receives for this event, if

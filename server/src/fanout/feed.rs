@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::event::Event;
+use super::outbox::Bounds;
 
 /// The side of a connection a feed needs: wake its writer, or close it as
 /// a slow consumer. (The connection handle implements it; tests use their
@@ -37,11 +38,13 @@ static NEXT_GEN: AtomicU64 = AtomicU64::new(1);
 /// One room's ring of events for one kind of reader.
 pub(crate) struct Feed<R> {
     inner: Mutex<Inner<R>>,
-    capacity: usize,
+    bounds: Bounds,
 }
 
 struct Slot {
     event: Event,
+    /// `event.weight()`, counted in `Inner::bytes`.
+    weight: usize,
     /// Readers that have not read this slot yet.
     remaining: u32,
 }
@@ -58,6 +61,8 @@ struct Reader<R> {
 
 struct Inner<R> {
     events: VecDeque<Slot>,
+    /// Sum of the stored events' weights.
+    bytes: usize,
     /// Sequence number of `events[0]`.
     base: u64,
     readers: Vec<Option<Reader<R>>>,
@@ -71,6 +76,7 @@ impl<R> Default for Inner<R> {
     fn default() -> Self {
         Self {
             events: VecDeque::new(),
+            bytes: 0,
             base: 0,
             readers: Vec::new(),
             free: Vec::new(),
@@ -143,7 +149,9 @@ impl<R> Inner<R> {
     /// Drops the slots every reader has passed.
     fn trim(&mut self) {
         while self.events.front().is_some_and(|s| s.remaining == 0) {
-            self.events.pop_front();
+            if let Some(slot) = self.events.pop_front() {
+                self.bytes -= slot.weight;
+            }
             self.base += 1;
         }
         if self.events.is_empty() && self.events.capacity() > KEEP_SLOTS {
@@ -153,11 +161,12 @@ impl<R> Inner<R> {
 }
 
 impl<R: FeedReader> Feed<R> {
-    /// An empty feed; a reader `capacity` events behind is a slow consumer.
-    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+    /// An empty feed; a reader who falls `bounds` behind (in events or
+    /// bytes) is a slow consumer.
+    pub(crate) fn new(bounds: Bounds) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::default(),
-            capacity: capacity.max(1),
+            bounds,
         })
     }
 
@@ -209,13 +218,18 @@ impl<R: FeedReader> Feed<R> {
         if inner.live == 0 {
             return;
         }
-        if inner.events.len() >= self.capacity {
-            // The readers still at the oldest slot are `capacity` behind.
+        let weight = event.weight();
+        // While the new event would not fit, the readers still at the
+        // oldest slot are the ones too far behind.
+        while !self.bounds.admits(inner.events.len(), inner.bytes, weight) {
             let base = inner.base;
             let lagging: Vec<usize> = (inner.readers.iter().enumerate())
                 .filter(|(_, r)| r.as_ref().is_some_and(|r| r.cursor <= base))
                 .map(|(slot, _)| slot)
                 .collect();
+            if lagging.is_empty() {
+                break; // unreachable: the oldest slot waits for someone
+            }
             for slot in lagging {
                 if let Some(r) = inner.remove(slot) {
                     r.conn.slow_consumer();
@@ -226,8 +240,10 @@ impl<R: FeedReader> Feed<R> {
             }
         }
         let remaining = inner.live;
+        inner.bytes += weight;
         inner.events.push_back(Slot {
             event: event.clone(),
+            weight,
             remaining,
         });
         let Inner {
@@ -315,6 +331,13 @@ mod tests {
         }
     }
 
+    fn items(n: usize) -> Bounds {
+        Bounds {
+            items: n,
+            bytes: usize::MAX,
+        }
+    }
+
     fn reader() -> Arc<TestReader> {
         Arc::new(TestReader::default())
     }
@@ -335,7 +358,7 @@ mod tests {
 
     #[test]
     fn each_reader_gets_every_event_once_and_slots_are_freed() {
-        let feed = Feed::new(16);
+        let feed = Feed::new(items(16));
         let sa = feed.attach(&reader());
         feed.push(&event(1));
         let sb = feed.attach(&reader());
@@ -351,7 +374,7 @@ mod tests {
 
     #[test]
     fn detach_releases_unread_slots_and_stale_subscriptions_stay_detached() {
-        let feed = Feed::new(16);
+        let feed = Feed::new(items(16));
         let a = reader();
         let sa = feed.attach(&a);
         feed.push(&event(1));
@@ -368,7 +391,7 @@ mod tests {
 
     #[test]
     fn a_reader_capacity_behind_is_closed_as_a_slow_consumer() {
-        let feed = Feed::new(3);
+        let feed = Feed::new(items(3));
         let (slow, fast) = (reader(), reader());
         let s_slow = feed.attach(&slow);
         let s_fast = feed.attach(&fast);
@@ -385,7 +408,7 @@ mod tests {
 
     #[test]
     fn a_push_wakes_only_parked_readers_once() {
-        let feed = Feed::new(4);
+        let feed = Feed::new(items(4));
         let (parked, busy) = (reader(), reader());
         let sp = feed.attach(&parked);
         let _sb = feed.attach(&busy);
@@ -399,5 +422,27 @@ mod tests {
         );
         assert_eq!(busy.wakes.load(Relaxed), 0, "never parked: never woken");
         assert_eq!(room_of(sp.next()), "r7");
+    }
+
+    #[test]
+    fn a_reader_a_byte_bound_behind_is_closed_as_a_slow_consumer() {
+        let w = event(0).weight();
+        let feed = Feed::new(Bounds {
+            items: 1000,
+            bytes: 3 * w,
+        });
+        let (slow, fast) = (reader(), reader());
+        let s_slow = feed.attach(&slow);
+        let s_fast = feed.attach(&fast);
+        for n in 0..3 {
+            feed.push(&event(n));
+            assert!(matches!(s_fast.next(), Next::Event(_)));
+        }
+        assert!(!slow.slow.load(Relaxed), "3 events of bytes held: within");
+        feed.push(&event(3));
+        assert!(slow.slow.load(Relaxed), "a 4th would exceed the byte bound");
+        assert!(matches!(s_slow.next(), Next::Detached));
+        assert_eq!(room_of(s_fast.next()), "r3");
+        assert_eq!(feed.retained(), 0);
     }
 }

@@ -14,6 +14,7 @@ use confab_protocol::{close, dm_members, Member};
 use super::conn::{CloseReason, ConnHandle, ConnId, Out};
 use super::event::{Event, EventSink, Flavor};
 use super::feed::{Feed, Subscription};
+use super::outbox::Bounds;
 
 struct RoomSubs {
     /// What native sockets read: messages and presence.
@@ -27,10 +28,10 @@ struct RoomSubs {
 }
 
 impl RoomSubs {
-    fn new(capacity: usize) -> Self {
+    fn new(bounds: Bounds) -> Self {
         Self {
-            native: Feed::new(capacity),
-            compat: Feed::new(capacity),
+            native: Feed::new(bounds),
+            compat: Feed::new(bounds),
             live: HashMap::new(),
             pending: HashMap::new(),
         }
@@ -78,7 +79,9 @@ pub(crate) struct Hub {
     /// Display names changed by `rename` while the user has local
     /// connections (forgotten with their last one).
     names: RwLock<HashMap<String, String>>,
-    pending_limit: usize,
+    /// Bounds of each room's feeds; `items` also bounds what a joining
+    /// connection may hold back.
+    bounds: Bounds,
     /// Set by the first [`Hub::close_all`]: later connections are closed at
     /// once, and the node is shutting down.
     closing_all: OnceLock<CloseReason>,
@@ -97,11 +100,12 @@ fn deliver_to(conn: &ConnHandle, event: &Event) {
 }
 
 impl Hub {
-    /// An empty hub; a joining connection may buffer up to `pending_limit`
+    /// An empty hub whose room feeds keep at most `bounds` for their
+    /// slowest reader; a joining connection may hold back `bounds.items`
     /// events before it is treated as a slow consumer.
-    pub(crate) fn new(pending_limit: usize) -> Self {
+    pub(crate) fn new(bounds: Bounds) -> Self {
         Self {
-            pending_limit: pending_limit.max(1),
+            bounds,
             ..Self::default()
         }
     }
@@ -198,10 +202,10 @@ impl Hub {
     pub(crate) fn add(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> bool {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         let mut first = false;
-        let capacity = self.pending_limit;
+        let bounds = self.bounds;
         let subs = rooms.entry(room.to_owned()).or_insert_with(|| {
             first = true;
-            Arc::new(Mutex::new(RoomSubs::new(capacity)))
+            Arc::new(Mutex::new(RoomSubs::new(bounds)))
         });
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         subs.detach(conn.id);
@@ -314,7 +318,7 @@ impl Hub {
         let Some(subs) = self.room(room) else { return };
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         subs.publish(event);
-        let limit = self.pending_limit;
+        let limit = self.bounds.items.max(1);
         for (conn, buf) in subs.pending.values_mut() {
             if buf.len() >= limit {
                 conn.slow_consumer();

@@ -30,3 +30,4 @@ pub(crate) mod writer;
 pub(crate) use conn::{CloseReason, ConnHandle, ConnOutput};
 pub use event::{Event, EventSink, Flavor, Payload, PresenceEvent, StoredMessage};
 pub(crate) use hub::Hub;
+pub use outbox::Bounds;

@@ -19,13 +19,14 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use confab_protocol::{Member, Message, Position};
+use confab_protocol::{Member, Message};
 use rand::Rng;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
 use super::{
-    decode_stored, ChannelLayer, Event, EventSink, History, MemoryLayer, Payload, StoredMessage,
+    decode_stored, ChannelLayer, Event, EventSink, History, HistoryQuery, MemoryLayer, Payload,
+    StoredMessage,
 };
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
@@ -141,8 +142,7 @@ impl DurableLayer {
         db: &Database,
         epoch: &str,
         room: &str,
-        since: Option<&Position>,
-        limit: usize,
+        query: HistoryQuery<'_>,
     ) -> Result<History> {
         let txn = db.begin_read()?;
         let head = match txn.open_table(HEADS) {
@@ -159,7 +159,7 @@ impl DurableLayer {
             return Ok(History {
                 epoch: epoch.to_owned(),
                 head,
-                recovered: since.is_some_and(|p| p.epoch == epoch && p.offset == head),
+                recovered: (query.since).is_some_and(|p| p.epoch == epoch && p.offset == head),
                 messages: Vec::new(),
             });
         };
@@ -168,35 +168,38 @@ impl DurableLayer {
             .next()
             .transpose()?
             .map_or(head + 1, |(k, _)| k.value().1);
-        match since {
-            Some(p) if p.epoch == epoch && p.offset <= head && p.offset + 1 >= oldest => {
-                let mut out = Vec::new();
+        let history = |recovered, messages| History {
+            epoch: epoch.to_owned(),
+            head,
+            recovered,
+            messages,
+        };
+        if let Some(p) = query.since {
+            if p.epoch == epoch && p.offset <= head && p.offset + 1 >= oldest {
+                // Read the gap only while it stays within the byte bound.
+                let (mut out, mut bytes) = (Vec::new(), 0);
                 for row in table.range((room, p.offset + 1)..=(room, u64::MAX))? {
-                    let (_, v) = row?;
-                    out.push(decode_stored(v.value())?);
+                    let m = decode_stored(row?.1.value())?;
+                    bytes += m.weight();
+                    if bytes > query.max_bytes {
+                        break;
+                    }
+                    out.push(m);
                 }
-                Ok(History {
-                    epoch: epoch.to_owned(),
-                    head,
-                    recovered: true,
-                    messages: out,
-                })
-            }
-            _ => {
-                let mut out = Vec::new();
-                for row in table.range((room, 0)..=(room, u64::MAX))?.rev().take(limit) {
-                    let (_, v) = row?;
-                    out.push(decode_stored(v.value())?);
+                if bytes <= query.max_bytes {
+                    return Ok(history(true, out));
                 }
-                out.reverse();
-                Ok(History {
-                    epoch: epoch.to_owned(),
-                    head,
-                    recovered: false,
-                    messages: out,
-                })
             }
         }
+        let mut newest = Vec::new();
+        for row in table
+            .range((room, 0)..=(room, u64::MAX))?
+            .rev()
+            .take(query.limit.max(1))
+        {
+            newest.push(decode_stored(row?.1.value())?);
+        }
+        Ok(history(false, query.newest(newest.iter())))
     }
 }
 
@@ -388,13 +391,19 @@ impl ChannelLayer for DurableLayer {
             .map_err(|_| Error::Internal("history writer stopped".into()))?
     }
 
-    async fn history(&self, room: &str, since: Option<&Position>, limit: usize) -> Result<History> {
+    async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History> {
         let db = self.db.clone();
         let epoch = self.epoch.clone();
         let room = room.to_owned();
-        let since = since.cloned();
+        let since = query.since.cloned();
+        let (limit, max_bytes) = (query.limit, query.max_bytes);
         tokio::task::spawn_blocking(move || {
-            Self::read_history(&db, &epoch, &room, since.as_ref(), limit)
+            let query = HistoryQuery {
+                since: since.as_ref(),
+                limit,
+                max_bytes,
+            };
+            Self::read_history(&db, &epoch, &room, query)
         })
         .await
         .map_err(|e| Error::Internal(format!("history read task: {e}")))?
@@ -429,6 +438,8 @@ impl ChannelLayer for DurableLayer {
 mod tests {
     use std::sync::Mutex;
 
+    use confab_protocol::Position;
+
     use super::*;
 
     #[derive(Default)]
@@ -438,6 +449,14 @@ mod tests {
             if let Event::Message(m) = event {
                 self.0.lock().unwrap().push(m.msg.offset);
             }
+        }
+    }
+
+    fn query(since: Option<&Position>, limit: usize) -> HistoryQuery<'_> {
+        HistoryQuery {
+            since,
+            limit,
+            max_bytes: usize::MAX,
         }
     }
 
@@ -478,7 +497,7 @@ mod tests {
         let m = b.publish("lobby", &member(), payload(4)).await.unwrap();
         assert_eq!(m.msg.offset, 4);
         let since = Position { epoch, offset: 2 };
-        let h = b.history("lobby", Some(&since), 50).await.unwrap();
+        let h = b.history("lobby", query(Some(&since), 50)).await.unwrap();
         assert!(h.recovered);
         assert_eq!(h.head, 4);
         let got: Vec<String> = h
@@ -500,7 +519,7 @@ mod tests {
             layer.publish("r", &member(), payload(n)).await.unwrap();
         }
         tokio::time::sleep(COMPACT_EVERY * 3).await;
-        let h = layer.history("r", None, 100).await.unwrap();
+        let h = layer.history("r", query(None, 100)).await.unwrap();
         let offsets: Vec<u64> = h.messages.iter().map(|m| m.msg.offset).collect();
         assert_eq!(offsets, [16, 17, 18, 19, 20]);
         // A position older than what is kept cannot be recovered exactly.
@@ -508,7 +527,13 @@ mod tests {
             epoch: layer.epoch().to_owned(),
             offset: 3,
         };
-        assert!(!layer.history("r", Some(&old), 100).await.unwrap().recovered);
+        assert!(
+            !layer
+                .history("r", query(Some(&old), 100))
+                .await
+                .unwrap()
+                .recovered
+        );
         drop(layer);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -4,10 +4,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use confab_protocol::{Member, Message, Position, Presence};
+use confab_protocol::{Member, Message, Presence};
 use rand::Rng;
 
-use super::{ChannelLayer, Event, EventSink, History, Payload, StoredMessage};
+use super::{ChannelLayer, Event, EventSink, History, HistoryQuery, Payload, StoredMessage};
 use crate::clock::now_ms;
 use crate::error::Result;
 
@@ -132,28 +132,26 @@ impl ChannelLayer for MemoryLayer {
         stored.ok_or_else(|| crate::Error::Internal("room vanished".into()))
     }
 
-    async fn history(&self, room: &str, since: Option<&Position>, limit: usize) -> Result<History> {
+    async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History> {
         let (head, recovered, messages) = self
             .with_room(room, false, |r| {
                 let head = r.head;
                 let oldest = r.history.front().map_or(head + 1, |m| m.msg.offset);
-                match since {
-                    // Exact resume: same epoch, not ahead of us, and nothing
-                    // after it has been evicted.
-                    Some(p)
-                        if p.epoch == self.epoch && p.offset <= head && p.offset + 1 >= oldest =>
-                    {
-                        let after = r.history.iter().filter(|m| m.msg.offset > p.offset);
-                        (head, true, after.cloned().collect())
-                    }
-                    _ => {
-                        let skip = r.history.len().saturating_sub(limit);
-                        (head, false, r.history.iter().skip(skip).cloned().collect())
+                // Exact resume: same epoch, not ahead of us, nothing after it
+                // evicted, and the gap within the byte bound.
+                if let Some(p) = query.since {
+                    if p.epoch == self.epoch && p.offset <= head && p.offset + 1 >= oldest {
+                        let skip = r.history.partition_point(|m| m.msg.offset <= p.offset);
+                        if query.fits(r.history.range(skip..)) {
+                            return (head, true, r.history.range(skip..).cloned().collect());
+                        }
                     }
                 }
+                (head, false, query.newest(r.history.iter().rev()))
             })
             .unwrap_or_else(|| {
                 // An unknown room is empty: resuming from 0 in this epoch is exact.
+                let since = query.since;
                 let exact = since.is_some_and(|p| p.epoch == self.epoch && p.offset == 0);
                 (0, exact, Vec::new())
             });

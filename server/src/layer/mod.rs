@@ -43,6 +43,48 @@ pub(crate) fn decode_stored(json: &[u8]) -> Result<Arc<StoredMessage>> {
     })))
 }
 
+/// What a [`ChannelLayer::history`] read asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryQuery<'a> {
+    /// Resume after this position, if it can be done exactly.
+    pub since: Option<&'a Position>,
+    /// Most messages returned when not resuming.
+    pub limit: usize,
+    /// Most bytes of messages returned ([`StoredMessage::weight`]): a
+    /// resume that would return more is not recovered.
+    pub max_bytes: usize,
+}
+
+impl HistoryQuery<'_> {
+    /// The newest messages of `newest_first` within the limits (at least
+    /// one), oldest first.
+    pub fn newest<'m>(
+        &self,
+        newest_first: impl Iterator<Item = &'m Arc<StoredMessage>>,
+    ) -> Vec<Arc<StoredMessage>> {
+        let mut bytes = 0;
+        let mut out: Vec<Arc<StoredMessage>> = newest_first
+            .take(self.limit.max(1))
+            .take_while(|m| {
+                bytes += m.weight();
+                bytes <= self.max_bytes || bytes == m.weight()
+            })
+            .cloned()
+            .collect();
+        out.reverse();
+        out
+    }
+
+    /// Whether `messages` (a resume's gap) fit in `max_bytes`.
+    pub fn fits<'m>(&self, messages: impl Iterator<Item = &'m Arc<StoredMessage>>) -> bool {
+        let mut bytes = 0;
+        messages.map(|m| m.weight()).all(|w| {
+            bytes += w;
+            bytes <= self.max_bytes
+        })
+    }
+}
+
 /// Answer of [`ChannelLayer::history`].
 #[derive(Debug, Clone)]
 pub struct History {
@@ -69,9 +111,10 @@ pub trait ChannelLayer: Send + Sync + 'static {
         payload: Payload,
     ) -> Result<Arc<StoredMessage>>;
 
-    /// Messages after `since` (`recovered: true` when the gap can be filled
-    /// exactly), else the newest `limit` messages.
-    async fn history(&self, room: &str, since: Option<&Position>, limit: usize) -> Result<History>;
+    /// Messages after `query.since` (`recovered: true` when the gap can be
+    /// filled exactly, within `query.max_bytes`), else the newest messages,
+    /// at most `query.limit` and `query.max_bytes` of them (at least one).
+    async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History>;
 
     /// Adds one connection of `member` to the room's presence; the user
     /// joins (a diff is delivered) with their first connection. Returns the

@@ -48,13 +48,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use confab_protocol::{Member, Message, Position};
+use confab_protocol::{Member, Message};
 use rand::Rng;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{ChannelLayer, EventSink, History, Payload, StoredMessage};
+use super::{ChannelLayer, EventSink, History, HistoryQuery, Payload, StoredMessage};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -287,7 +287,8 @@ impl ChannelLayer for RedisLayer {
         })))
     }
 
-    async fn history(&self, room: &str, since: Option<&Position>, limit: usize) -> Result<History> {
+    async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History> {
+        let since = query.since;
         let s = &self.shared;
         let mut inv = s.scripts.history.prepare_invoke();
         inv.key(s.keys.epoch())
@@ -296,7 +297,8 @@ impl ChannelLayer for RedisLayer {
             .arg(new_epoch())
             .arg(since.map_or("", |p| p.epoch.as_str()))
             .arg(since.map_or(0, |p| p.offset))
-            .arg(limit.max(1));
+            .arg(query.limit.max(1))
+            .arg(query.max_bytes);
         let mut conn = s.conn.clone();
         let (epoch, head, recovered, rows): (String, u64, u8, Vec<(String, Vec<String>)>) =
             s.call("history", inv.invoke_async(&mut conn)).await?;
