@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use common::*;
-use confab_protocol::{Member, Position};
-use confab_server::layer::{ChannelLayer, History, MemoryLayer, Payload, StoredMessage};
+use confab_protocol::Member;
+use confab_server::layer::{
+    ChannelLayer, History, HistoryQuery, MemoryLayer, Payload, StoredMessage,
+};
 use confab_server::{AppState, Config, Error, Result};
 use serde_json::json;
 
@@ -40,9 +42,9 @@ impl ChannelLayer for Flaky {
         self.check()?;
         self.inner.publish(room, from, payload).await
     }
-    async fn history(&self, room: &str, since: Option<&Position>, limit: usize) -> Result<History> {
+    async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History> {
         self.check()?;
-        self.inner.history(room, since, limit).await
+        self.inner.history(room, query).await
     }
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
         self.check()?;
