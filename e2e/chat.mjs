@@ -43,7 +43,7 @@ let serverLog = "";
 
 async function startServer() {
   const args = ["--bind", `127.0.0.1:${PORT}`, "--static-dir", STATIC_DIR];
-  if (DATA_DIR) args.push("--data-dir", DATA_DIR);
+  args.push(...(DATA_DIR ? ["--data-dir", DATA_DIR] : ["--in-memory"]));
   const child = spawn(SERVER, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Yew demo and starts the Confab server on 127.0.0.1:8000 serving
-# it (in-memory channel layer). Extra arguments go to `confab-server`, e.g.
+# it. History and guest identities are kept in ./confab-data (the server's
+# default), so a restart resumes every room and returning guests keep their
+# ids. Extra arguments go to `confab-server`, e.g.
 #   scripts/demo.sh --bind 127.0.0.1:9000
+#   scripts/demo.sh --in-memory              # forget everything on restart
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -25,7 +25,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 LOG=$(mktemp /tmp/confab-browser-soak.XXXXXX.log)
 # Rate limits are per connection; the sticky client sends a ping + join +
 # publish per reconnect, far below them.
-target/release/confab-server --bind "127.0.0.1:$PORT" --static-dir "$ROOT/soak" >"$LOG" 2>&1 &
+target/release/confab-server --bind "127.0.0.1:$PORT" --static-dir "$ROOT/soak" --in-memory >"$LOG" 2>&1 &
 SPID=$!
 trap 'kill $SPID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

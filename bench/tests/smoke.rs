@@ -195,7 +195,7 @@ fn confab_server_fanout_and_rooms() {
     let addr = format!("127.0.0.1:{}", free_port());
     let _server = Server(
         Command::new(bin)
-            .args(["--bind", &addr])
+            .args(["--bind", &addr, "--in-memory"])
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),

@@ -45,8 +45,9 @@ class Instance:
         with self.lock:
             if self.proc and self.proc.poll() is None:
                 return "already running"
+            layer = [] if any(e.startswith("--data-dir") for e in self.extra) else ["--in-memory"]
             cmd = [self.binary, "--bind", f"127.0.0.1:{self.port}", "--allowed-origins", "*",
-                   "--debug-endpoints", "--static-dir", "/nonexistent"] + self.extra
+                   "--debug-endpoints", "--static-dir", "/nonexistent"] + layer + self.extra
             self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
             deadline = time.time() + 20
             while time.time() < deadline:

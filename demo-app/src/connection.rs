@@ -340,6 +340,7 @@ fn client_listener(inner: Weak<Inner>) -> impl Fn(&ClientEvent) + 'static {
                 if let Some(token) = inner.client.guest_token() {
                     crate::storage::save_guest_token(&token);
                 }
+                dispatch.emit(Action::OwnIds(crate::storage::remember_own_id(&me.id)));
                 dispatch.emit(Action::Welcome(me.clone()));
             }
             ClientEvent::Direct(m) => dispatch.emit(Action::Message(incoming(m))),

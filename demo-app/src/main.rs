@@ -9,6 +9,7 @@ mod connection;
 mod connection_provider;
 mod format;
 mod hooks;
+mod lookalike;
 mod state;
 mod storage;
 

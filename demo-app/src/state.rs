@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use confab_protocol::{dm_members, Member};
+
+use crate::lookalike::{id_suffix, skeleton};
 use yew::virtual_dom::Key;
 use yew::Reducible;
 
@@ -229,6 +231,10 @@ pub enum Action {
     Link(Link),
     /// The server said who we are (on every (re)connect, and after /name).
     Welcome(Member),
+    /// Every user id this browser has been (remembered across reloads): a
+    /// server that forgot a guest hands out a new id, and the messages
+    /// written under the old one must stay on our side.
+    OwnIds(Vec<String>),
     /// A room was (re)joined: its full member list.
     Members {
         /// Room.
@@ -333,6 +339,8 @@ pub struct ChatState {
     pub list_open: bool,
     /// Last error reported by the SDK.
     pub error: Option<String>,
+    /// Ids this browser had before the current one (see [`Action::OwnIds`]).
+    pub own_ids: Vec<String>,
     /// Counter for dice lines.
     dice_seq: u64,
 }
@@ -353,6 +361,7 @@ impl ChatState {
             search: String::new(),
             list_open: false,
             error: None,
+            own_ids: Vec::new(),
             dice_seq: 0,
         }
     }
@@ -363,7 +372,7 @@ impl ChatState {
     }
 
     fn is_my_id(&self, id: &str) -> bool {
-        self.me.as_ref().is_some_and(|me| me.id == id)
+        self.me.as_ref().is_some_and(|me| me.id == id) || self.own_ids.iter().any(|o| o == id)
     }
 
     /// A conversation by key.
@@ -381,11 +390,29 @@ impl ChatState {
             .map_or(fallback, |p| p.member.name.as_str())
     }
 
+    /// The name to show for a user: [`ChatState::name_of`], with the end of
+    /// their id added when someone else known here has a name that looks
+    /// the same ([`crate::lookalike::skeleton`]).
+    pub fn label_of(&self, id: &str, fallback: &str) -> String {
+        let name = self.name_of(id, fallback);
+        let look = skeleton(name);
+        let others = (self.people.values().map(|p| &p.member)).chain(self.me.as_ref());
+        let same_user = |m: &Member| m.id == id || (self.is_my_id(&m.id) && self.is_my_id(id));
+        if others
+            .filter(|m| !same_user(m))
+            .any(|m| skeleton(&m.name) == look)
+        {
+            format!("{name} #{}", id_suffix(id))
+        } else {
+            name.to_owned()
+        }
+    }
+
     /// Title of a conversation ("lobby", a person's name, "Dice game").
     pub fn title(&self, key: &ConvKey) -> String {
         match key {
             ConvKey::Room(r) => format!("#{r}"),
-            ConvKey::Dm(id) => self.name_of(id, id).to_owned(),
+            ConvKey::Dm(id) => self.label_of(id, id),
             ConvKey::Game => "Dice game".to_owned(),
         }
     }
@@ -533,6 +560,7 @@ impl ChatState {
                 self.link = link;
             }
             Action::Welcome(me) => self.me = Some(me),
+            Action::OwnIds(ids) => self.own_ids = ids,
             Action::Members { room, members } => {
                 for p in self.people.values_mut() {
                     p.rooms.remove(&room);
@@ -1029,5 +1057,32 @@ mod tests {
         ];
         let keys: BTreeSet<String> = convs.iter().map(|k| k.dom_key().to_string()).collect();
         assert_eq!(keys.len(), convs.len());
+    }
+
+    #[test]
+    fn look_alike_names_get_an_id_suffix_and_mine_stay_mine_under_an_old_id() {
+        let mut s = reduce(ChatState::new(0.0), Action::Welcome(m("g-me01", "Alice")));
+        s = reduce(
+            s,
+            Action::Members {
+                room: "lobby".into(),
+                members: vec![m("g-me01", "Alice"), m("g-x9f2", "Аlice"), m("g-b", "Bob")],
+            },
+        );
+        assert_eq!(s.label_of("g-x9f2", "?"), "Аlice #x9f2");
+        assert_eq!(s.label_of("g-me01", "?"), "Alice #me01");
+        assert_eq!(s.label_of("g-b", "?"), "Bob");
+        // The server forgot this guest and named it anew: the old id is still me.
+        s = reduce(s, Action::OwnIds(vec!["g-me01".into()]));
+        s = reduce(s, Action::Welcome(m("g-new2", "Alice")));
+        assert!(s.is_mine(&m("g-me01", "Alice")));
+        assert!(s.is_mine(&m("g-new2", "Alice")));
+        assert!(!s.is_mine(&m("g-x9f2", "Аlice")));
+        // My two ids are one person, not a look-alike of each other.
+        assert_eq!(
+            s.label_of("g-new2", "?"),
+            "Alice #new2",
+            "the Cyrillic Аlice is still here"
+        );
     }
 }

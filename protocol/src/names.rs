@@ -85,10 +85,44 @@ fn split_colon(s: &str) -> Option<(&str, &str)> {
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
-/// Trims a display name and checks its length (1–[`MAX_DISPLAY_NAME`] chars,
-/// no control characters). Returns the trimmed name.
+/// Trims a display name and checks it: 1–[`MAX_DISPLAY_NAME`] chars, no
+/// control characters, no bidirectional controls (which reorder what
+/// readers see: `\u{202E}` makes "evil" read "live"), and not made only of
+/// characters that show nothing (spaces, zero-width and format characters,
+/// Hangul fillers). Returns the trimmed name. The server also applies
+/// Unicode NFKC before this check (fullwidth letters become ASCII).
+///
+/// ```
+/// use confab_protocol::normalize_display_name as n;
+/// assert_eq!(n("  Alice "), Some("Alice"));
+/// assert_eq!(n("b\u{200B}ob"), Some("b\u{200B}ob")); // visible letters around it
+/// assert_eq!(n("\u{200B}\u{2060}"), None);            // nothing visible
+/// assert_eq!(n("\u{3164}"), None);                    // Hangul filler
+/// assert_eq!(n("ad\u{202E}nim"), None);               // right-to-left override
+/// assert_eq!(n("a\nb"), None);
+/// ```
 pub fn normalize_display_name(name: &str) -> Option<&str> {
     let t = name.trim();
     let n = t.chars().count();
-    (n > 0 && n <= MAX_DISPLAY_NAME && !t.chars().any(char::is_control)).then_some(t)
+    let ok = n > 0
+        && n <= MAX_DISPLAY_NAME
+        && !t.chars().any(|c| c.is_control() || is_bidi_control(c))
+        && !t.chars().all(|c| c.is_whitespace() || is_invisible(c));
+    ok.then_some(t)
+}
+
+/// Bidirectional formatting characters (Unicode's `Bidi_Control`).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that render as nothing: Unicode's default-ignorable code
+/// points, the Hangul fillers and the blank Braille pattern.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
 }

@@ -53,12 +53,52 @@ pub enum TokenError {
     /// `exp` is in the past.
     #[error("token expired")]
     Expired,
-    /// The user id is not `[A-Za-z0-9_.-]{1,40}` or the name is invalid.
-    #[error("invalid user id or name in token")]
+    /// The user id is not `[A-Za-z0-9_.-]{1,40}`, is reserved for the
+    /// server ([`is_reserved_id`]), or the name is invalid.
+    #[error("invalid or reserved user id, or invalid name, in token")]
     BadClaims,
+    /// `exp` is further away than the server's `--max-token-lifetime`.
+    #[error("token lifetime exceeds the server's maximum")]
+    TooLong,
     /// The server has no token secret configured.
     #[error("this server does not accept tokens (no --token-secret)")]
     Disabled,
+}
+
+/// A display name as the server keeps it: Unicode NFKC (fullwidth and
+/// other compatibility forms become their plain letters, so `Ａｌｉｃｅ` is
+/// `Alice`), then [`normalize_display_name`]'s checks (length, no control
+/// or bidirectional characters, something visible). `None` when refused.
+///
+/// ```
+/// use confab_server::auth::display_name;
+/// assert_eq!(display_name(" Ａｌｉｃｅ "), Some("Alice".to_owned()));
+/// assert_eq!(display_name("\u{FEFF}\u{200B}"), None);
+/// assert_eq!(display_name("bob\u{2067}"), None);
+/// ```
+pub fn display_name(raw: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let nfkc: String = raw.nfkc().collect();
+    normalize_display_name(&nfkc).map(str::to_owned)
+}
+
+/// What [`display_name`] requires, as said to a client it refuses.
+pub const NAME_RULE: &str = "name must be 1-64 characters, something visible, without control or bidirectional-override characters";
+
+/// The id messages from the HTTP API are sent as.
+pub const SERVER_ID: &str = "server";
+
+/// Whether `id` belongs to the server, not to a user a token may name: the
+/// HTTP API's sender ([`SERVER_ID`]) and every guest id (`g-…`, given out
+/// by the server). A token for one of them is refused.
+///
+/// ```
+/// use confab_server::auth::is_reserved_id;
+/// assert!(is_reserved_id("server") && is_reserved_id("SERVER") && is_reserved_id("g-0123"));
+/// assert!(!is_reserved_id("alice") && !is_reserved_id("gary"));
+/// ```
+pub fn is_reserved_id(id: &str) -> bool {
+    id.eq_ignore_ascii_case(SERVER_ID) || id.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("g-"))
 }
 
 /// Whether `id` is a valid user id: 1–40 of `A-Z a-z 0-9 _ . -`.
@@ -117,11 +157,11 @@ fn signed_body(secrets: &[String], token: &str) -> Result<Vec<u8>, TokenError> {
 pub fn verify(secrets: &[String], token: &str, now: u64) -> Result<Claims, TokenError> {
     let json = signed_body(secrets, token)?;
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
-    if !valid_user_id(&claims.sub) {
+    if !valid_user_id(&claims.sub) || is_reserved_id(&claims.sub) {
         return Err(TokenError::BadClaims);
     }
     if let Some(name) = &claims.name {
-        if normalize_display_name(name).is_none() {
+        if display_name(name).is_none() {
             return Err(TokenError::BadClaims);
         }
     }
@@ -287,12 +327,9 @@ impl Identity {
 
     /// A user from verified token claims.
     pub fn from_claims(claims: Claims) -> Self {
-        let name = claims
-            .name
-            .as_deref()
-            .and_then(normalize_display_name)
-            .unwrap_or(&claims.sub)
-            .to_owned();
+        let name = (claims.name.as_deref())
+            .and_then(display_name)
+            .unwrap_or_else(|| claims.sub.clone());
         Self {
             member: Member {
                 id: claims.sub,

@@ -89,6 +89,17 @@ pub struct Config {
     )]
     pub token_secret: Vec<String>,
 
+    /// Longest a user token may still be valid for when it is presented
+    /// (its `exp` minus now), e.g. `30d`, `12h`; a token valid for longer
+    /// is refused with 401, so a leaked token cannot work forever.
+    #[arg(
+        long = "max-token-lifetime",
+        env = "CONFAB_MAX_TOKEN_LIFETIME",
+        default_value = "30d",
+        value_parser = crate::auth::parse_ttl
+    )]
+    pub max_token_lifetime_secs: u64,
+
     /// Largest accepted WebSocket message in bytes; larger closes with 1009.
     #[arg(long, env = "CONFAB_MAX_MESSAGE_BYTES", default_value_t = 65536)]
     pub max_message_bytes: usize,
@@ -172,11 +183,19 @@ pub struct Config {
     #[arg(long, env = "CONFAB_DEBUG_ENDPOINTS", hide = true)]
     pub debug_endpoints: bool,
 
-    /// Directory for durable room and DM history (an embedded redb file):
-    /// a restarted server continues the same offsets and epoch. Unset:
-    /// history is in memory and a restart starts a new epoch.
-    #[arg(long, env = "CONFAB_DATA_DIR", conflicts_with = "redis_url")]
+    /// Directory for durable room and DM history (an embedded redb file)
+    /// and the guest-token key: a restarted server continues the same
+    /// offsets and epoch, clients resume without a gap, and returning
+    /// guests keep their ids. Created if missing. Not used with
+    /// `--redis-url` or `--in-memory`.
+    #[arg(long, env = "CONFAB_DATA_DIR", default_value = "confab-data")]
     pub data_dir: Option<PathBuf>,
+
+    /// Keep history and the guest-token key in memory only: a restart
+    /// forgets both (new epoch: clients are told `recovered: false`; guests
+    /// get new ids). For tests and throwaway servers.
+    #[arg(long, env = "CONFAB_IN_MEMORY", conflicts_with_all = ["redis_url", "data_dir"])]
+    pub in_memory: bool,
 
     /// Redis URL (e.g. `redis://127.0.0.1:6379/0`) of the channel layer
     /// shared by several server nodes: history in Redis Streams, presence
@@ -220,6 +239,11 @@ impl Config {
     /// Time allowed for a request's body.
     pub fn body_read_timeout(&self) -> Duration {
         Duration::from_secs(self.body_read_timeout_secs.max(1))
+    }
+
+    /// `--max-token-lifetime` in seconds.
+    pub fn max_token_lifetime(&self) -> u64 {
+        self.max_token_lifetime_secs
     }
 
     /// What one connection's queue, and each room's feed for its slowest
@@ -267,6 +291,7 @@ impl Default for Config {
             metrics_bind: None,
             api_key: None,
             token_secret: Vec::new(),
+            max_token_lifetime_secs: 30 * 86_400,
             max_message_bytes: 65536,
             rate_per_sec: 50,
             rate_burst: 100,
@@ -283,7 +308,8 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 10,
             debug_endpoints: false,
-            data_dir: None,
+            data_dir: Some(PathBuf::from("confab-data")),
+            in_memory: false,
             redis_url: None,
             redis_prefix: "confab".to_owned(),
             presence_ttl_secs: 10,

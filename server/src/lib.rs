@@ -100,7 +100,8 @@ impl AppState {
     }
 
     /// State with the layer the configuration selects: Redis with
-    /// `redis_url`, the durable embedded store with `data_dir`, else memory.
+    /// `redis_url`, memory with `in_memory`, else the durable embedded
+    /// store in `data_dir`.
     /// Fails (with the reason) when Redis is unreachable or the store cannot
     /// be opened.
     ///
@@ -122,7 +123,7 @@ impl AppState {
                 None => redis_guest_secret(&url, &config.redis_prefix).await?,
             };
             (Arc::new(layer), secret)
-        } else if let Some(dir) = &config.data_dir {
+        } else if let Some(dir) = config.data_dir.as_ref().filter(|_| !config.in_memory) {
             let layer = layer::DurableLayer::open(dir, config.history_size, sink)?;
             let secret = match secret {
                 Some(s) => s,

@@ -67,13 +67,15 @@ fn token(args: TokenArgs) -> ExitCode {
         eprintln!("error: --token-secret (or CONFAB_TOKEN_SECRET) is required to sign a token");
         return ExitCode::from(2);
     };
-    if !valid_user_id(&args.user) {
-        eprintln!("error: --user must be 1-40 characters of A-Z a-z 0-9 _ . -");
+    if !valid_user_id(&args.user) || confab_server::auth::is_reserved_id(&args.user) {
+        eprintln!(
+            "error: --user must be 1-40 characters of A-Z a-z 0-9 _ . -, and not server or g-…"
+        );
         return ExitCode::from(2);
     }
     if let Some(n) = &args.name {
-        if confab_protocol::normalize_display_name(n).is_none() {
-            eprintln!("error: --name must be 1-64 characters without control characters");
+        if confab_server::auth::display_name(n).is_none() {
+            eprintln!("error: --{}", confab_server::auth::NAME_RULE);
             return ExitCode::from(2);
         }
     }
@@ -101,7 +103,7 @@ async fn serve(config: Config) -> ExitCode {
     let layer = (config.redis_url.as_ref())
         .map(|url| format!("cannot reach redis at {url}"))
         .or_else(|| {
-            (config.data_dir.as_ref())
+            (config.data_dir.as_ref().filter(|_| !config.in_memory))
                 .map(|d| format!("cannot open the history store in {}", d.display()))
         })
         .unwrap_or_else(|| "cannot start the channel layer".to_owned());

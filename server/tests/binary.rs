@@ -111,7 +111,22 @@ impl Drop for Proc {
 
 /// Starts the binary on a free port and returns it with its address.
 fn spawn(args: &[&str]) -> (Proc, std::net::SocketAddr) {
-    let mut child = Command::new(BIN)
+    let durable = args.contains(&"--data-dir");
+    spawn_in(None, args, !durable)
+}
+
+/// Starts the binary in `cwd` (default: this process's), adding
+/// `--in-memory` when `in_memory`.
+fn spawn_in(
+    cwd: Option<&std::path::Path>,
+    args: &[&str],
+    in_memory: bool,
+) -> (Proc, std::net::SocketAddr) {
+    let mut cmd = Command::new(BIN);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd
         .args([
             "--bind",
             "127.0.0.1:0",
@@ -119,6 +134,7 @@ fn spawn(args: &[&str]) -> (Proc, std::net::SocketAddr) {
             "/nonexistent-confab-dist",
         ])
         .args(args)
+        .args(in_memory.then_some("--in-memory"))
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -286,4 +302,40 @@ async fn metrics_bind_serves_metrics_on_its_own_address_only() {
     assert_eq!(http(addr, "GET", "/healthz", &[], "").await.0, 200);
     // Only /metrics lives there.
     assert_eq!(http(metrics_addr, "GET", "/ws", &[], "").await.0, 404);
+}
+
+/// The quick start runs the server with no layer flag: it keeps history
+/// and the guest key in ./confab-data, so a restart resumes the room and a
+/// returning guest keeps their id (and their messages stay theirs).
+#[tokio::test]
+async fn the_default_server_is_durable_guests_and_history_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("confab-default-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (proc, addr) = spawn_in(Some(&dir), &[], false);
+    let mut ws = connect(&format!("ws://{addr}/ws?name=Robert")).await;
+    let welcome = recv(&mut ws).await;
+    let id = welcome["user"]["id"].as_str().unwrap().to_owned();
+    let token = welcome["guest_token"].as_str().unwrap().to_owned();
+    join(&mut ws, "lobby").await;
+    publish(
+        &mut ws,
+        "lobby",
+        "p",
+        json!({"message": "before the restart"}),
+    )
+    .await;
+    drop(ws);
+    drop(proc);
+    assert!(dir.join("confab-data/history.redb").is_file());
+
+    let (_proc, addr) = spawn_in(Some(&dir), &[], false);
+    let mut ws = connect(&format!("ws://{addr}/ws?name=Robert&guest={token}")).await;
+    assert_eq!(recv(&mut ws).await["user"]["id"], id.as_str());
+    let joined = join(&mut ws, "lobby").await;
+    let history = joined["history"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "{joined}");
+    assert_eq!(history[0]["from"]["id"], id.as_str());
+    assert_eq!(history[0]["payload"]["message"], "before the restart");
+    let _ = std::fs::remove_dir_all(&dir);
 }

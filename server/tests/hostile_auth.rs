@@ -608,3 +608,88 @@ async fn metrics_token_and_a_case_insensitive_bearer_scheme() {
     }
     by.assert_receiving().await;
 }
+
+/// The server's own ids cannot be claimed by a token: `server` is the
+/// sender of HTTP API messages and `g-…` are guests the server named.
+/// And a token cannot be valid forever: `--max-token-lifetime` (30 days).
+#[tokio::test]
+async fn reserved_ids_and_tokens_valid_too_long_are_401() {
+    let server = start(Config {
+        token_secret: vec!["s".into()],
+        max_token_lifetime_secs: 30 * 86_400,
+        ..config()
+    })
+    .await;
+    let mut by = Bystanders::join(&server, "reserved").await;
+    let token = |sub: &str, exp: u64| {
+        mint(
+            "s",
+            &Claims {
+                sub: sub.into(),
+                name: None,
+                exp,
+            },
+        )
+    };
+    let now = unix_now();
+    for (sub, exp, want) in [
+        ("server", now + 60, 401),
+        ("SERVER", now + 60, 401),
+        ("g-0123456789abcdef", now + 60, 401),
+        ("G-x", now + 60, 401),
+        ("alice", now + 31 * 86_400, 401),
+        ("alice", u64::MAX - 1, 401),
+        ("alice", now + 29 * 86_400, 101),
+        ("gary", now + 60, 101),
+    ] {
+        let url = server.ws_url(&format!("/ws?token={}", token(sub, exp)));
+        assert_eq!(
+            connect_status(url.as_str()).await,
+            want,
+            "sub {sub}, exp in {}",
+            exp.saturating_sub(now)
+        );
+    }
+    by.assert_receiving().await;
+}
+
+/// Display names that impersonate: bidirectional overrides and names with
+/// nothing visible are refused; compatibility forms (fullwidth letters) are
+/// folded to plain ones (NFKC), so `Ａｌｉｃｅ` is `Alice`. Look-alikes across
+/// scripts stay allowed (people write in every script); the user id, which
+/// cannot be spoofed, tells them apart, and the demo shows it when two
+/// members' names look alike (docs/SECURITY.md).
+#[tokio::test]
+async fn names_with_overrides_or_nothing_visible_are_refused_and_compat_forms_folded() {
+    let server = start(config()).await;
+    let mut by = Bystanders::join(&server, "names").await;
+    let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    for bad in [
+        "\u{200B}",
+        "\u{2060}\u{FEFF}",
+        "\u{3164}",
+        "\u{115F}\u{1160}",
+        " \u{200B} ",
+        "adm\u{202E}nim",
+        "\u{2067}bob",
+        "eve\u{200F}",
+    ] {
+        let url = server.ws_url(&format!("/ws?name={}", enc(bad)));
+        assert_eq!(connect_status(url.as_str()).await, 400, "{bad:?}");
+    }
+    let (mut ws, welcome) = native(&server, &format!("?name={}", enc("Ａｌｉｃｅ"))).await;
+    assert_eq!(welcome["user"]["name"], "Alice");
+    for bad in ["\u{200B}\u{200B}", "x\u{202E}y", "\u{3164}"] {
+        send(&mut ws, json!({"type": "rename", "ref": "r", "name": bad})).await;
+        let e = recv_type(&mut ws, "error").await;
+        assert_eq!(e["code"], "name_invalid", "{bad:?}: {e}");
+    }
+    send(
+        &mut ws,
+        json!({"type": "rename", "ref": "ok", "name": "ｂｏｂ"}),
+    )
+    .await;
+    let ack = recv_type(&mut ws, "ack").await;
+    assert_eq!(ack["ref"], "ok");
+    by.assert_receiving().await;
+}

@@ -48,7 +48,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             let mine = state.is_mine(&line.from);
             let first_of_group = !same_group(prev, line);
             prev = Some(line);
-            let name = state.name_of(&line.from.id, &line.from.name).to_owned();
+            let name = state.label_of(&line.from.id, &line.from.name);
             let on_retry = match (&line.key, &line.status, &line.body) {
                 (LineKey::Local(id), Status::Failed(_), Body::Text(text)) => {
                     let (conn, conv, id, text) =

@@ -96,7 +96,7 @@ pub fn Sidebar() -> Html {
         html! {
             <ListItem
                 key={p.member.id.clone()}
-                title={p.member.name.clone()}
+                title={state.label_of(&p.member.id, &p.member.name)}
                 seed={p.member.id.clone()}
                 kind="person"
                 online={Some(p.online() && connected)}

@@ -19,8 +19,8 @@ use crate::AppState;
 /// The member API messages are sent as.
 pub fn server_member() -> Member {
     Member {
-        id: "server".into(),
-        name: "server".into(),
+        id: crate::auth::SERVER_ID.into(),
+        name: crate::auth::SERVER_ID.into(),
     }
 }
 

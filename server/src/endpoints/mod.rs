@@ -20,10 +20,10 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use confab_protocol::{normalize_display_name, SUBPROTOCOL};
+use confab_protocol::SUBPROTOCOL;
 use serde::Deserialize;
 
-use crate::auth::{bearer, unix_now, verify, Identity, TokenError};
+use crate::auth::{bearer, display_name, unix_now, verify, Identity, TokenError, NAME_RULE};
 use crate::fanout::{ConnHandle, Flavor};
 use crate::limits::ConnRefusal;
 use crate::socket::{self, Consumer, Ctx};
@@ -177,26 +177,29 @@ fn identify(
     params: &ConnectParams,
 ) -> Result<Identity, Rejection> {
     if let Some(token) = bearer(headers).or(params.token.as_deref()) {
-        return verify(&state.config.token_secret, token, unix_now())
+        let now = unix_now();
+        return verify(&state.config.token_secret, token, now)
+            .and_then(|claims| {
+                let lifetime = claims.exp.saturating_sub(now);
+                if lifetime > state.config.max_token_lifetime() {
+                    return Err(TokenError::TooLong);
+                }
+                Ok(claims)
+            })
             .map(Identity::from_claims)
             .map_err(|e: TokenError| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
     }
     let name = match params.name.as_deref().filter(|n| !n.trim().is_empty()) {
         None => None,
-        Some(n) => Some(normalize_display_name(n).ok_or_else(|| {
-            reject(
-                StatusCode::BAD_REQUEST,
-                "name must be 1-64 characters without control characters",
-            )
-        })?),
+        Some(n) => Some(display_name(n).ok_or_else(|| reject(StatusCode::BAD_REQUEST, NAME_RULE))?),
     };
     let known = params
         .guest
         .as_deref()
         .and_then(|t| state.guest_key.verify(t, unix_now()));
     Ok(match known {
-        Some(id) => Identity::guest_with_id(id, name),
-        None => Identity::guest(name),
+        Some(id) => Identity::guest_with_id(id, name.as_deref()),
+        None => Identity::guest(name.as_deref()),
     })
 }
 

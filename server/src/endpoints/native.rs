@@ -8,13 +8,13 @@ use axum::extract::ws::Utf8Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use confab_protocol::{
-    decode_client, dm_members, dm_room, normalize_display_name, validate_room_name, Ack, ClientMsg,
-    Direct, ErrorCode, ErrorMsg, Join, Joined, Leave, Limits, List, Member, Members, Pong, Publish,
-    RawPayload, Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
+    decode_client, dm_members, dm_room, validate_room_name, Ack, ClientMsg, Direct, ErrorCode,
+    ErrorMsg, Join, Joined, Leave, Limits, List, Member, Members, Pong, Publish, RawPayload,
+    Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
 };
 
 use super::{upgrade, Handshake};
-use crate::auth::valid_user_id;
+use crate::auth::{display_name, valid_user_id, NAME_RULE};
 use crate::clock::{now_ms, unix_now};
 use crate::fanout::encode;
 use crate::fanout::{Flavor, Payload};
@@ -227,13 +227,9 @@ impl Native {
     }
 
     async fn rename(&mut self, cx: &Ctx, m: Rename) -> Reply {
-        let name = normalize_display_name(&m.name).ok_or_else(|| {
-            Fail::new(
-                ErrorCode::NameInvalid,
-                "name must be 1-64 characters without control characters",
-            )
-        })?;
-        self.member.name = name.to_owned();
+        let name =
+            display_name(&m.name).ok_or_else(|| Fail::new(ErrorCode::NameInvalid, NAME_RULE))?;
+        self.member.name = name;
         cx.state.rooms.rename(&self.member).await?;
         ack(cx, m.reference, None, None, None);
         Ok(())

@@ -102,12 +102,14 @@ impl Node {
             rand_u32()
         ));
         let out = std::fs::File::create(&log).unwrap();
+        let layer_given = args.iter().any(|a| a == "--data-dir" || a == "--redis-url");
         let mut child = Command::new(env!("CARGO_BIN_EXE_confab-server"))
             .arg("--bind")
             .arg(addr.to_string())
             .arg("--static-dir")
             .arg("/nonexistent-confab-dist")
             .args(args)
+            .args((!layer_given).then_some("--in-memory"))
             .env("RUST_LOG", "confab_server=info")
             .env_remove("CONFAB_REDIS_URL")
             .env_remove("CONFAB_DATA_DIR")
