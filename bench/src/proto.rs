@@ -98,6 +98,7 @@ impl Protocol {
                 reference: Some(reference.to_string()),
                 room: room.to_owned(),
                 payload: m,
+                cid: None,
             })),
         }
     }

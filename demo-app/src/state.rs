@@ -602,10 +602,7 @@ impl ChatState {
                             generation,
                             offset: 0,
                         },
-                        from: Member {
-                            id: String::new(),
-                            name: String::new(),
-                        },
+                        from: Member::default(),
                         ts: now,
                         body: Body::Notice(
                             "The server lost its history (restart): earlier messages may be incomplete"
@@ -621,10 +618,7 @@ impl ChatState {
                 text,
                 ts,
             } => {
-                let from = self.me.clone().unwrap_or(Member {
-                    id: String::new(),
-                    name: String::new(),
-                });
+                let from = self.me.clone().unwrap_or_default();
                 self.conv_mut(&conv, now).insert(Line {
                     key: LineKey::Local(local_id),
                     from,
@@ -707,10 +701,7 @@ impl ChatState {
                         generation: 0,
                         offset,
                     },
-                    from: Member {
-                        id: String::new(),
-                        name: String::new(),
-                    },
+                    from: Member::default(),
                     ts,
                     body,
                     status: Status::Sent,
@@ -765,10 +756,7 @@ mod tests {
     use super::*;
 
     fn m(id: &str, name: &str) -> Member {
-        Member {
-            id: id.into(),
-            name: name.into(),
-        }
+        Member::new(id, name)
     }
 
     fn msg(room: &str, offset: u64, from: Member, text: &str) -> Incoming {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Position, Ref};
+use crate::{Json, Position, Ref};
 
 /// `{"type":"join","ref":"1","room":"lobby","since":{"epoch":"…","offset":41}}`
 ///
@@ -46,6 +46,13 @@ pub struct Publish<P> {
     pub room: String,
     /// Any JSON value.
     pub payload: P,
+    /// Client message id: unique per client (the SDK: random + counter).
+    /// The server remembers it per room for a while (at least 5 minutes
+    /// and the room's kept history); a publish with an id it has seen is
+    /// not stored again and gets the first one's ack (same offset and
+    /// `ts`), so a retry after a lost ack or a dropped link is safe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
 }
 
 /// `{"type":"direct","ref":"4","to":"g-7f3a","payload":{…}}`: a direct
@@ -61,6 +68,9 @@ pub struct Direct<P> {
     pub to: String,
     /// Any JSON value.
     pub payload: P,
+    /// Client message id, as in [`Publish::cid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
 }
 
 /// `{"type":"rename","ref":"5","name":"Alice"}`: change the display name;
@@ -94,6 +104,69 @@ pub struct Ping {
     pub reference: Option<Ref>,
 }
 
+/// `{"type":"refresh","ref":"8","token":"…"}`: a new token for this live
+/// connection (before the old one expires; the SDK asks its token provider
+/// at 80% of the lifetime). Replied to with an [`crate::Ack`] whose
+/// `expires` is the new expiry. A token for another user, or an invalid
+/// one, is an error (`unauthorized`) and the old token stays in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refresh {
+    /// Correlation id echoed in the reply.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+    /// The new token.
+    pub token: String,
+}
+
+/// `{"type":"signal","room":"lobby","payload":{"typing":true}}`: an
+/// ephemeral message to the room's current members (e.g. typing). Never
+/// stored, never replayed, no offset, no ack (errors still come back, with
+/// the `ref` when given); rate-limited on its own (`signal_rate_per_sec`).
+/// Members receive it as a [`crate::Signal`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalReq<P> {
+    /// Correlation id for an error reply.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+    /// A joined room.
+    pub room: String,
+    /// Any JSON value.
+    pub payload: P,
+}
+
+/// `{"type":"history","ref":"9","room":"lobby","before":120,"limit":50}`:
+/// older messages of a room (or a `dm:` conversation), permission-checked
+/// like `join`. Replied to with [`crate::HistoryPage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryReq {
+    /// Correlation id echoed in the reply.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+    /// The room.
+    pub room: String,
+    /// Messages with offsets below this one (default: the newest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    /// How many, at most (default 50; the server caps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// `{"type":"state","ref":"10","room":"lobby","state":{"read":42}}`: sets
+/// this user's small JSON state in a joined room (last writer wins, size
+/// bounded); every member sees it in the room's member list and in a
+/// presence `updates` diff. `null` clears it. Replied to with an ack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetState {
+    /// Correlation id echoed in the reply.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+    /// A joined room.
+    pub room: String,
+    /// The new state (`null` clears it).
+    pub state: Json,
+}
+
 /// Every envelope a client may send. Serializes with its `type` tag; decode
 /// with [`crate::decode_client`] (server) or by [`ClientType`] (SDK).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,6 +187,14 @@ pub enum ClientMsg<P> {
     List(List),
     /// See [`Ping`].
     Ping(Ping),
+    /// See [`Refresh`].
+    Refresh(Refresh),
+    /// See [`SignalReq`].
+    Signal(SignalReq<P>),
+    /// See [`HistoryReq`].
+    History(HistoryReq),
+    /// See [`SetState`].
+    State(SetState),
 }
 
 /// The `type` names of client envelopes.
@@ -134,11 +215,19 @@ pub enum ClientType {
     List,
     /// `ping`
     Ping,
+    /// `refresh`
+    Refresh,
+    /// `signal`
+    Signal,
+    /// `history`
+    History,
+    /// `state`
+    State,
 }
 
 impl ClientType {
     /// All client envelope types.
-    pub const ALL: [ClientType; 7] = [
+    pub const ALL: [ClientType; 11] = [
         Self::Join,
         Self::Leave,
         Self::Publish,
@@ -146,6 +235,10 @@ impl ClientType {
         Self::Rename,
         Self::List,
         Self::Ping,
+        Self::Refresh,
+        Self::Signal,
+        Self::History,
+        Self::State,
     ];
 
     /// The wire name.
@@ -158,6 +251,10 @@ impl ClientType {
             Self::Rename => "rename",
             Self::List => "list",
             Self::Ping => "ping",
+            Self::Refresh => "refresh",
+            Self::Signal => "signal",
+            Self::History => "history",
+            Self::State => "state",
         }
     }
 
@@ -178,6 +275,10 @@ impl<P> ClientMsg<P> {
             Self::Rename(_) => ClientType::Rename,
             Self::List(_) => ClientType::List,
             Self::Ping(_) => ClientType::Ping,
+            Self::Refresh(_) => ClientType::Refresh,
+            Self::Signal(_) => ClientType::Signal,
+            Self::History(_) => ClientType::History,
+            Self::State(_) => ClientType::State,
         }
     }
 
@@ -191,6 +292,10 @@ impl<P> ClientMsg<P> {
             Self::Rename(m) => m.reference.as_deref(),
             Self::List(m) => m.reference.as_deref(),
             Self::Ping(m) => m.reference.as_deref(),
+            Self::Refresh(m) => m.reference.as_deref(),
+            Self::Signal(m) => m.reference.as_deref(),
+            Self::History(m) => m.reference.as_deref(),
+            Self::State(m) => m.reference.as_deref(),
         }
     }
 }

@@ -48,6 +48,16 @@ error_codes! {
     RateLimited = "rate_limited",
     /// Not allowed (a DM room of other users, a missing or bad token or key).
     Unauthorized = "unauthorized",
+    /// The room's permission policy refuses this user this action (join,
+    /// publish, presence, history, …). Final: retrying does not help
+    /// until the user's grants change.
+    Forbidden = "forbidden",
+    /// The application's backend refused the request (a hook said deny);
+    /// the message comes from the backend.
+    HookDenied = "hook_denied",
+    /// The application's backend hook could not be asked (timeout, error,
+    /// bad answer) and the hook fails closed; nothing happened, retry later.
+    HookUnavailable = "hook_unavailable",
     /// The connection already joined the maximum number of rooms.
     TooManyRooms = "too_many_rooms",
     /// The recipient of a direct message does not exist / is unknown.
@@ -109,9 +119,15 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 4001;
     /// The token expired while connected; reconnect with a fresh one.
     pub const TOKEN_EXPIRED: u16 = 4003;
+    /// The application disconnected this user (server API): do not
+    /// reconnect.
+    pub const DISCONNECTED: u16 = 4004;
 
     /// Whether a client should reconnect after this close code.
     pub const fn should_reconnect(code: u16) -> bool {
-        !matches!(code, NORMAL | POLICY | UNSUPPORTED_DATA | INVALID_PAYLOAD)
+        !matches!(
+            code,
+            NORMAL | POLICY | UNSUPPORTED_DATA | INVALID_PAYLOAD | DISCONNECTED
+        )
     }
 }

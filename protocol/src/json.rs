@@ -94,6 +94,10 @@ pub fn decode_client(text: &str) -> Result<ClientMsg<RawPayload>, DecodeError> {
         ClientType::Rename => ClientMsg::Rename(body(text)?),
         ClientType::List => ClientMsg::List(body(text)?),
         ClientType::Ping => ClientMsg::Ping(body(text)?),
+        ClientType::Refresh => ClientMsg::Refresh(body(text)?),
+        ClientType::Signal => ClientMsg::Signal(body(text)?),
+        ClientType::History => ClientMsg::History(body(text)?),
+        ClientType::State => ClientMsg::State(body(text)?),
     })
 }
 
@@ -116,6 +120,8 @@ pub fn decode_server(text: &str) -> Result<ServerMsg<RawPayload>, DecodeError> {
         ServerType::Members => ServerMsg::Members(body(text)?),
         ServerType::Pong => ServerMsg::Pong(body(text)?),
         ServerType::Error => ServerMsg::Error(body(text)?),
+        ServerType::Signal => ServerMsg::Signal(body(text)?),
+        ServerType::History => ServerMsg::History(body(text)?),
     })
 }
 

@@ -25,6 +25,7 @@ mod client;
 mod codes;
 #[cfg(feature = "json")]
 mod json;
+mod jsonvalue;
 mod names;
 mod server;
 
@@ -33,6 +34,7 @@ pub use client::*;
 pub use codes::*;
 #[cfg(feature = "json")]
 pub use json::*;
+pub use jsonvalue::Json;
 pub use names::*;
 pub use server::*;
 
@@ -47,13 +49,35 @@ pub const SUBPROTOCOL: &str = "confab.v1";
 /// `error`, `pong`, ...). Any short string; the SDK uses a counter.
 pub type Ref = String;
 
-/// A user as seen by others: stable id plus current display name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A user as seen by others: stable id, current display name, and what the
+/// application attached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Member {
     /// Stable user id (`g-…` for guests, the token's user for signed-in users).
     pub id: String,
     /// Display name; changed with [`Rename`].
     pub name: String,
+    /// Small JSON the application gave the user (the token's `info` claim,
+    /// or a backend hook), shown to everyone: e.g. an avatar URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<Json>,
+    /// The member's own small JSON state in this room (see
+    /// [`SetState`]): e.g. `{"read": 42}` for read receipts. Only in a
+    /// room's member lists and presence diffs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Json>,
+}
+
+impl Member {
+    /// A member with just an id and a name.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            info: None,
+            state: None,
+        }
+    }
 }
 
 /// Position in a room's history: the history `epoch` and the last `offset`

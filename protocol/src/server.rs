@@ -27,6 +27,11 @@ pub struct Welcome {
     /// id, never an error). Absent for token users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_token: Option<String>,
+    /// Token users: when the token expires (seconds since the Unix epoch).
+    /// Send a [`crate::Refresh`] before then, or the connection is closed
+    /// with 4003.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
 }
 
 /// Server limits announced in [`Welcome`].
@@ -77,6 +82,11 @@ pub struct Message<P> {
     pub ts: u64,
     /// The publisher's payload, verbatim.
     pub payload: P,
+    /// The publisher's client message id ([`crate::Publish::cid`]), so a
+    /// sender recognises its own message (e.g. in history after a dropped
+    /// link) without waiting for the ack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
 }
 
 /// Success reply to publish, direct, leave and rename:
@@ -95,6 +105,9 @@ pub struct Ack {
     /// Server timestamp of the stored message (publish, direct).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<u64>,
+    /// The new token's expiry, seconds since the Unix epoch (refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
 }
 
 /// Presence diff for a room the client has joined:
@@ -111,9 +124,39 @@ pub struct Presence {
     /// Users who left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leaves: Vec<Member>,
-    /// Users whose name changed.
+    /// Users whose name, info or room state changed (the whole member).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub updates: Vec<Member>,
+}
+
+/// An ephemeral message from a member ([`crate::SignalReq`]):
+/// `{"type":"signal","room":"lobby","from":{…},"payload":{"typing":true}}`.
+/// No offset, never stored or replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal<P> {
+    /// Room it was sent to.
+    pub room: String,
+    /// Sender.
+    pub from: Member,
+    /// The sender's payload, verbatim.
+    pub payload: P,
+}
+
+/// Reply to [`crate::HistoryReq`]:
+/// `{"type":"history","ref":"9","room":"lobby","messages":[…],"more":true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage<P> {
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+    /// The room.
+    pub room: String,
+    /// Messages before the requested offset, oldest first.
+    pub messages: Vec<Message<P>>,
+    /// Whether older messages are kept still (false: this page starts at
+    /// the beginning of what the server keeps; offset 1 is the beginning
+    /// of the conversation).
+    pub more: bool,
 }
 
 /// Reply to [`crate::List`].
@@ -176,6 +219,10 @@ pub enum ServerMsg<P> {
     Pong(Pong),
     /// See [`ErrorMsg`].
     Error(ErrorMsg),
+    /// See [`Signal`].
+    Signal(Signal<P>),
+    /// See [`HistoryPage`].
+    History(HistoryPage<P>),
 }
 
 /// The `type` names of server envelopes.
@@ -198,11 +245,15 @@ pub enum ServerType {
     Pong,
     /// `error`
     Error,
+    /// `signal`
+    Signal,
+    /// `history`
+    History,
 }
 
 impl ServerType {
     /// All server envelope types.
-    pub const ALL: [ServerType; 8] = [
+    pub const ALL: [ServerType; 10] = [
         Self::Welcome,
         Self::Joined,
         Self::Message,
@@ -211,6 +262,8 @@ impl ServerType {
         Self::Members,
         Self::Pong,
         Self::Error,
+        Self::Signal,
+        Self::History,
     ];
 
     /// The wire name.
@@ -224,6 +277,8 @@ impl ServerType {
             Self::Members => "members",
             Self::Pong => "pong",
             Self::Error => "error",
+            Self::Signal => "signal",
+            Self::History => "history",
         }
     }
 
@@ -245,6 +300,8 @@ impl<P> ServerMsg<P> {
             Self::Members(_) => ServerType::Members,
             Self::Pong(_) => ServerType::Pong,
             Self::Error(_) => ServerType::Error,
+            Self::Signal(_) => ServerType::Signal,
+            Self::History(_) => ServerType::History,
         }
     }
 }

@@ -9,9 +9,16 @@ fn raw(s: &str) -> RawPayload {
 }
 
 fn alice() -> Member {
+    Member::new("g-a1", "Alice")
+}
+
+/// A member with everything set: application info and room state.
+fn bob() -> Member {
     Member {
-        id: "g-a1".into(),
-        name: "Alice".into(),
+        id: "bob".into(),
+        name: "Bob".into(),
+        info: Some(Json::parse(r#"{"avatar":"https://example.invalid/b.png"}"#).unwrap()),
+        state: Some(Json::parse(r#"{"read":42}"#).unwrap()),
     }
 }
 
@@ -22,6 +29,7 @@ fn msg(offset: u64) -> Message<RawPayload> {
         from: alice(),
         ts: 1_763_777_000_000,
         payload: raw(r#"{"text":"hi <b>"}"#),
+        cid: (offset % 2 == 0).then(|| format!("c-{offset}")),
     }
 }
 
@@ -54,11 +62,19 @@ fn client_envelopes_round_trip() {
             reference: Some("3".into()),
             room: "lobby".into(),
             payload: raw(r#"{"text":"hi","n":[1,2]}"#),
+            cid: Some("k3f9-1".into()),
+        }),
+        ClientMsg::Publish(Publish {
+            reference: None,
+            room: "lobby".into(),
+            payload: raw("1"),
+            cid: None,
         }),
         ClientMsg::Direct(Direct {
             reference: Some("4".into()),
             to: "g-b2".into(),
             payload: raw(r#""psst""#),
+            cid: Some("k3f9-2".into()),
         }),
         ClientMsg::Rename(Rename {
             reference: Some("5".into()),
@@ -70,6 +86,32 @@ fn client_envelopes_round_trip() {
         }),
         ClientMsg::Ping(Ping {
             reference: Some("7".into()),
+        }),
+        ClientMsg::Refresh(Refresh {
+            reference: Some("8".into()),
+            token: "eyJhbGciOiJIUzI1NiJ9.e30.sig".into(),
+        }),
+        ClientMsg::Signal(SignalReq {
+            reference: None,
+            room: "lobby".into(),
+            payload: raw(r#"{"typing":true}"#),
+        }),
+        ClientMsg::History(HistoryReq {
+            reference: Some("9".into()),
+            room: "lobby".into(),
+            before: Some(120),
+            limit: Some(50),
+        }),
+        ClientMsg::History(HistoryReq {
+            reference: None,
+            room: "dm:a:b".into(),
+            before: None,
+            limit: None,
+        }),
+        ClientMsg::State(SetState {
+            reference: Some("10".into()),
+            room: "lobby".into(),
+            state: Json::parse(r#"{"read": 42}"#).unwrap(),
         }),
     ];
     let mut seen = std::collections::HashSet::new();
@@ -106,14 +148,12 @@ fn server_envelopes_round_trip() {
                 rate_per_sec: 50,
             },
             guest_token: None,
+            expires: Some(1_763_780_000),
         }),
         ServerMsg::Welcome(Welcome {
             version: PROTOCOL_VERSION,
             session_id: "s2".into(),
-            user: Member {
-                id: "g-0123456789abcdef".into(),
-                name: "Robert".into(),
-            },
+            user: Member::new("g-0123456789abcdef", "Robert"),
             heartbeat_ms: 25_000,
             limits: Limits {
                 max_message_bytes: 65_536,
@@ -121,6 +161,7 @@ fn server_envelopes_round_trip() {
                 rate_per_sec: 50,
             },
             guest_token: Some("eyJzdWIiOiJnLTAxMjMifQ.c2ln".into()),
+            expires: None,
         }),
         ServerMsg::Joined(Joined {
             reference: Some("1".into()),
@@ -128,7 +169,7 @@ fn server_envelopes_round_trip() {
             epoch: "e1".into(),
             offset: 43,
             recovered: true,
-            members: vec![alice()],
+            members: vec![alice(), bob()],
             history: vec![msg(42), msg(43)],
         }),
         ServerMsg::Message(msg(44)),
@@ -137,6 +178,12 @@ fn server_envelopes_round_trip() {
             room: Some("lobby".into()),
             offset: Some(44),
             ts: Some(5),
+            expires: None,
+        }),
+        ServerMsg::Ack(Ack {
+            reference: Some("8".into()),
+            expires: Some(1_763_790_000),
+            ..Ack::default()
         }),
         ServerMsg::Ack(Ack {
             reference: Some("5".into()),
@@ -146,7 +193,7 @@ fn server_envelopes_round_trip() {
             room: "lobby".into(),
             joins: vec![alice()],
             leaves: vec![],
-            updates: vec![],
+            updates: vec![bob()],
         }),
         ServerMsg::Members(Members {
             reference: None,
@@ -162,6 +209,17 @@ fn server_envelopes_round_trip() {
             code: ErrorCode::NotJoined,
             message: "join first".into(),
             room: Some("x".into()),
+        }),
+        ServerMsg::Signal(Signal {
+            room: "lobby".into(),
+            from: bob(),
+            payload: raw(r#"{"typing":true}"#),
+        }),
+        ServerMsg::History(HistoryPage {
+            reference: Some("9".into()),
+            room: "lobby".into(),
+            messages: vec![msg(1), msg(2)],
+            more: false,
         }),
     ];
     let mut seen = std::collections::HashSet::new();

@@ -320,7 +320,7 @@ impl Identity {
             str::to_owned,
         );
         Self {
-            member: Member { id, name },
+            member: Member::new(id, name),
             expires: None,
         }
     }
@@ -331,10 +331,7 @@ impl Identity {
             .and_then(display_name)
             .unwrap_or_else(|| claims.sub.clone());
         Self {
-            member: Member {
-                id: claims.sub,
-                name,
-            },
+            member: Member::new(claims.sub, name),
             expires: Some(claims.exp),
         }
     }

@@ -20,7 +20,7 @@ export type ConfabErrorCode =
   | "ack_timeout" | "disconnected" | "closed" | "buffer_full" | "buffer_overflow" | "not_joined"
   | "room_name_invalid" | "serde" | "invalid_url" | "js" | "bad_json" | "unknown_type" | "bad_request"
   | "name_invalid" | "too_large" | "rate_limited" | "unauthorized" | "too_many_rooms" | "unknown_user"
-  | "unavailable" | "outcome_unknown" | "internal";
+  | "forbidden" | "hook_denied" | "hook_unavailable" | "unavailable" | "outcome_unknown" | "internal";
 /** Every promise the SDK rejects rejects with one of these. */
 export interface ConfabError extends Error {
   code: ConfabErrorCode;

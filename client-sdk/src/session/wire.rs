@@ -36,10 +36,7 @@ fn num(v: &JsValue, key: &str) -> Option<u64> {
 }
 
 fn member(v: &JsValue) -> Option<Member> {
-    Some(Member {
-        id: string(v, "id")?,
-        name: string(v, "name")?,
-    })
+    Some(Member::new(string(v, "id")?, string(v, "name")?))
 }
 
 fn list<T>(v: &JsValue, key: &str, item: impl Fn(&JsValue) -> Option<T>) -> Vec<T> {
@@ -56,6 +53,7 @@ fn message(v: &JsValue) -> Option<RoomMessage> {
         from: member(&get(v, "from"))?,
         ts: num(v, "ts").unwrap_or(0),
         payload: Payload::from_js(get(v, "payload")),
+        cid: string(v, "cid"),
     })
 }
 
@@ -83,6 +81,7 @@ pub(crate) fn decode(v: &JsValue) -> Option<Frame> {
                 rate_per_sec: 0,
             },
             guest_token: string(v, "guest_token"),
+            expires: num(v, "expires"),
         }),
         ServerType::Joined => Frame::Joined(Joined {
             reference,
@@ -99,6 +98,7 @@ pub(crate) fn decode(v: &JsValue) -> Option<Frame> {
             room: string(v, "room"),
             offset: num(v, "offset"),
             ts: num(v, "ts"),
+            expires: num(v, "expires"),
         }),
         ServerType::Presence => Frame::Presence(Presence {
             room: string(v, "room")?,

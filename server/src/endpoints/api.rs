@@ -18,10 +18,7 @@ use crate::AppState;
 
 /// The member API messages are sent as.
 pub fn server_member() -> Member {
-    Member {
-        id: crate::auth::SERVER_ID.into(),
-        name: crate::auth::SERVER_ID.into(),
-    }
+    Member::new(crate::auth::SERVER_ID, crate::auth::SERVER_ID)
 }
 
 fn error(status: StatusCode, code: ErrorCode, message: &str) -> Response {

@@ -91,6 +91,7 @@ fn ack(
             room,
             offset,
             ts,
+            expires: None,
         }),
     );
 }
@@ -287,6 +288,7 @@ impl Consumer for Native {
                     .expires
                     .is_none()
                     .then(|| cx.state.guest_key.mint(&self.member.id, unix_now())),
+                expires: cx.identity.expires,
             }),
         );
     }

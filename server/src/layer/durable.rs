@@ -294,6 +294,7 @@ impl Writer {
                     from: cmd.from.clone(),
                     ts: now_ms(),
                     payload: cmd.payload.clone(),
+                    cid: None,
                 };
                 let json = serde_json::to_vec(&msg).map_err(|e| Error::Internal(e.to_string()))?;
                 messages.insert((cmd.room.as_str(), offset), json.as_slice())?;
@@ -461,10 +462,7 @@ mod tests {
     }
 
     fn member() -> Member {
-        Member {
-            id: "u1".into(),
-            name: "U".into(),
-        }
+        Member::new("u1", "U")
     }
 
     fn payload(n: u64) -> Payload {

@@ -120,6 +120,7 @@ impl ChannelLayer for MemoryLayer {
                 from: from.clone(),
                 ts: now_ms(),
                 payload,
+                cid: None,
             }));
             if r.history.len() >= self.history_size {
                 r.history.pop_front();

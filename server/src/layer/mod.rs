@@ -40,6 +40,7 @@ pub(crate) fn decode_stored(json: &[u8]) -> Result<Arc<StoredMessage>> {
         from: m.from,
         ts: m.ts,
         payload: Arc::from(m.payload),
+        cid: m.cid,
     })))
 }
 

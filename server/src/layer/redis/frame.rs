@@ -79,10 +79,7 @@ mod tests {
         }
         let p = br#"p{"room":"lobby","leaves":[{"id":"u","name":"U"}]}"#;
         assert!(matches!(Frame::parse(p), Ok(Frame::Presence(d)) if d.leaves.len() == 1));
-        let member = Member {
-            id: "u".into(),
-            name: "Ü".into(),
-        };
+        let member = Member::new("u", "Ü");
         let r = Frame::renamed(&member);
         assert!(matches!(Frame::parse(r.as_bytes()), Ok(Frame::Renamed(m)) if m == member));
         for bad in [&b""[..], b"x{}", b"mno-bar", b"p{", b"m|{"] {

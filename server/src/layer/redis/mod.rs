@@ -284,6 +284,7 @@ impl ChannelLayer for RedisLayer {
             from: from.clone(),
             ts,
             payload,
+            cid: None,
         })))
     }
 

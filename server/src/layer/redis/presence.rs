@@ -145,15 +145,7 @@ impl Shared {
                 .presence
                 .get(&(room.clone(), user.clone()))
                 .cloned();
-            let (member, n) = entry.unwrap_or_else(|| {
-                (
-                    Member {
-                        id: user.clone(),
-                        name: user.clone(),
-                    },
-                    0,
-                )
-            });
+            let (member, n) = entry.unwrap_or_else(|| (Member::new(user.clone(), user.clone()), 0));
             if let Err(e) = self.restore_script(room, &member, n).await {
                 self.local().dirty.extend(keys[i..].iter().cloned());
                 return Err(e);
