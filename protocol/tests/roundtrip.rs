@@ -17,8 +17,8 @@ fn bob() -> Member {
     Member {
         id: "bob".into(),
         name: "Bob".into(),
-        info: Some(Json::parse(r#"{"avatar":"https://example.invalid/b.png"}"#).unwrap()),
-        state: Some(Json::parse(r#"{"read":42}"#).unwrap()),
+        info: Some(Json::parse(r#"{"avatar":"https://example.invalid/b.png"}"#).expect("json")),
+        state: Some(Json::parse(r#"{"read":42}"#).expect("json")),
     }
 }
 
@@ -111,7 +111,7 @@ fn client_envelopes_round_trip() {
         ClientMsg::State(SetState {
             reference: Some("10".into()),
             room: "lobby".into(),
-            state: Json::parse(r#"{"read": 42}"#).unwrap(),
+            state: Json::parse(r#"{"read": 42}"#).expect("json"),
         }),
     ];
     let mut seen = std::collections::HashSet::new();
