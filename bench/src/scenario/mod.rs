@@ -209,6 +209,16 @@ pub struct Phase {
     pub latency: Latency,
     /// Server CPU over publish + drain, in cores (1.0 = one core), if known.
     pub server_cpu: Option<f64>,
+    /// Server CPU seconds over publish + drain (every thread's scheduler
+    /// runtime; see [`CpuMeter`]), if known.
+    pub server_cpu_secs: Option<f64>,
+    /// Whether `server_cpu_secs` is the precise per-thread figure (else
+    /// 10 ms ticks: a server thread exited during the phase).
+    pub server_cpu_precise: bool,
+    /// Server CPU per delivered message, µs (`server_cpu_secs / delivered`):
+    /// what a delivery costs the server, whichever side runs out of CPU
+    /// first. Includes the server's background work over the window.
+    pub server_cpu_us_per_delivery: Option<f64>,
     /// Load generator CPU over publish + drain, in cores.
     pub loadgen_cpu: Option<f64>,
     /// Connections that have ended so far.
@@ -222,6 +232,24 @@ pub struct Phase {
     /// Whether this phase narrowed the ceiling between the last passing
     /// and the first failing step (`--refine`).
     pub refine: bool,
+}
+
+/// When publisher `k` of `n`, each publishing `rate` messages per second,
+/// sends its first message: spread over one interval, so together they send
+/// one message every 1 / (n × rate) s instead of n at the same instant.
+///
+/// ```
+/// use confab_bench::scenario::stagger;
+/// use std::time::Duration;
+/// // 4 publishers at 2.5 msg/s each: one message into the room every 100 ms.
+/// let offsets: Vec<Duration> = (0..4).map(|k| stagger(k, 4, 2.5)).collect();
+/// assert_eq!(offsets, [0, 100, 200, 300].map(Duration::from_millis));
+/// ```
+pub fn stagger(k: usize, n: usize, rate: f64) -> Duration {
+    if n == 0 || rate <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(k as f64 / n as f64 / rate)
 }
 
 /// Runs one phase: every publisher publishes `total_rate / publishers`
@@ -255,7 +283,7 @@ pub async fn run_phase(
     let duration = Duration::from_secs_f64(secs);
     let planned = publishers.len() as u64 * (per_pub * secs).round() as u64;
     let mut waits = Vec::new();
-    for p in &publishers {
+    for (k, p) in publishers.iter().enumerate() {
         let Some((id, tx)) = &p.publisher else {
             continue;
         };
@@ -263,6 +291,7 @@ pub async fn run_phase(
         let burst = Burst {
             rate: per_pub,
             duration,
+            offset: stagger(k, publishers.len(), per_pub),
             done,
         };
         if tx.send(burst).await.is_ok() {
@@ -296,7 +325,7 @@ pub async fn run_phase(
     while Instant::now() < drain_end && crowd.delivered() - delivered0 < expected {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let server_cpu = server_cpu.and_then(|m| m.cores());
+    let server_use = server_cpu.and_then(|m| m.read());
     let loadgen_cpu = own_cpu.and_then(|m| m.cores());
     let mut delivered = 0;
     for &(id, room, a, b) in &ranges {
@@ -329,7 +358,12 @@ pub async fn run_phase(
         dups: dups - dups0,
         deliveries_per_sec: delivered as f64 / publish_secs,
         latency: Latency::of(&hist),
-        server_cpu,
+        server_cpu: server_use.map(|u| u.cores()),
+        server_cpu_secs: server_use.map(|u| u.secs),
+        server_cpu_precise: server_use.is_some_and(|u| u.precise),
+        server_cpu_us_per_delivery: server_use
+            .filter(|_| delivered > 0)
+            .map(|u| u.secs * 1e6 / delivered as f64),
         loadgen_cpu,
         closed_conns: crowd.closed(),
         acks,
@@ -339,18 +373,36 @@ pub async fn run_phase(
     })
 }
 
-/// Waits until no delivery has arrived for `quiet` (at most `max`), so a
-/// backlog from an overloaded phase does not leak into the next one.
-pub async fn settle(crowd: &Crowd, quiet: Duration, max: Duration) {
+/// Waits until no delivery has arrived for `quiet` and, when the server's
+/// pid is known, the server used under 5% of a core over the last `quiet`
+/// (at most `max`), so a backlog from an overloaded phase (deliveries still
+/// queued in the server, or work it has not finished) does not leak into
+/// the next one. Returns whether it settled before `max`.
+pub async fn settle(target: &Target, crowd: &Crowd, quiet: Duration, max: Duration) -> bool {
     let end = Instant::now() + max;
     let mut last = crowd.delivered();
     let mut since = Instant::now();
-    while Instant::now() < end && since.elapsed() < quiet {
+    let mut meter = target.server_pid.and_then(CpuMeter::start);
+    loop {
+        if since.elapsed() >= quiet {
+            match &meter {
+                Some(m) if m.read().is_some_and(|u| u.cores() >= 0.05) => {
+                    // Deliveries stopped but the server is still busy.
+                    meter = target.server_pid.and_then(CpuMeter::start);
+                    since = Instant::now();
+                }
+                _ => return true,
+            }
+        }
+        if Instant::now() >= end {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
         let now = crowd.delivered();
         if now != last {
             last = now;
             since = Instant::now();
+            meter = target.server_pid.and_then(CpuMeter::start);
         }
     }
 }
