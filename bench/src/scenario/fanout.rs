@@ -36,6 +36,11 @@ pub struct FanoutArgs {
     /// first fixed rate (or `--start-rate`).
     #[arg(long, default_value_t = 2.0)]
     pub warmup_secs: f64,
+    /// Skip the remaining fixed rates after one that overloads the server
+    /// (a delivery lost, or the server's CPU at ≥ 95% of a core): a higher
+    /// rate would only grow a backlog.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub fixed_stop_overloaded: bool,
     /// Seconds the server may take to go quiet between phases (no
     /// deliveries and under 5% CPU) before the next phase starts anyway
     /// (recorded in `unsettled`).
@@ -89,6 +94,8 @@ pub struct FanoutResult {
     pub idle_server_cpu: Option<f64>,
     /// The fixed-rate phases, in `--fixed-rates` order.
     pub fixed: Vec<Phase>,
+    /// Fixed rates not run because a lower one overloaded the server.
+    pub fixed_skipped: Vec<f64>,
     /// Every step, in order.
     pub steps: Vec<Phase>,
     /// Highest deliveries/s among passing steps (0 if none passed).
@@ -155,6 +162,11 @@ async fn settle_before(
     if !settle(target, crowd, Duration::from_millis(quiet_ms), max).await {
         unsettled.push(next.to_owned());
     }
+}
+
+/// Whether a phase overloaded the server: deliveries lost, or its core full.
+fn overloaded(p: &Phase) -> bool {
+    p.lost > 0 || p.server_cpu.is_some_and(|c| c >= 0.95)
 }
 
 fn verdict(p: &Phase, args: &FanoutArgs) -> Option<String> {
@@ -227,8 +239,13 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
         }
         None => None,
     };
-    let mut fixed = Vec::new();
+    let mut fixed: Vec<Phase> = Vec::new();
+    let mut fixed_skipped = Vec::new();
     for (i, &rate) in args.fixed_rates.iter().enumerate() {
+        if args.fixed_stop_overloaded && fixed.last().is_some_and(overloaded) {
+            fixed_skipped.push(rate);
+            continue;
+        }
         if i > 0 {
             let next = format!("fixed {rate}");
             settle_before(target, &crowd, &args, 500, &next, &mut unsettled).await;
@@ -315,6 +332,7 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
         connect_secs: crowd.connect_secs,
         idle_server_cpu,
         fixed,
+        fixed_skipped,
         steps,
         ceiling_deliveries_per_sec: ceiling,
         stopped_because,

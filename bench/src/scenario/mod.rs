@@ -221,6 +221,11 @@ pub struct Phase {
     pub server_cpu_us_per_delivery: Option<f64>,
     /// Load generator CPU over publish + drain, in cores.
     pub loadgen_cpu: Option<f64>,
+    /// Server CPU while the publishers were publishing (drain left out), in
+    /// cores: whether the server's core was full under the offered rate.
+    pub server_cpu_publishing: Option<f64>,
+    /// Load generator CPU while publishing, in cores.
+    pub loadgen_cpu_publishing: Option<f64>,
     /// Connections that have ended so far.
     pub closed_conns: usize,
     /// Publish acks so far (Confab).
@@ -308,6 +313,8 @@ pub async fn run_phase(
             ranges.push((id, room, r.first_seq, r.end_seq));
         }
     }
+    let server_publishing = server_cpu.as_ref().and_then(CpuMeter::cores);
+    let loadgen_publishing = own_cpu.as_ref().and_then(CpuMeter::cores);
     // A burst spans its whole window even though its last message leaves
     // 1/rate before the end.
     let publish_secs = publish_secs.max(secs);
@@ -365,6 +372,8 @@ pub async fn run_phase(
             .filter(|_| delivered > 0)
             .map(|u| u.secs * 1e6 / delivered as f64),
         loadgen_cpu,
+        server_cpu_publishing: server_publishing,
+        loadgen_cpu_publishing: loadgen_publishing,
         closed_conns: crowd.closed(),
         acks,
         errors,
