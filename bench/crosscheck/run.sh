@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Cross-check: the same fixed-rate fan-out measured by confab-load and by an
+# independent client, against a fresh server each time, alternating
+# (A B A B ...) so drift on the shared machine hits both alike.
+#
+#   bench/crosscheck/run.sh socketio [ROUNDS]   # socket.io-client 4.8.4 (Node) vs confab-load --proto socketio
+#   bench/crosscheck/run.sh django [ROUNDS]     # Python websockets vs confab-load --proto seed
+#
+# Env: BENCH_WORK (as bench/run.sh: the anchors' node_modules / venv must be
+# there, i.e. run bench/run.sh --only socketio,django once), MEMBERS (1000),
+# PUBLISHERS (4), RATES (socketio: 1.3333,4,12,40; django: 1.3333,4),
+# SECS (6), SERVER_CPU / LOAD_CPU (0 / 1). Results: $BENCH_WORK/crosscheck/.
+set -euo pipefail
+if [ -z "${CONFAB_BENCH_SESSION:-}" ]; then
+  export CONFAB_BENCH_SESSION=1
+  exec setsid --wait "$0" "$@"
+fi
+echo "${BENCH_AUTOGROUP_NICE:--5}" > /proc/self/autogroup 2>/dev/null || true
+
+PEER="${1:?usage: run.sh socketio|django [ROUNDS]}"
+ROUNDS="${2:-2}"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+HERE="$ROOT/bench/crosscheck"
+WORK="${BENCH_WORK:-/tmp/confab-bench}"
+OUT="$WORK/crosscheck"
+MEMBERS="${MEMBERS:-1000}"
+PUBLISHERS="${PUBLISHERS:-4}"
+SECS="${SECS:-6}"
+SERVER_CPU="${SERVER_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+mkdir -p "$OUT"
+cd "$ROOT"
+cargo build --release -q -p confab-bench
+BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
+
+case "$PEER" in
+  socketio)
+    PORT=18102; RATES="${RATES:-1.3333,4,12,40}"
+    [ -d "$HERE/node_modules/socket.io-client" ] || (cd "$HERE" && npm ci --silent --no-audit --no-fund)
+    ;;
+  django)
+    PORT=18103; RATES="${RATES:-1.3333,4}"
+    if [ ! -x "$WORK/wsvenv/bin/python" ]; then
+      python3 -m venv "$WORK/wsvenv" && "$WORK/wsvenv/bin/pip" install -q -r "$HERE/requirements.txt"
+    fi
+    ;;
+  *) echo "unknown peer $PEER" >&2; exit 2 ;;
+esac
+
+SERVER_PID=""
+start() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then echo "port $PORT in use" >&2; exit 1; fi
+  case "$PEER" in
+    socketio) (cd "$WORK/socketio_chat" && PORT=$PORT exec taskset -c "$SERVER_CPU" node server.js) >"$OUT/server.log" 2>&1 & ;;
+    django) (cd "$WORK/django_chat" && exec taskset -c "$SERVER_CPU" "$WORK/venv/bin/daphne" -b 127.0.0.1 -p $PORT project.asgi:application) >"$OUT/server.log" 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  for _ in $(seq 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then sleep 0.3; return 0; fi
+    sleep 0.05
+  done
+  echo "server did not start" >&2; exit 1
+}
+stop() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+trap stop EXIT
+
+for r in $(seq "$ROUNDS"); do
+  start
+  echo "== round $r: confab-load" >&2
+  case "$PEER" in socketio) proto=socketio ;; django) proto=seed ;; esac
+  taskset -c "$LOAD_CPU" "$BIN/confab-load" --url "ws://127.0.0.1:$PORT" --proto "$proto" --server-pid "$SERVER_PID" \
+    --json "$OUT/$PEER-confab-load-$r.json" fanout --subscribers "$MEMBERS" --publishers "$PUBLISHERS" \
+    --fixed-rates "$RATES" --fixed-secs "$SECS" --warmup-secs 2 --max-steps 0
+  stop
+  start
+  case "$PEER" in
+    socketio)
+      echo "== round $r: socket.io-client" >&2
+      taskset -c "$LOAD_CPU" node "$HERE/socketio-fanout.js" --url "http://127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
+        --members "$MEMBERS" --publishers "$PUBLISHERS" --rates "$RATES" --secs "$SECS" --warmup 2 --json "$OUT/$PEER-independent-$r.json" ;;
+    django)
+      echo "== round $r: websockets" >&2
+      taskset -c "$LOAD_CPU" "$WORK/wsvenv/bin/python" "$HERE/seed_fanout.py" --url "ws://127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
+        --members "$MEMBERS" --publishers "$PUBLISHERS" --rates "$RATES" --secs "$SECS" --warmup 2 --json "$OUT/$PEER-independent-$r.json" ;;
+  esac
+  stop
+done
+
+python3 - "$OUT" "$PEER" "$ROUNDS" <<'PY'
+import json, sys
+out, peer, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+print(f"| round | client | msg/s in | deliveries/s | lost | p50 / p99 ms | server CPU | µs server CPU per delivery |")
+print("|---|---|---|---|---|---|---|---|")
+for r in range(1, rounds + 1):
+    cl = json.load(open(f"{out}/{peer}-confab-load-{r}.json"))["result"]["fixed"]
+    ind = json.load(open(f"{out}/{peer}-independent-{r}.json"))
+    for p in cl:
+        print(f"| {r} | confab-load | {p['target_rate']:g} | {p['deliveries_per_sec']:,.0f} | {p['lost']:,} | {p['latency']['p50_ms']:.1f} / {p['latency']['p99_ms']:.1f} | {p['server_cpu'] * 100:.0f}% | {p['server_cpu_us_per_delivery']:.2f} |")
+    for p in ind["phases"]:
+        f = lambda x: "?" if x is None else f"{x:.1f}"
+        print(f"| {r} | {ind['tool']} {ind['version']} | {p['target_rate']:g} | {p['deliveries_per_sec']:,.0f} | {p['lost']:,} | {f(p['p50_ms'])} / {f(p['p99_ms'])} | {p['server_cpu'] * 100:.0f}% | {p['server_cpu_us_per_delivery']:.2f} |")
+PY
