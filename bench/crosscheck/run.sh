@@ -5,10 +5,12 @@
 #
 #   bench/crosscheck/run.sh socketio [ROUNDS]   # socket.io-client 4.8.4 (Node) vs confab-load --proto socketio
 #   bench/crosscheck/run.sh django [ROUNDS]     # Python websockets vs confab-load --proto seed
+#   bench/crosscheck/run.sh raw|confab [ROUNDS] # the same on the seed route of the Rust servers
 #
 # Env: BENCH_WORK (as bench/run.sh: the anchors' node_modules / venv must be
 # there, i.e. run bench/run.sh --only socketio,django once), MEMBERS (1000),
-# PUBLISHERS (4), RATES (socketio: 1.3333,4,12,40; django: 1.3333,4),
+# PUBLISHERS (4), RATES (socketio: 1.3333,4,12,40; django: 1.3333,4; raw,
+# confab: 1.3333,4,12),
 # SECS (6), SERVER_CPU / LOAD_CPU (0 / 1). Results: $BENCH_WORK/crosscheck/.
 set -euo pipefail
 if [ -z "${CONFAB_BENCH_SESSION:-}" ]; then
@@ -30,7 +32,7 @@ SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 mkdir -p "$OUT"
 cd "$ROOT"
-cargo build --release -q -p confab-bench
+cargo build --release -q -p confab-bench -p confab-server
 BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 
 case "$PEER" in
@@ -38,8 +40,9 @@ case "$PEER" in
     PORT=18102; RATES="${RATES:-1.3333,4,12,40}"
     [ -d "$HERE/node_modules/socket.io-client" ] || (cd "$HERE" && npm ci --silent --no-audit --no-fund)
     ;;
-  django)
-    PORT=18103; RATES="${RATES:-1.3333,4}"
+  django|raw|confab)
+    case "$PEER" in django) PORT=18103; RATES="${RATES:-1.3333,4}" ;; raw) PORT=18101 ;; confab) PORT=18100 ;; esac
+    RATES="${RATES:-1.3333,4,12}"
     if [ ! -x "$WORK/wsvenv/bin/python" ]; then
       python3 -m venv "$WORK/wsvenv" && "$WORK/wsvenv/bin/pip" install -q -r "$HERE/requirements.txt"
     fi
@@ -53,6 +56,8 @@ start() {
   case "$PEER" in
     socketio) (cd "$WORK/socketio_chat" && PORT=$PORT exec taskset -c "$SERVER_CPU" node server.js) >"$OUT/server.log" 2>&1 & ;;
     django) (cd "$WORK/django_chat" && exec taskset -c "$SERVER_CPU" "$WORK/venv/bin/daphne" -b 127.0.0.1 -p $PORT project.asgi:application) >"$OUT/server.log" 2>&1 & ;;
+    raw) RUST_LOG=warn taskset -c "$SERVER_CPU" "$BIN/raw-broadcast" --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 & ;;
+    confab) RUST_LOG=warn taskset -c "$SERVER_CPU" "$BIN/confab-server" --bind "127.0.0.1:$PORT" --rate-per-sec 1000000 --rate-burst 1000000 >"$OUT/server.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 200); do
@@ -74,7 +79,7 @@ trap stop EXIT
 for r in $(seq "$ROUNDS"); do
   start
   echo "== round $r: confab-load" >&2
-  case "$PEER" in socketio) proto=socketio ;; django) proto=seed ;; esac
+  case "$PEER" in socketio) proto=socketio ;; *) proto=seed ;; esac
   taskset -c "$LOAD_CPU" "$BIN/confab-load" --url "ws://127.0.0.1:$PORT" --proto "$proto" --server-pid "$SERVER_PID" \
     --json "$OUT/$PEER-confab-load-$r.json" fanout --subscribers "$MEMBERS" --publishers "$PUBLISHERS" \
     --fixed-rates "$RATES" --fixed-secs "$SECS" --warmup-secs 2 --max-steps 0
@@ -85,7 +90,7 @@ for r in $(seq "$ROUNDS"); do
       echo "== round $r: socket.io-client" >&2
       taskset -c "$LOAD_CPU" node "$HERE/socketio-fanout.js" --url "http://127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
         --members "$MEMBERS" --publishers "$PUBLISHERS" --rates "$RATES" --secs "$SECS" --warmup 2 --json "$OUT/$PEER-independent-$r.json" ;;
-    django)
+    *)
       echo "== round $r: websockets" >&2
       taskset -c "$LOAD_CPU" "$WORK/wsvenv/bin/python" "$HERE/seed_fanout.py" --url "ws://127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
         --members "$MEMBERS" --publishers "$PUBLISHERS" --rates "$RATES" --secs "$SECS" --warmup 2 --json "$OUT/$PEER-independent-$r.json" ;;
