@@ -11,7 +11,8 @@
 # there, i.e. run bench/run.sh --only socketio,django once), MEMBERS (1000),
 # PUBLISHERS (4), RATES (socketio: 1.3333,4,12,40; django: 1.3333,4; raw,
 # confab: 1.3333,4,12),
-# SECS (6), SERVER_CPU / LOAD_CPU (0 / 1). Results: $BENCH_WORK/crosscheck/.
+# SECS (6), SERVER_CPU / LOAD_CPU (0 / 1). Raw JSON: $BENCH_WORK/crosscheck/;
+# the comparison table: bench/results/crosscheck/PEER.md (and stdout).
 set -euo pipefail
 if [ -z "${CONFAB_BENCH_SESSION:-}" ]; then
   export CONFAB_BENCH_SESSION=1
@@ -98,17 +99,29 @@ for r in $(seq "$ROUNDS"); do
   stop
 done
 
-python3 - "$OUT" "$PEER" "$ROUNDS" <<'PY'
-import json, sys
-out, peer, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-print(f"| round | client | msg/s in | deliveries/s | lost | p50 / p99 ms | server CPU | µs server CPU per delivery |")
-print("|---|---|---|---|---|---|---|---|")
+mkdir -p "$ROOT/bench/results/crosscheck"
+python3 - "$OUT" "$PEER" "$ROUNDS" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD)" "$MEMBERS" "$PUBLISHERS" "$RATES" "$SECS" <<'PY' | tee "$ROOT/bench/results/crosscheck/$PEER.md"
+import json, sys, time
+out, peer, rounds, load, commit, members, pubs, rates, secs = sys.argv[1:]
+rounds = int(rounds)
+tool = {"socketio": "node bench/crosscheck/socketio-fanout.js", "django": "python bench/crosscheck/seed_fanout.py"}.get(peer, "python bench/crosscheck/seed_fanout.py")
+print(f"# Cross-check: {peer}, confab-load vs an independent client")
+print()
+print(f"`bench/crosscheck/run.sh {peer} {rounds}` at commit `{commit}`, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
+      f"load average at the end {load}. 1 room × {members} members, {pubs} publishers spread evenly, {secs} s per rate after a 2 s warm-up; "
+      f"a fresh server for every client run, alternating; server pinned to core 0, client to core 1. "
+      f"Independent client: `{tool}`. Server CPU: every server thread's scheduler runtime over the phase and its 2 s drain, read by each client itself.")
+print()
+print("| round | client | msg/s in | deliveries/s | lost | p50 / p99 ms | server CPU | µs server CPU per delivery | client CPU |")
+print("|---|---|---|---|---|---|---|---|---|")
+f = lambda x: "?" if x is None else (f"{x:.1f}" if x < 100 else f"{x:,.0f}")
 for r in range(1, rounds + 1):
     cl = json.load(open(f"{out}/{peer}-confab-load-{r}.json"))["result"]["fixed"]
     ind = json.load(open(f"{out}/{peer}-independent-{r}.json"))
     for p in cl:
-        print(f"| {r} | confab-load | {p['target_rate']:g} | {p['deliveries_per_sec']:,.0f} | {p['lost']:,} | {p['latency']['p50_ms']:.1f} / {p['latency']['p99_ms']:.1f} | {p['server_cpu'] * 100:.0f}% | {p['server_cpu_us_per_delivery']:.2f} |")
+        print(f"| {r} | confab-load | {p['target_rate']:g} | {p['deliveries_per_sec']:,.0f} | {p['lost']:,} | {f(p['latency']['p50_ms'])} / {f(p['latency']['p99_ms'])} | "
+              f"{p['server_cpu'] * 100:.0f}% | {p['server_cpu_us_per_delivery']:.1f} | {p['loadgen_cpu'] * 100:.0f}% |")
     for p in ind["phases"]:
-        f = lambda x: "?" if x is None else f"{x:.1f}"
-        print(f"| {r} | {ind['tool']} {ind['version']} | {p['target_rate']:g} | {p['deliveries_per_sec']:,.0f} | {p['lost']:,} | {f(p['p50_ms'])} / {f(p['p99_ms'])} | {p['server_cpu'] * 100:.0f}% | {p['server_cpu_us_per_delivery']:.2f} |")
+        print(f"| {r} | {ind['tool']} {ind['version']} | {p['target_rate']:g} | {p['deliveries_per_sec']:,.0f} | {p['lost']:,} | {f(p['p50_ms'])} / {f(p['p99_ms'])} | "
+              f"{p['server_cpu'] * 100:.0f}% | {p['server_cpu_us_per_delivery']:.1f} | {p['client_cpu_secs'] / p['wall_secs'] * 100:.0f}% |")
 PY

@@ -203,7 +203,7 @@ async def main():
         {
             "tool": "websockets",
             "version": websockets.__version__,
-            "args": vars(a),
+            "args": {k: v for k, v in vars(a).items() if k != "json"},
             "connected": len(socks),
             "failed": len(errors),
             "connect_secs": connect_secs,

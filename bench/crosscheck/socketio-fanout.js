@@ -206,7 +206,7 @@ async function main() {
     {
       tool: "socket.io-client",
       version: require("socket.io-client/package.json").version,
-      args: a,
+      args: { ...a, json: undefined },
       connected: sockets.length,
       failed: crowd.failed,
       connect_secs: crowd.secs,

@@ -253,7 +253,11 @@ def main():
             "µs of server CPU (all threads) per delivered message over the phase and its drain, background work included. "
             "It does not depend on which side runs out of CPU first, so it compares the servers where the ceilings cannot: "
             "at 1,000 members both Rust servers' ceilings are set by the load generator's core. "
-            "\"overloaded\": the phase lost deliveries or kept the server's core ≥ 95% busy, so the figure is the most the server managed, not what the offered rate costs."
+            "\"overloaded\": the phase lost deliveries or kept the server's core ≥ 95% busy, so the figure is the most the server managed, not what the offered rate costs. "
+            "On loopback the server's CPU also holds the kernel's receive path of each packet it sends (the client socket's TCP receive and wake-up run in the "
+            "sender's context; in a profile of the raw server at 12 msg/s into 1,000 members, 76% of its CPU was kernel, about half of it `net_rx_action`), "
+            "roughly the same per packet for every server: at low rates, where each delivery is one packet, it narrows the ratios between servers. "
+            "Independent clients measured the same servers' CPU per delivery within noise: [crosscheck/](crosscheck/)."
         )
         L.append("")
         L.append(f"### Fixed-rate latency, 1 room × {members:,}: p50 / p99 ms (lost)")
