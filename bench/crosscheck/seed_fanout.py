@@ -9,7 +9,9 @@ accounting, and its own reading of the server's CPU.
     $BENCH_WORK/wsvenv/bin/python seed_fanout.py --url ws://127.0.0.1:18103 \\
         --members 1000 --publishers 4 --rates 1.3333,4 --secs 6 --server-pid PID
 
-One room of --members sockets, of which --publishers publish. For each rate
+One room of --members sockets, of which --publishers publish (or, with
+--rooms R, R rooms of members/R sockets, --publishers of each room
+publishing: the many-rooms scenario). For each rate
 (messages per second into the room, all publishers together) the publishers
 send for --secs, spread evenly: message m of the phase leaves at m / rate
 (publisher m mod P). Every message is `{"message": "<publisher>:<seq>:<send
@@ -67,6 +69,7 @@ async def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="ws://127.0.0.1:18103")
     ap.add_argument("--room", default="xcheck")
+    ap.add_argument("--rooms", type=int, default=1, help="rooms (members are split evenly; --publishers per room)")
     ap.add_argument("--members", type=int, default=1000)
     ap.add_argument("--publishers", type=int, default=4)
     ap.add_argument("--rates", default="1.3333,4")
@@ -79,28 +82,33 @@ async def main():
     a = ap.parse_args()
     if not re.match(r"^wss?://(127\.0\.0\.1|localhost|\[::1\])[:/]", a.url):
         sys.exit("loopback URLs only")
-    if not 1 <= a.publishers <= a.members <= 20000:
-        sys.exit("need 1 <= publishers <= members <= 20000")
+    if a.rooms < 1 or a.members % a.rooms:
+        sys.exit("--members must be a multiple of --rooms")
+    per_room = a.members // a.rooms
+    if not 1 <= a.publishers <= per_room or a.members > 20000:
+        sys.exit("need 1 <= publishers <= members per room, members <= 20000")
     rates = [float(r) for r in a.rates.split(",")]
-    url = f"{a.url.rstrip('/')}/ws/chat/{a.room}/"
+    base = a.url.rstrip("/")
+    room_of = lambda i: i // per_room
+    url_of = lambda i: f"{base}/ws/chat/{a.room}{room_of(i) if a.rooms > 1 else ''}/"
 
     t0 = time.monotonic()
     sem = asyncio.Semaphore(a.concurrency)
 
-    async def connect():
+    async def connect(i):
         async with sem:
             try:
-                return await websockets.connect(url, compression=None, max_queue=None, open_timeout=30, ping_interval=None)
+                return await websockets.connect(url_of(i), compression=None, max_queue=None, open_timeout=30, ping_interval=None)
             except Exception as e:  # noqa: BLE001 - counted and reported
                 return e
 
-    conns = await asyncio.gather(*(connect() for _ in range(a.members)))
-    socks = [c for c in conns if not isinstance(c, Exception)]
+    conns = await asyncio.gather(*(connect(i) for i in range(a.members)))
     errors = [c for c in conns if isinstance(c, Exception)]
+    if errors:
+        sys.exit(f"{len(errors)} connections failed: {errors[0]!r}")
+    socks = conns
     connect_secs = time.monotonic() - t0
     print(f"websockets: {len(socks)} connected, {len(errors)} failed in {connect_secs:.1f} s" + (f" ({errors[0]!r})" if errors else ""), file=sys.stderr)
-    if len(socks) < a.publishers:
-        sys.exit("too few sockets connected")
 
     state = {"phase": None, "closed": 0}
 
@@ -128,7 +136,8 @@ async def main():
         state["closed"] += 1
 
     readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(socks)]
-    pubs = socks[: a.publishers]
+    # The first --publishers members of every room publish.
+    pubs = [socks[r * per_room + k] for r in range(a.rooms) for k in range(a.publishers)]
     seq = 0
 
     async def run_phase(rate, secs, label):
@@ -144,12 +153,12 @@ async def main():
             wait = t0 + m * 1e6 / rate - now_us()
             if wait > 1000:
                 await asyncio.sleep(wait / 1e6)
-            p = m % a.publishers
+            p = m % len(pubs)
             await pubs[p].send(json.dumps({"message": f"{p}:{seq}:{now_us()}"}))
             seq += 1
             sent += 1
         send_end = now_us()
-        expected = sent * len(socks)
+        expected = sent * per_room  # every member of the publisher's room, itself included
         drain_end = time.monotonic() + a.drain
         while time.monotonic() < drain_end and ph.delivered < expected:
             await asyncio.sleep(0.02)

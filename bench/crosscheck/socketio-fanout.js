@@ -9,7 +9,9 @@
 //     --members 1000 --publishers 4 --rates 1.333,4,12,40 --secs 5 --server-pid PID
 //
 // One room of --members sockets (websocket transport only, room in the
-// handshake query, as the anchor expects), of which --publishers publish.
+// handshake query, as the anchor expects), of which --publishers publish
+// (or, with --rooms R, R rooms of members/R sockets, --publishers of each
+// room publishing: the many-rooms scenario).
 // For each rate (messages per second into the room, all publishers together)
 // the publishers send for --secs, spread evenly: message m of the phase
 // leaves at m / rate (publisher m mod P), so the room sees one message every
@@ -29,6 +31,7 @@ function parseArgs(argv) {
     members: 1000,
     publishers: 4,
     room: "xcheck",
+    rooms: 1,
     rates: [1.333, 4, 12, 40],
     secs: 5,
     drain: 2,
@@ -45,6 +48,7 @@ function parseArgs(argv) {
       case "--members": a.members = parseInt(v, 10); i++; break;
       case "--publishers": a.publishers = parseInt(v, 10); i++; break;
       case "--room": a.room = v; i++; break;
+      case "--rooms": a.rooms = parseInt(v, 10); i++; break;
       case "--rates": a.rates = v.split(",").map(Number); i++; break;
       case "--secs": a.secs = Number(v); i++; break;
       case "--drain": a.drain = Number(v); i++; break;
@@ -56,7 +60,9 @@ function parseArgs(argv) {
     }
   }
   if (!/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(a.url)) throw new Error("loopback URLs only");
-  if (a.members < a.publishers || a.publishers < 1 || a.members > 20000) throw new Error("need 1 <= publishers <= members <= 20000");
+  if (a.rooms < 1 || a.members % a.rooms) throw new Error("--members must be a multiple of --rooms");
+  a.perRoom = a.members / a.rooms;
+  if (a.perRoom < a.publishers || a.publishers < 1 || a.members > 20000) throw new Error("need 1 <= publishers <= members per room, members <= 20000");
   return a;
 }
 
@@ -87,9 +93,10 @@ async function connectAll(a) {
   async function worker() {
     while (next < a.members) {
       const i = next++;
+      const room = a.rooms > 1 ? `${a.room}${Math.floor(i / a.perRoom)}` : a.room;
       const s = io(a.url, {
         transports: ["websocket"],
-        query: { room: a.room },
+        query: { room },
         forceNew: true,
         reconnection: false,
         timeout: 20000,
@@ -113,9 +120,9 @@ async function connectAll(a) {
 async function main() {
   const a = parseArgs(process.argv);
   const crowd = await connectAll(a);
-  const sockets = crowd.sockets.filter((s) => s && s.connected);
-  process.stderr.write(`socket.io-client: ${sockets.length} connected, ${crowd.failed} failed in ${crowd.secs.toFixed(1)} s${crowd.firstError ? ` (${crowd.firstError})` : ""}\n`);
-  if (sockets.length < a.publishers) throw new Error("too few sockets connected");
+  const sockets = crowd.sockets;
+  process.stderr.write(`socket.io-client: ${a.members - crowd.failed} connected, ${crowd.failed} failed in ${crowd.secs.toFixed(1)} s${crowd.firstError ? ` (${crowd.firstError})` : ""}\n`);
+  if (crowd.failed) throw new Error(`${crowd.failed} connections failed`);
 
   // Receive side: every socket records latency and which (publisher, seq) it got.
   let phase = null; // { lat: [], got: Map (socket, seq) -> count, delivered, seqFrom }
@@ -135,7 +142,9 @@ async function main() {
     });
     s.on("disconnect", () => closed++);
   });
-  const pubs = sockets.slice(0, a.publishers);
+  // The first --publishers members of every room publish.
+  const pubs = [];
+  for (let r = 0; r < a.rooms; r++) for (let k = 0; k < a.publishers; k++) pubs.push(sockets[r * a.perRoom + k]);
   let seq = 0; // one sequence across phases, so late deliveries are recognised
 
   async function runPhase(rate, secs, label) {
@@ -149,13 +158,13 @@ async function main() {
       const due = t0 + (m * 1e6) / rate;
       const wait = due - nowUs();
       if (wait > 1000) await sleep(wait / 1000);
-      const p = m % a.publishers;
+      const p = m % pubs.length;
       pubs[p].emit("chat", { message: `${p}:${seq}:${nowUs()}` });
       seq++;
       sent++;
     }
     const sendEnd = nowUs();
-    const expected = sent * sockets.length;
+    const expected = sent * a.perRoom; // every member of the publisher's room, itself included
     const drainEnd = Date.now() + a.drain * 1000;
     while (Date.now() < drainEnd && phase.delivered < expected) await sleep(20);
     const wallUs = nowUs() - t0;

@@ -131,7 +131,7 @@ def limit(f, short=False):
     elif short:
         why = f"p99 {ms(s['latency']['p99_ms'])} ms" + (f", {s['lost']:,} lost" if s["lost"] else "") + f" at {pct(sc)} server CPU"
     else:
-        why = f"{f['stopped_because']} with CPU to spare (server {pct(sc)}, load generator {pct(lc)})"
+        why = f"{f['stopped_because']} (server {pct(sc)}, load generator {pct(lc)})"
     return why if short else f"at {fmt_int(s['deliveries_per_sec'])}/s: {why}"
 
 
@@ -234,8 +234,8 @@ def main():
         L.append(f"### Server CPU per delivery (µs), 1 room × {members:,}")
         L.append("")
         hdr = [f"{r * members:,.0f} deliveries/s ({r:g} msg/s in)" for r in rates]
-        L.append("| server | " + " | ".join(hdr) + " | at the ceiling step | background, nobody publishing (% of a core) |")
-        L.append("|---|" + "---|" * (len(rates) + 2))
+        L.append("| server | " + " | ".join(hdr) + " | at the ceiling step | background, nobody publishing (% of a core) | other work on the machine during these phases (% of a core, most) |")
+        L.append("|---|" + "---|" * (len(rates) + 3))
         for key, label in SERVERS:
             f = data["servers"].get(key, {}).get("fanout")
             if not f:
@@ -247,6 +247,8 @@ def main():
             st = ceiling_step(f)
             cells.append(us(st.get("server_cpu_us_per_delivery")) + f" at {fmt_int(st['deliveries_per_sec'])}/s" if st else "–")
             cells.append(pct(f.get("idle_server_cpu")))
+            others = [p.get("others_cpu") for p in f.get("fixed") or [] if p.get("others_cpu") is not None]
+            cells.append(pct(max(others)) if others else "?")
             L.append("| " + " | ".join(cells) + " |")
         L.append("")
         L.append(
@@ -303,7 +305,7 @@ def main():
         rm = e.get("rooms")
         if rm:
             p = rm["phase"]
-            cells.append(f"{fmt_int(p['deliveries_per_sec'])}, {ms(p['latency']['p99_ms'])}, {p['lost']:,} of {p['expected']:,}, {us(p.get('server_cpu_us_per_delivery'))}")
+            cells.append(f"{fmt_int(p['deliveries_per_sec'])}, {ms(p['latency']['p99_ms'])}, {p['lost']:,} of {p['expected']:,}, {cpu_cell(p)}")
         else:
             cells.append("–")
         idl = e.get("idle")
@@ -317,7 +319,7 @@ def main():
     L.append("")
     L.append(
         "\"vs raw\" divides by the raw tokio-tungstenite server's figure from the same run. \"What stopped the ladder\" reads the CPU of both "
-        "sides while the step that failed for good was publishing: a core ≥ 90% busy is what ran out; otherwise p99 or loss crossed the limit with CPU to spare. "
+        "sides while the step that failed for good was publishing: a core ≥ 90% busy is what ran out; otherwise the step failed on p99 or loss with neither core full. "
         "\"≥\" marks a ceiling cut by the step limit."
     )
     L.append("")
@@ -378,8 +380,8 @@ def main():
             + (f" Fixed rates not run (a lower one overloaded the server): {', '.join(f'{r:g}' for r in f['fixed_skipped'])} msg/s." if f.get("fixed_skipped") else "")
         )
         L.append("")
-        L.append("| phase | msg/s in (target → achieved) | deliveries/s | lost | dups | p50 ms | p99 ms | max ms | server CPU | µs server CPU per delivery | load gen CPU |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append("| phase | msg/s in (target → achieved) | deliveries/s | lost | dups | p50 ms | p99 ms | max ms | server CPU | µs server CPU per delivery | load gen CPU | others' CPU |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         rows = [("fixed", p) for p in f.get("fixed") or []]
         n = {"step": 0, "refine": 0}
         for s in f["steps"]:
@@ -392,7 +394,7 @@ def main():
             lat = s["latency"]
             L.append(
                 f"| {name} | {rate_str(s['target_rate'])} → {rate_str(s['publish_rate'])} | {fmt_int(s['deliveries_per_sec'])} | {s['lost']:,} | {s['dups']:,} | "
-                f"{ms(lat['p50_ms'])} | {ms(lat['p99_ms'])} | {ms(lat['max_ms'])} | {pct(s.get('server_cpu'))} | {us(s.get('server_cpu_us_per_delivery'))} | {pct(s.get('loadgen_cpu'))} |"
+                f"{ms(lat['p50_ms'])} | {ms(lat['p99_ms'])} | {ms(lat['max_ms'])} | {pct(s.get('server_cpu'))} | {us(s.get('server_cpu_us_per_delivery'))} | {pct(s.get('loadgen_cpu'))} | {pct(s.get('others_cpu'))} |"
             )
         L.append("")
 
@@ -504,6 +506,8 @@ def readme_table(data, ceiling_step):
         if not rm:
             return ""
         p = rm["phase"]
+        if overloaded(p):
+            return f"{ms(p['latency']['p99_ms'])} ms, {p['lost']:,} of {p['expected']:,} lost (overloaded)"
         return f"{ms(p['latency']['p99_ms'])} ms, {p['lost']:,} lost, {us(p.get('server_cpu_us_per_delivery'))} µs"
 
     r0 = next((e["rooms"]["args"] for e in sv.values() if "rooms" in e), None)

@@ -27,6 +27,26 @@ pub fn cpu_seconds(pid: u32) -> std::io::Result<f64> {
     Ok((ticks(11) + ticks(12)) as f64 / clock_ticks())
 }
 
+/// CPU seconds the whole machine has been busy (all cores: user, nice,
+/// system, irq, softirq) and stolen by the hypervisor, from the first line
+/// of `/proc/stat` (10 ms ticks).
+pub fn machine_cpu_seconds() -> std::io::Result<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| std::io::Error::other("no cpu line"))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal ...
+    let busy = at(0) + at(1) + at(2) + at(5) + at(6);
+    Ok((busy as f64 / clock_ticks(), at(7) as f64 / clock_ticks()))
+}
+
 fn clock_ticks() -> f64 {
     static TCK: OnceLock<f64> = OnceLock::new();
     *TCK.get_or_init(|| {
@@ -169,6 +189,7 @@ mod tests {
     fn reads_own_process() {
         assert!(rss_bytes(std::process::id()).unwrap() > 100_000);
         assert!(cpu_seconds(std::process::id()).unwrap() >= 0.0);
+        assert!(machine_cpu_seconds().unwrap().0 > 0.0);
         let threads = thread_cpu_ns(std::process::id()).unwrap();
         assert!(threads.iter().any(|&(tid, _)| tid == std::process::id()));
     }

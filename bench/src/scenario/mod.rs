@@ -226,6 +226,12 @@ pub struct Phase {
     pub server_cpu_publishing: Option<f64>,
     /// Load generator CPU while publishing, in cores.
     pub loadgen_cpu_publishing: Option<f64>,
+    /// CPU the rest of the machine used over publish + drain, in cores
+    /// (every core's busy time minus the server's and the load generator's):
+    /// other people's work competing for the cores. 10 ms ticks.
+    pub others_cpu: Option<f64>,
+    /// CPU the hypervisor took from this machine over publish + drain, in cores.
+    pub steal_cpu: Option<f64>,
     /// Connections that have ended so far.
     pub closed_conns: usize,
     /// Publish acks so far (Confab).
@@ -284,6 +290,7 @@ pub async fn run_phase(
     let delivered0 = crowd.delivered();
     let server_cpu = target.server_pid.and_then(CpuMeter::start);
     let own_cpu = CpuMeter::start(std::process::id());
+    let machine0 = crate::procfs::machine_cpu_seconds().ok();
     let per_pub = total_rate / publishers.len() as f64;
     let duration = Duration::from_secs_f64(secs);
     let planned = publishers.len() as u64 * (per_pub * secs).round() as u64;
@@ -333,7 +340,16 @@ pub async fn run_phase(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let server_use = server_cpu.and_then(|m| m.read());
-    let loadgen_cpu = own_cpu.and_then(|m| m.cores());
+    let own_use = own_cpu.and_then(|m| m.read());
+    let loadgen_cpu = own_use.map(|u| u.cores());
+    let machine = match (machine0, crate::procfs::machine_cpu_seconds().ok(), own_use) {
+        (Some((b0, s0)), Some((b1, s1)), Some(own)) if own.wall_secs > 0.0 => {
+            let server = server_use.map_or(0.0, |u| u.secs);
+            let others = (b1 - b0 - server - own.secs).max(0.0) / own.wall_secs;
+            Some((others, (s1 - s0) / own.wall_secs))
+        }
+        _ => None,
+    };
     let mut delivered = 0;
     for &(id, room, a, b) in &ranges {
         for m in receivers_in(room) {
@@ -374,6 +390,8 @@ pub async fn run_phase(
         loadgen_cpu,
         server_cpu_publishing: server_publishing,
         loadgen_cpu_publishing: loadgen_publishing,
+        others_cpu: machine.map(|m| m.0),
+        steal_cpu: machine.map(|m| m.1),
         closed_conns: crowd.closed(),
         acks,
         errors,
@@ -419,7 +437,7 @@ pub async fn settle(target: &Target, crowd: &Crowd, quiet: Duration, max: Durati
 /// Logs a phase on stderr in one line.
 pub fn log_phase(label: &str, p: &Phase) {
     eprintln!(
-        "{label}: rate {:.0}/s (achieved {:.0}/s) -> {:.0} deliveries/s, lost {}/{}, dups {}, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, server cpu {}, loadgen cpu {}",
+        "{label}: rate {:.0}/s (achieved {:.0}/s) -> {:.0} deliveries/s, lost {}/{}, dups {}, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, server cpu {}, loadgen cpu {}, others {}",
         p.target_rate,
         p.publish_rate,
         p.deliveries_per_sec,
@@ -431,5 +449,6 @@ pub fn log_phase(label: &str, p: &Phase) {
         p.latency.max_ms,
         p.server_cpu.map_or("?".into(), |c| format!("{:.0}%", c * 100.0)),
         p.loadgen_cpu.map_or("?".into(), |c| format!("{:.0}%", c * 100.0)),
+        p.others_cpu.map_or("?".into(), |c| format!("{:.0}%", c * 100.0)),
     );
 }
