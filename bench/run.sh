@@ -91,7 +91,8 @@ declare -A PORT=([raw]=18101 [confab]=18100 [socketio]=18102 [django]=18103)
 declare -A PROTO=([raw]=seed [confab]=seed [socketio]=socketio [django]=seed)
 # Confab's per-connection rate limit (50 frames/s by default) would throttle
 # the few fan-out publishers; the other servers have none, so lift it.
-CONFAB_ARGS=(--rate-per-sec 1000000 --rate-burst 1000000 ${CONFAB_SERVER_ARGS:-})
+# Every load client connects from 127.0.0.1: lift the per-address limit too.
+CONFAB_ARGS=(--rate-per-sec 1000000 --rate-burst 1000000 --max-connections-per-ip 0 ${CONFAB_SERVER_ARGS:-})
 
 server_cmd() { # name -> the command line that runs it in the foreground
   local p="${PORT[$1]}"
@@ -110,7 +111,9 @@ start_server() { # name scenario
     log "port $p is already in use: not starting $name"; return 1
   fi
   case "$name" in
-    raw|confab) RUST_LOG=warn $(server_cmd "$name") >"$logf" 2>&1 & ;;
+    raw) RUST_LOG=warn $(server_cmd "$name") >"$logf" 2>&1 & ;;
+    # History in memory, as the other servers keep theirs.
+    confab) RUST_LOG=warn $(server_cmd "$name") --in-memory >"$logf" 2>&1 & ;;
     socketio) (cd "$WORK/socketio_chat" && PORT="$p" exec nice -n "$NICE" taskset -c "$SERVER_CPU" node server.js) >"$logf" 2>&1 & ;;
     django) (cd "$WORK/django_chat" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$WORK/venv/bin/daphne" -b 127.0.0.1 -p "$p" project.asgi:application) >"$logf" 2>&1 & ;;
   esac
@@ -215,7 +218,7 @@ if want confab; then
   # offsets, so `since` can fill the gap) and once in memory (new epoch).
   for variant in durable memory; do
     log "== confab reconnect storm ($variant history)"
-    extra=()
+    extra=(--in-memory)
     if [ "$variant" = durable ]; then
       rm -rf "$WORK/confab-data" && mkdir -p "$WORK/confab-data"
       extra=(--data-dir "$WORK/confab-data")

@@ -61,7 +61,7 @@ start() {
     socketio) (cd "$WORK/socketio_chat" && PORT=$PORT exec taskset -c "$SERVER_CPU" node server.js) >"$OUT/server.log" 2>&1 & ;;
     django) (cd "$WORK/django_chat" && exec taskset -c "$SERVER_CPU" "$WORK/venv/bin/daphne" -b 127.0.0.1 -p $PORT project.asgi:application) >"$OUT/server.log" 2>&1 & ;;
     raw) RUST_LOG=warn taskset -c "$SERVER_CPU" "$BIN/raw-broadcast" --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 & ;;
-    confab) RUST_LOG=warn taskset -c "$SERVER_CPU" "$BIN/confab-server" --bind "127.0.0.1:$PORT" --rate-per-sec 1000000 --rate-burst 1000000 >"$OUT/server.log" 2>&1 & ;;
+    confab) RUST_LOG=warn taskset -c "$SERVER_CPU" "$BIN/confab-server" --bind "127.0.0.1:$PORT" --rate-per-sec 1000000 --rate-burst 1000000 --max-connections-per-ip 0 --in-memory >"$OUT/server.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 200); do
