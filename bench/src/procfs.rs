@@ -196,23 +196,27 @@ mod tests {
 
     #[test]
     fn meter_sees_work_done_between_readings() {
-        let m = CpuMeter::start(std::process::id()).unwrap();
-        // Burn a known amount of CPU: until the thread's own runtime grew 50 ms.
-        let me = || {
-            thread_cpu_ns(std::process::id())
-                .unwrap()
-                .into_iter()
-                .map(|(_, ns)| ns)
-                .sum::<u64>()
+        // A process of its own (single-threaded, unlike this test binary,
+        // whose other test threads come and go) that burns CPU, then sleeps.
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done; sleep 30",
+            ])
+            .spawn()
+            .unwrap();
+        let m = CpuMeter::start(child.id()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let u = loop {
+            let u = m.read().unwrap();
+            if u.secs >= 0.05 || std::time::Instant::now() > deadline {
+                break u;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         };
-        let start = me();
-        let mut x = 0u64;
-        while me() - start < 50_000_000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
-        std::hint::black_box(x);
-        let u = m.read().unwrap();
-        assert!(u.precise);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(u.precise, "{u:?}");
         assert!(u.secs >= 0.05, "{u:?}");
     }
 }
