@@ -33,8 +33,34 @@ pub fn server_member() -> Member {
     Member::new(crate::auth::SERVER_ID, crate::auth::SERVER_ID)
 }
 
-fn error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    (status, Json(json!({"code": code, "message": message}))).into_response()
+/// A refused request: its status and `{"code","message"}` body.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    /// Close the connection after answering (a body that never came).
+    close: bool,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"code": self.code, "message": self.message}));
+        if self.close {
+            (self.status, [(header::CONNECTION, "close")], body).into_response()
+        } else {
+            (self.status, body).into_response()
+        }
+    }
+}
+
+fn error(status: StatusCode, code: ErrorCode, message: &str) -> Refusal {
+    Refusal {
+        status,
+        code,
+        message: message.to_owned(),
+        close: false,
+    }
 }
 
 /// The HTTP status of a failed operation.
@@ -52,12 +78,12 @@ fn failed(e: &Error) -> Response {
     if e.is_server_fault() {
         tracing::warn!(error = %e, "server API request failed");
     }
-    error(status_of(e), e.code(), &e.to_string())
+    error(status_of(e), e.code(), &e.to_string()).into_response()
 }
 
 /// 503 without `--api-key`, 401 without the key: the first check of every
 /// route.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(key) = state.config.api_key.as_deref() else {
         return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -76,7 +102,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn check_room(room: &str) -> Result<(), Response> {
+fn check_room(room: &str) -> Result<(), Refusal> {
     validate_room_name(room).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -86,7 +112,7 @@ fn check_room(room: &str) -> Result<(), Response> {
     })
 }
 
-fn check_user(user: &str) -> Result<(), Response> {
+fn check_user(user: &str) -> Result<(), Refusal> {
     if valid_user_id(user) {
         Ok(())
     } else {
@@ -106,7 +132,7 @@ async fn read_body(
     body: Body,
     max: usize,
     deadline: Duration,
-) -> Result<Bytes, Response> {
+) -> Result<Bytes, Refusal> {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -123,19 +149,19 @@ async fn read_body(
         Ok(Ok(bytes)) => Ok(bytes),
         // `to_bytes` fails on the length limit or a broken connection.
         Ok(Err(_)) => Err(too_large()),
-        Err(_) => Err((
-            StatusCode::REQUEST_TIMEOUT,
-            [(header::CONNECTION, "close")],
-            Json(
-                json!({"code": ErrorCode::BadRequest, "message": "request body not sent in time"}),
-            ),
-        )
-            .into_response()),
+        Err(_) => Err(Refusal {
+            close: true,
+            ..error(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::BadRequest,
+                "request body not sent in time",
+            )
+        }),
     }
 }
 
 /// A body that must be one JSON value.
-fn json_body(body: &Bytes) -> Result<Arc<RawValue>, Response> {
+fn json_body(body: &Bytes) -> Result<Arc<RawValue>, Refusal> {
     let text = std::str::from_utf8(body).map_err(|_| {
         error(
             StatusCode::BAD_REQUEST,
@@ -150,7 +176,7 @@ fn json_body(body: &Bytes) -> Result<Arc<RawValue>, Response> {
 
 /// The request's body, within the size limit and the body deadline (call
 /// after [`authorize`]).
-async fn body_of(state: &AppState, request: Request) -> Result<Bytes, Response> {
+async fn body_of(state: &AppState, request: Request) -> Result<Bytes, Refusal> {
     let (parts, body) = request.into_parts();
     let max = state.config.max_message_bytes;
     read_body(&parts.headers, body, max, state.config.body_read_timeout()).await
@@ -170,11 +196,11 @@ pub async fn publish(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if let Err(r) = authorize(&state, request.headers()).and_then(|()| check_room(&room)) {
-        return r;
+        return r.into_response();
     }
     let payload = match body_of(&state, request).await.and_then(|b| json_body(&b)) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match state
         .rooms
@@ -211,11 +237,11 @@ struct PublishMany {
 /// one per room in order; each room's `idempotency_key` is the key.
 pub async fn publish_many(State(state): State<AppState>, request: Request) -> Response {
     if let Err(r) = authorize(&state, request.headers()) {
-        return r;
+        return r.into_response();
     }
     let body = match body_of(&state, request).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let req: PublishMany = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -225,6 +251,7 @@ pub async fn publish_many(State(state): State<AppState>, request: Request) -> Re
                 ErrorCode::BadRequest,
                 &e.to_string(),
             )
+            .into_response()
         }
     };
     if req.rooms.is_empty() || req.rooms.len() > MAX_PUBLISH_ROOMS {
@@ -232,14 +259,16 @@ pub async fn publish_many(State(state): State<AppState>, request: Request) -> Re
             StatusCode::BAD_REQUEST,
             ErrorCode::BadRequest,
             &format!("rooms must name 1-{MAX_PUBLISH_ROOMS} rooms"),
-        );
+        )
+        .into_response();
     }
     if let Some(bad) = req.rooms.iter().find(|r| validate_room_name(r).is_err()) {
         return error(
             StatusCode::BAD_REQUEST,
             ErrorCode::RoomNameInvalid,
             &format!("{bad:?}"),
-        );
+        )
+        .into_response();
     }
     let payload: Arc<RawValue> = Arc::from(req.payload);
     let from = server_member();
@@ -262,7 +291,7 @@ pub async fn publish_many(State(state): State<AppState>, request: Request) -> Re
 /// (`members` is how many).
 pub async fn list_rooms(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     match state.rooms.list().await {
         Ok(rooms) => {
@@ -283,7 +312,7 @@ pub async fn presence(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers).and_then(|()| check_room(&room)) {
-        return r;
+        return r.into_response();
     }
     match state.rooms.members(&room).await {
         Ok(members) => Json(json!({"room": room, "members": members})).into_response(),
@@ -307,14 +336,15 @@ pub async fn history(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers).and_then(|()| check_room(&room)) {
-        return r;
+        return r.into_response();
     }
     let Ok(Query(q)) = query else {
         return error(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadRequest,
             "before and limit are numbers",
-        );
+        )
+        .into_response();
     };
     let limit = q.limit.unwrap_or(state.config.join_history);
     match state
@@ -338,7 +368,7 @@ pub async fn disconnect_user(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers).and_then(|()| check_user(&user)) {
-        return r;
+        return r.into_response();
     }
     match state.rooms.disconnect_user(&user).await {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "user": user }))).into_response(),
@@ -358,7 +388,7 @@ pub async fn remove_member(
         .and_then(|()| check_room(&room))
         .and_then(|()| check_user(&user))
     {
-        return r;
+        return r.into_response();
     }
     match state.rooms.remove_member(&room, &user).await {
         Ok(()) => (
@@ -372,11 +402,8 @@ pub async fn remove_member(
 
 /// Any other path under `/api/`: 404 (not the page's fallback).
 pub async fn not_found() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        ErrorCode::BadRequest,
-        "no such API route (see docs/openapi.json)",
-    )
+    let message = "no such API route (see docs/openapi.json)";
+    error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, message).into_response()
 }
 
 /// `GET /metrics`: Prometheus text format; with `--metrics-token`, only
