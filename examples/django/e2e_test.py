@@ -11,7 +11,11 @@ WebSocket client:
      `message_stored` webhook, through the ORM), once, with its text; the
      publish hook's edit (trimmed text) is what members receive.
   4. A message Django publishes from a view (server API) reaches the clients.
-  5. Django refuses hook and webhook requests that are unsigned, forged,
+  5. The same with the real page in headless Chromium (browser_check.mjs):
+     a message typed in the page reaches another client and Django's
+     database, the page's announcement arrives, a non-member's page shows
+     the refusal.
+  6. Django refuses hook and webhook requests that are unsigned, forged,
      tampered with or replayed (stale timestamp), and stores a webhook batch
      posted twice once.
 
@@ -25,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -85,7 +90,7 @@ class Stack:
         self.spawn(
             "confab-server",
             [self.server_bin, "--in-memory", "--bind", f"127.0.0.1:{self.confab_port}",
-             "--config", str(self.tmp / "confab.toml")],
+             "--config", str(self.tmp / "confab.toml"), "--allowed-origins", self.django],
         )
         wait_http(f"{self.confab}/healthz", "confab-server", self)
         wait_http(f"{self.django}/accounts/login/", "Django", self)
@@ -334,7 +339,32 @@ async def run(stack: Stack, checks: Checks):
     assert status == 200 and texts == [text, announcement], f"/teams/42/messages: {status} {texts}"
     checks.ok("Django's own view lists both messages from its database, in order, once each")
 
-    # 5. Only Confab may call the hooks and webhooks: signed, fresh.
+    # 5. The same through the real page (room.html) in headless Chromium.
+    typed, posted = f"typed in Chromium {secrets.token_hex(4)}", f"announced from the page {secrets.token_hex(4)}"
+    shots = HERE / ".run" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    node = await asyncio.create_subprocess_exec(
+        "node", str(HERE / "browser_check.mjs"),
+        env={**os.environ, "DJANGO_URL": dj, "TEXT": typed, "ANNOUNCEMENT": posted, "SHOTS": str(shots)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(node.communicate(), 60)
+    except TimeoutError:
+        node.kill()
+        raise AssertionError("browser_check.mjs did not finish within 60 s") from None
+    print(out.decode(errors="replace"), end="", flush=True)
+    assert node.returncode == 0, f"browser_check.mjs exited with {node.returncode} (screenshots: {shots})"
+    got = await a.until(lambda f: f["type"] == "message" and f["payload"].get("message") == typed)
+    assert got["from"]["id"] == "carol", got
+    got = await a.until(lambda f: f["type"] == "message" and f["payload"].get("message") == posted)
+    assert got["from"]["id"] == "server" and got["payload"].get("by") == "carol", got
+    rows = await wait_rows(stack.db, "team.42", lambda r: r[3] == typed, "the message typed in Chromium")
+    assert len(rows) == 1 and rows[0][2] == "carol", rows
+    checks.ok(f"in Chromium, carol's page sends a message, which alice's socket receives and Django stores; "
+              f"the page's announcement reaches alice; bob's page shows the refusal (screenshots: {shots})")
+
+    # 6. Only Confab may call the hooks and webhooks: signed, fresh.
     hooks, events = f"{dj}/confab/hooks", f"{dj}/confab/events"
     join = json.dumps({"hook": "join", "room": "team.42", "user": {"id": "bob", "name": "Bob"}}).encode()
     status, answer = signed_post(hooks, join, stack.backend_secret)
@@ -393,6 +423,8 @@ def main() -> int:
         print(f"not ok {checks.passed + checks.failed} - {type(e).__name__}: {e}", flush=True)
     finally:
         stack.stop(show_logs=not ok)
+        if ok:
+            shutil.rmtree(stack.tmp, ignore_errors=True)
     print(f"django-e2e: {checks.passed} passed, {checks.failed} failed")
     return 0 if ok else 1
 
