@@ -19,6 +19,7 @@ mod fanout;
 pub mod layer;
 pub mod limits;
 pub mod metrics;
+pub mod policy;
 pub mod rooms;
 pub mod serve;
 pub mod shutdown;
@@ -31,7 +32,7 @@ use axum::Router;
 pub use config::Config;
 pub use error::{Error, Result};
 
-use auth::GuestKey;
+use auth::{GuestKey, Verifier};
 use fanout::Hub;
 use layer::{ChannelLayer, EventSink, MemoryLayer};
 use metrics::Metrics;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs and checks guest tokens (`welcome.guest_token`, `?guest=`).
     pub guest_key: GuestKey,
+    /// Checks user tokens (JWTs) against the configured keys.
+    pub verifier: Arc<Verifier>,
     /// The host names requests may name (`--allowed-hosts` or its default).
     pub hosts: Arc<[String]>,
     /// Open WebSockets per client address and in all.
@@ -56,6 +59,11 @@ pub struct AppState {
 
 impl AppState {
     /// State with the in-memory channel layer.
+    ///
+    /// # Panics
+    ///
+    /// When a `--token-public-key` file cannot be read or the `--jwks-url`
+    /// is invalid ([`AppState::from_config`] returns that as an error).
     pub fn new(config: Config) -> Self {
         let history = config.history_size;
         Self::with_layer(config, |sink| Arc::new(MemoryLayer::new(history, sink)))
@@ -66,6 +74,10 @@ impl AppState {
     /// signed with the first token secret, else with a key random per
     /// process (see [`AppState::from_config`] for one that survives
     /// restarts).
+    ///
+    /// # Panics
+    ///
+    /// As [`AppState::new`].
     pub fn with_layer(
         config: Config,
         make: impl FnOnce(Arc<dyn EventSink>) -> Arc<dyn ChannelLayer>,
@@ -73,7 +85,16 @@ impl AppState {
         let secret = first_secret(&config).unwrap_or_else(GuestKey::random_secret);
         let (hub, sink) = hub_for(&config);
         let layer = make(sink);
-        Self::assemble(config, hub, layer, Arc::new(Metrics::default()), &secret)
+        let verifier = Verifier::new(&config.token_settings())
+            .unwrap_or_else(|e| panic!("invalid token settings: {e}"));
+        Self::assemble(
+            config,
+            hub,
+            layer,
+            Arc::new(Metrics::default()),
+            &secret,
+            verifier,
+        )
     }
 
     fn assemble(
@@ -82,6 +103,7 @@ impl AppState {
         layer: Arc<dyn ChannelLayer>,
         metrics: Arc<Metrics>,
         guest_secret: &str,
+        verifier: Verifier,
     ) -> Self {
         // `--token-secret current,` parses as ["current", ""]: an empty
         // secret must never become a signing key.
@@ -96,6 +118,7 @@ impl AppState {
             rooms: Rooms::new(layer, hub, metrics.clone()),
             metrics,
             guest_key: GuestKey::new(guest_secret),
+            verifier: Arc::new(verifier),
         }
     }
 
@@ -111,6 +134,8 @@ impl AppState {
     /// keeps their id across restarts and nodes; with neither it is random
     /// per process.
     pub async fn from_config(config: Config) -> Result<Self> {
+        let verifier = Verifier::new(&config.token_settings()).map_err(Error::Internal)?;
+        verifier.prefetch().await;
         let (hub, sink) = hub_for(&config);
         let metrics = Arc::new(Metrics::default());
         let secret = first_secret(&config);
@@ -134,7 +159,9 @@ impl AppState {
             let layer = Arc::new(MemoryLayer::new(config.history_size, sink));
             (layer, secret.unwrap_or_else(GuestKey::random_secret))
         };
-        Ok(Self::assemble(config, hub, layer, metrics, &secret))
+        Ok(Self::assemble(
+            config, hub, layer, metrics, &secret, verifier,
+        ))
     }
 }
 

@@ -207,6 +207,22 @@ impl Rooms {
         Ok(stored)
     }
 
+    /// The newest `limit` messages of `room` (within `max_bytes`), oldest
+    /// first (the HTTP API's history).
+    pub(crate) async fn recent(
+        &self,
+        room: &str,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<History> {
+        let query = HistoryQuery {
+            since: None,
+            limit,
+            max_bytes,
+        };
+        self.layer.history(room, query).await
+    }
+
     /// Who is in `room`.
     pub(crate) async fn members(&self, room: &str) -> Result<Vec<Member>> {
         self.layer.members(room).await

@@ -47,6 +47,7 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
             sub: "mallory".into(),
             name: None,
             exp: later,
+            ..Default::default()
         },
     );
     let (body, sig) = good.split_once('.').unwrap();
@@ -66,6 +67,7 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
                     sub: "mallory".into(),
                     name: None,
                     exp: later,
+                    ..Default::default()
                 },
             ),
         ),
@@ -167,6 +169,7 @@ async fn token_expiring_while_connected_closes_4003_and_leaves_the_room() {
             sub: "brief".into(),
             name: None,
             exp: unix_now() + 1,
+            ..Default::default()
         },
     );
     let (mut a, _) = native(&server, &format!("?token={t}")).await;
@@ -223,6 +226,7 @@ async fn forged_guest_tokens_never_adopt_a_chosen_guest_id() {
                     sub: victim.clone(),
                     name: None,
                     exp: now + 600,
+                    ..Default::default()
                 },
             ),
         ),
@@ -275,6 +279,7 @@ async fn an_empty_rotation_secret_does_not_let_anyone_sign() {
             sub: "admin".into(),
             name: None,
             exp: unix_now() + 600,
+            ..Default::default()
         },
     );
     assert_eq!(
@@ -628,6 +633,7 @@ async fn reserved_ids_and_tokens_valid_too_long_are_401() {
                 sub: sub.into(),
                 name: None,
                 exp,
+                ..Default::default()
             },
         )
     };

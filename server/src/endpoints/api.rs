@@ -1,11 +1,18 @@
-//! HTTP API: server-side publish and metrics.
+//! HTTP API: publish, history and members of a room, and metrics.
+//!
+//! Callers: the application with the API key (`--api-key`), which the
+//! room policy does not apply to (a publish to a room the policy closes to
+//! everyone is still fine: the key is the application), or a user with a
+//! user token, who gets exactly what the policy gives them over a
+//! WebSocket (403 `forbidden` otherwise). There are no guests here: no
+//! credential is 401.
 
 use std::sync::Arc;
 
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +20,8 @@ use confab_protocol::{validate_room_name, ErrorCode, Member};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::auth::{api_key_matches, bearer};
+use crate::auth::{api_key_matches, bearer, unix_now, Identity};
+use crate::policy::Action;
 use crate::AppState;
 
 /// The member API messages are sent as.
@@ -23,6 +31,98 @@ pub fn server_member() -> Member {
 
 fn error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     (status, Json(json!({"code": code, "message": message}))).into_response()
+}
+
+/// Who is calling the HTTP API.
+enum Caller {
+    /// The application (the API key): no policy.
+    App,
+    /// A token user: the room policy applies.
+    User(Box<Identity>),
+}
+
+/// The caller of a request: the API key, or a user token (the bearer
+/// credential with two dots, a JWT). 503 when the server has neither an
+/// API key nor a token key; 401 for anything else.
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let key = state.config.api_key.as_deref();
+    if key.is_none() && !state.verifier.enabled() {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "publish API disabled: start the server with --api-key",
+        ));
+    }
+    let unauthorized = |why: &str| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            &format!("{why} (Authorization: Bearer <API key or user token>)"),
+        )
+    };
+    let Some(presented) = bearer(headers) else {
+        return Err(unauthorized("missing or wrong API key"));
+    };
+    if key.is_some_and(|k| api_key_matches(k, presented)) {
+        return Ok(Caller::App);
+    }
+    if state.verifier.enabled() && presented.bytes().filter(|b| *b == b'.').count() == 2 {
+        return match state.verifier.identify(presented, unix_now()).await {
+            Ok(id) => Ok(Caller::User(Box::new(id))),
+            Err(e) => Err(unauthorized(&e.to_string())),
+        };
+    }
+    Err(unauthorized("missing or wrong API key"))
+}
+
+impl Caller {
+    /// `Ok` when this caller may take `action` in `room`, else the 403.
+    fn check(&self, state: &AppState, room: &str, action: Action) -> Result<(), Response> {
+        match self {
+            Caller::App => Ok(()),
+            Caller::User(id) if id.may(&state.config.policy, room, action) => Ok(()),
+            Caller::User(_) => {
+                state.metrics.error(ErrorCode::Forbidden);
+                Err((
+                    StatusCode::FORBIDDEN,
+                    Json(json!({
+                        "code": ErrorCode::Forbidden,
+                        "message": format!("you may not {action} in room {room}"),
+                        "room": room,
+                    })),
+                )
+                    .into_response())
+            }
+        }
+    }
+
+    /// Who a message is from.
+    fn member(&self) -> Member {
+        match self {
+            Caller::App => server_member(),
+            Caller::User(id) => id.member.clone(),
+        }
+    }
+}
+
+fn layer_error(e: &crate::Error) -> Response {
+    let status = match e.code() {
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, e.code(), &e.to_string())
+}
+
+fn check_room(room: &str) -> Result<(), Response> {
+    validate_room_name(room).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::RoomNameInvalid,
+            &e.to_string(),
+        )
+    })
 }
 
 /// Reads a request body of at most `max` bytes within `deadline` (the
@@ -47,14 +147,17 @@ async fn read_body(body: Body, max: usize, deadline: Duration) -> Result<Bytes, 
     }
 }
 
-/// `POST /api/rooms/{room}/messages` with `Authorization: Bearer <api key>`
-/// and a JSON body: stores and broadcasts the body as a message from
-/// [`server_member`]. 201 `{room, offset, ts}`; 401 bad key; 503 no key
-/// configured; 400 invalid room or body (not JSON, or nested deeper than
-/// [`crate::limits::MAX_PAYLOAD_DEPTH`]); 413 body over the size limit
-/// (from `Content-Length` alone when it says so); 408 body not received
-/// within `--body-read-timeout-secs`. The key, the room and the announced
-/// length are checked before a byte of the body is read.
+/// `POST /api/rooms/{room}/messages` with `Authorization: Bearer <api key
+/// or user token>` and a JSON body: stores and broadcasts the body as a
+/// message from [`server_member`] (the key) or from the user (a token with
+/// `publish` in the room). 201 `{room, offset, ts}`; 401 bad key or token;
+/// 403 `forbidden` the policy refuses the user; 503 neither a key nor a
+/// token key configured; 400 invalid room or body (not JSON, or nested
+/// deeper than [`crate::limits::MAX_PAYLOAD_DEPTH`]); 413 body over the
+/// size limit (from `Content-Length` alone when it says so); 408 body not
+/// received within `--body-read-timeout-secs`. The credential, the room,
+/// the policy and the announced length are checked before a byte of the
+/// body is read.
 pub async fn publish(
     State(state): State<AppState>,
     Path(room): Path<String>,
@@ -62,26 +165,12 @@ pub async fn publish(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let Some(key) = state.config.api_key.as_deref() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Unavailable,
-            "publish API disabled: start the server with --api-key",
-        );
+    let caller = match caller(&state, headers).await {
+        Ok(c) => c,
+        Err(response) => return response,
     };
-    if !bearer(headers).is_some_and(|p| api_key_matches(key, p)) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthorized,
-            "missing or wrong API key (Authorization: Bearer <key>)",
-        );
-    }
-    if let Err(e) = validate_room_name(&room) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::RoomNameInvalid,
-            &e.to_string(),
-        );
+    if let Err(r) = check_room(&room).and_then(|()| caller.check(&state, &room, Action::Publish)) {
+        return r;
     }
     let max = state.config.max_message_bytes;
     let announced =
@@ -111,21 +200,79 @@ pub async fn publish(
         Ok(p) => Arc::<RawValue>::from(p),
         Err(e) => return error(StatusCode::BAD_REQUEST, ErrorCode::BadJson, &e.to_string()),
     };
-    match state.rooms.publish(&room, &server_member(), payload).await {
+    match state.rooms.publish(&room, &caller.member(), payload).await {
         Ok(m) => (
             StatusCode::CREATED,
             Json(json!({"room": room, "offset": m.msg.offset, "ts": m.msg.ts})),
         )
             .into_response(),
-        Err(e) => {
-            let status = match e.code() {
-                ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
-                ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            error(status, e.code(), &e.to_string())
+        Err(e) => layer_error(&e),
+    }
+}
+
+/// Query of [`history`].
+#[derive(Debug, serde::Deserialize)]
+pub struct HistoryParams {
+    /// Most messages (default 50, at most `--history-size`).
+    limit: Option<usize>,
+}
+
+/// `GET /api/rooms/{room}/messages[?limit=N]`: the newest messages of a
+/// room, oldest first: 200 `{room, epoch, head, messages}`. The API key,
+/// or a user token with `history` in the room (403 otherwise).
+pub async fn history(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Query(params): Query<HistoryParams>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    if let Err(r) = check_room(&room).and_then(|()| caller.check(&state, &room, Action::History)) {
+        return r;
+    }
+    let limit = params
+        .limit
+        .unwrap_or(50)
+        .clamp(1, state.config.history_size.max(1));
+    match (state.rooms)
+        .recent(&room, limit, state.config.join_history_bytes)
+        .await
+    {
+        Ok(h) => {
+            let messages: Vec<_> = h.messages.iter().map(|m| &m.msg).collect();
+            Json(json!({
+                "room": room,
+                "epoch": h.epoch,
+                "head": h.head,
+                "messages": messages,
+            }))
+            .into_response()
         }
+        Err(e) => layer_error(&e),
+    }
+}
+
+/// `GET /api/rooms/{room}/members`: who is in a room: 200 `{room,
+/// members}`. The API key, or a user token with `presence` in the room
+/// (403 otherwise).
+pub async fn members(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    if let Err(r) = check_room(&room).and_then(|()| caller.check(&state, &room, Action::Presence)) {
+        return r;
+    }
+    match state.rooms.members(&room).await {
+        Ok(members) => Json(json!({"room": room, "members": members})).into_response(),
+        Err(e) => layer_error(&e),
     }
 }
 

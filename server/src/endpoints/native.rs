@@ -10,24 +10,29 @@ use axum::response::Response;
 use confab_protocol::{
     decode_client, dm_members, dm_room, validate_room_name, Ack, ClientMsg, Direct, ErrorCode,
     ErrorMsg, Join, Joined, Leave, Limits, List, Member, Members, Pong, Publish, RawPayload,
-    Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
+    Refresh, Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
 };
 
 use super::{upgrade, Handshake};
-use crate::auth::{display_name, valid_user_id, NAME_RULE};
+use crate::auth::{display_name, valid_user_id, Identity, NAME_RULE};
 use crate::clock::{now_ms, unix_now};
 use crate::fanout::encode;
 use crate::fanout::{Flavor, Payload};
+use crate::policy::Action;
 use crate::rooms::JoinRequest;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;
 
 /// `GET /ws`.
 pub async fn handler(State(state): State<AppState>, hs: Handshake) -> Response {
-    upgrade(state, hs, Flavor::Native, |id| Native {
-        member: id.member.clone(),
-        rooms: HashSet::new(),
+    upgrade(state, hs, Flavor::Native, |id| {
+        Ok(Native {
+            member: id.member.clone(),
+            identity: id.clone(),
+            rooms: HashSet::new(),
+        })
     })
+    .await
 }
 
 /// A request that failed: the error envelope's fields.
@@ -66,6 +71,9 @@ type Reply = Result<(), Fail>;
 /// One native connection's state.
 struct Native {
     member: Member,
+    /// Who connected, with the expiry and grants of the newest token
+    /// (`refresh` replaces them).
+    identity: Identity,
     rooms: HashSet<String>,
 }
 
@@ -127,9 +135,32 @@ impl Native {
         }
     }
 
+    /// The room policy: `forbidden` (naming the room) unless this user may
+    /// take `action` in `room`.
+    fn check_policy(&self, cx: &Ctx, room: &str, action: Action) -> Reply {
+        if self.may(cx, room, action) {
+            Ok(())
+        } else {
+            Err(Fail::new(
+                ErrorCode::Forbidden,
+                format!("you may not {action} in room {room}"),
+            )
+            .room(room))
+        }
+    }
+
+    fn may(&self, cx: &Ctx, room: &str, action: Action) -> bool {
+        self.identity.may(&cx.state.config.policy, room, action)
+    }
+
     async fn join(&mut self, cx: &Ctx, m: Join) -> Reply {
         check_room(&m.room)?;
         self.check_access(&m.room)?;
+        self.check_policy(cx, &m.room, Action::Join)?;
+        // Without `history` the reply carries none (and a resume is not
+        // recovered); without `presence`, no member list.
+        let history = self.may(cx, &m.room, Action::History);
+        let presence = self.may(cx, &m.room, Action::Presence);
         let rejoin = self.rooms.contains(&m.room);
         let max = cx.state.config.max_rooms as usize;
         if !rejoin && self.rooms.len() >= max {
@@ -142,7 +173,7 @@ impl Native {
         let request = JoinRequest {
             room: &m.room,
             rejoin,
-            since: m.since.as_ref(),
+            since: m.since.as_ref().filter(|_| history),
             limit: cx.state.config.join_history,
             max_bytes: cx.state.config.join_history_bytes,
         };
@@ -155,8 +186,9 @@ impl Native {
                     epoch: snap.history.epoch,
                     offset: snap.history.head,
                     recovered: snap.history.recovered,
-                    members: snap.members,
+                    members: if presence { snap.members } else { Vec::new() },
                     history: (snap.history.messages.iter())
+                        .filter(|_| history)
                         .map(|s| s.msg.clone())
                         .collect(),
                 }))
@@ -183,10 +215,12 @@ impl Native {
     async fn publish(&mut self, cx: &Ctx, m: Publish<RawPayload>) -> Reply {
         if !self.rooms.contains(&m.room) {
             check_room(&m.room)?;
+            self.check_policy(cx, &m.room, Action::Publish)?;
             return Err(
                 Fail::new(ErrorCode::NotJoined, "join the room before publishing").room(&m.room),
             );
         }
+        self.check_policy(cx, &m.room, Action::Publish)?;
         let stored = cx
             .state
             .rooms
@@ -248,6 +282,7 @@ impl Native {
     async fn list(&mut self, cx: &Ctx, m: List) -> Reply {
         check_room(&m.room)?;
         self.check_access(&m.room)?;
+        self.check_policy(cx, &m.room, Action::Presence)?;
         let members = cx
             .state
             .rooms
@@ -262,6 +297,62 @@ impl Native {
                 members,
             }),
         );
+        Ok(())
+    }
+
+    /// A new token for this connection: same user, later expiry. Its
+    /// grants replace the old ones; rooms they no longer let the user join
+    /// are left, each with a `forbidden` error naming it. The name and
+    /// `info` stay as they were (they change on the next connection).
+    async fn refresh(&mut self, cx: &Ctx, m: Refresh) -> Reply {
+        if self.identity.is_guest() {
+            return Err(Fail::new(
+                ErrorCode::Unauthorized,
+                "a guest connection has no token to refresh: reconnect with one",
+            ));
+        }
+        let fresh = (cx.state.verifier)
+            .identify(&m.token, unix_now())
+            .await
+            .map_err(|e| Fail::new(ErrorCode::Unauthorized, e.to_string()))?;
+        if fresh.member.id != self.member.id {
+            return Err(Fail::new(
+                ErrorCode::Unauthorized,
+                "the new token is for another user",
+            ));
+        }
+        self.identity.expires = fresh.expires;
+        self.identity.grants = fresh.grants;
+        send(
+            cx,
+            &ServerMsg::Ack(Ack {
+                reference: m.reference,
+                room: None,
+                offset: None,
+                ts: None,
+                expires: self.identity.expires,
+            }),
+        );
+        let mut lost: Vec<String> = (self.rooms.iter())
+            .filter(|r| !self.may(cx, r, Action::Join))
+            .cloned()
+            .collect();
+        lost.sort();
+        for room in lost {
+            self.rooms.remove(&room);
+            if let Err(e) = cx.state.rooms.leave(&room, &cx.conn).await {
+                tracing::warn!(room, error = %e, "leave after refresh failed");
+            }
+            send_error(
+                cx,
+                None,
+                Fail::new(
+                    ErrorCode::Forbidden,
+                    format!("your new token does not let you join room {room}: left it"),
+                )
+                .room(&room),
+            );
+        }
         Ok(())
     }
 }
@@ -283,12 +374,9 @@ impl Consumer for Native {
                     max_rooms: c.max_rooms,
                     rate_per_sec: c.rate_per_sec,
                 },
-                guest_token: cx
-                    .identity
-                    .expires
-                    .is_none()
+                guest_token: (self.identity.is_guest())
                     .then(|| cx.state.guest_key.mint(&self.member.id, unix_now())),
-                expires: cx.identity.expires,
+                expires: self.identity.expires,
             }),
         );
     }
@@ -309,6 +397,7 @@ impl Consumer for Native {
             ClientMsg::Direct(m) => self.direct(cx, m).await,
             ClientMsg::Rename(m) => self.rename(cx, m).await,
             ClientMsg::List(m) => self.list(cx, m).await,
+            ClientMsg::Refresh(m) => self.refresh(cx, m).await,
             ClientMsg::Ping(m) => {
                 send(
                     cx,
@@ -327,6 +416,10 @@ impl Consumer for Native {
         if let Err(fail) = result {
             send_error(cx, reference, fail);
         }
+    }
+
+    fn expires(&self, _cx: &Ctx) -> Option<u64> {
+        self.identity.expires
     }
 
     fn rate_limited(&mut self, cx: &Ctx, text: &str) {

@@ -292,6 +292,7 @@ pub fn as_user(id: &str) -> String {
         sub: id.to_owned(),
         name: Some(id.to_owned()),
         exp: confab_server::auth::unix_now() + 3600,
+        ..Default::default()
     };
     format!("?token={}", confab_server::auth::mint(SECRET, &claims))
 }
