@@ -50,13 +50,18 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
             ..Default::default()
         },
     );
-    let (body, sig) = good.split_once('.').unwrap();
+    let (head_body, sig) = good.rsplit_once('.').unwrap();
+    let (_, body) = head_body.split_once('.').unwrap();
     let admin_body = b64(format!(r#"{{"sub":"admin","exp":{later}}}"#).as_bytes());
     let jwt_header = b64(br#"{"alg":"none","typ":"JWT"}"#);
     let hs_header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    // A JWT with these claims, really signed with the server's secret.
     let forged = |claims: &str| {
         let b = b64(claims.as_bytes());
-        format!("{b}.{}", sign("current-secret", &b))
+        format!(
+            "{hs_header}.{b}.{}",
+            sign("current-secret", &format!("{hs_header}.{b}"))
+        )
     };
     let bad: Vec<(&str, String)> = vec![
         (
@@ -73,25 +78,25 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
         ),
         (
             "payload swapped, old signature",
-            format!("{admin_body}.{sig}"),
+            format!("{hs_header}.{admin_body}.{sig}"),
         ),
         ("alg none, JWT style", format!("{jwt_header}.{admin_body}.")),
         ("alg none, two parts", format!("{admin_body}.")),
         (
-            "JWT HS256 with the right secret",
-            format!(
-                "{hs_header}.{admin_body}.{}",
-                sign("current-secret", &format!("{hs_header}.{admin_body}"))
-            ),
+            "the old two-part format with the right secret",
+            format!("{admin_body}.{}", sign("current-secret", &admin_body)),
         ),
         (
             "signature truncated",
-            format!("{body}.{}", &sig[..sig.len() - 2]),
+            format!("{head_body}.{}", &sig[..sig.len() - 2]),
         ),
-        ("signature padded", format!("{body}.{sig}==")),
+        ("signature padded", format!("{head_body}.{sig}==")),
         (
             "signature standard base64",
-            format!("{body}.{}", sig.replace('-', "+").replace('_', "/") + "+"),
+            format!(
+                "{head_body}.{}",
+                sig.replace('-', "+").replace('_', "/") + "+"
+            ),
         ),
         ("extra part", format!("{good}.x")),
         ("empty", String::new()),
@@ -99,15 +104,16 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
         ("body only", format!("{body}.")),
         ("sig only", format!(".{sig}")),
         ("two dots", "..".into()),
-        ("huge", format!("{}.{sig}", "A".repeat(60_000))),
+        ("huge", format!("{hs_header}.{}.{sig}", "A".repeat(60_000))),
         (
             "expired now",
             forged(&format!(r#"{{"sub":"x","exp":{}}}"#, unix_now())),
         ),
         ("exp as string", forged(r#"{"sub":"x","exp":"9999999999"}"#)),
         ("exp negative", forged(r#"{"sub":"x","exp":-1}"#)),
-        ("exp float", forged(r#"{"sub":"x","exp":9.9e9}"#)),
+        ("exp float, too far", forged(r#"{"sub":"x","exp":9.9e9}"#)),
         ("no exp", forged(r#"{"sub":"x"}"#)),
+        ("no sub", forged(&format!(r#"{{"exp":{later}}}"#))),
         (
             "sub too long",
             forged(&format!(r#"{{"sub":"{}","exp":{later}}}"#, "x".repeat(41))),
@@ -120,9 +126,22 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
             "name with control",
             forged(&format!(r#"{{"sub":"x","name":"a\u0007","exp":{later}}}"#)),
         ),
+        (
+            "rooms claim with an unknown action",
+            forged(&format!(
+                r#"{{"sub":"x","exp":{later},"rooms":{{"**":["own"]}}}}"#
+            )),
+        ),
+        (
+            "rooms claim not a map",
+            forged(&format!(r#"{{"sub":"x","exp":{later},"rooms":["**"]}}"#)),
+        ),
         ("claims not JSON", {
             let b = b64(b"not json");
-            format!("{b}.{}", sign("current-secret", &b))
+            format!(
+                "{hs_header}.{b}.{}",
+                sign("current-secret", &format!("{hs_header}.{b}"))
+            )
         }),
     ];
     for (what, token) in &bad {
