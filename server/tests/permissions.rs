@@ -219,8 +219,27 @@ async fn every_cell_of_the_permission_matrix_native_and_http() {
             refusals += 1;
             row.push_str(" 403");
         }
-        // History: the `joined` reply's history, checked above.
-        row.push_str(if may("history") { " ok" } else { " none" });
+        // History: a `history` request (and the `joined` reply's, above).
+        let cell = format!("native history {kind}/{who}");
+        send(
+            &mut ws,
+            json!({"type": "history", "ref": "h", "room": room}),
+        )
+        .await;
+        let page = reply(&mut ws, "h").await;
+        if may("history") {
+            assert_eq!(page["type"], "history", "{cell}: {page}");
+            assert!(
+                !page["messages"].as_array().unwrap().is_empty(),
+                "{cell}: {page}"
+            );
+            row.push_str(" ok");
+        } else {
+            assert_forbidden(&page, room, &cell);
+            by.assert_receiving().await;
+            refusals += 1;
+            row.push_str(" 403");
+        }
         row.push_str(" |");
 
         // HTTP API: publish, members, history with the user's token.
@@ -280,7 +299,7 @@ async fn every_cell_of_the_permission_matrix_native_and_http() {
         }
     }
     println!("{}", table.join("\n"));
-    assert_eq!(refusals, 28, "refusals counted:\n{}", table.join("\n"));
+    assert_eq!(refusals, 32, "refusals counted:\n{}", table.join("\n"));
     for by in bystanders.values_mut() {
         by.assert_receiving().await;
     }

@@ -200,10 +200,21 @@ pub async fn publish(
         Ok(p) => Arc::<RawValue>::from(p),
         Err(e) => return error(StatusCode::BAD_REQUEST, ErrorCode::BadJson, &e.to_string()),
     };
-    match state.rooms.publish(&room, &caller.member(), payload).await {
+    // `Idempotency-Key` is the client message id: a retried request with
+    // the same key is answered with the first one's place, stored once.
+    let key = (headers.get("idempotency-key")).and_then(|v| v.to_str().ok());
+    match state
+        .rooms
+        .publish(&room, &caller.member(), payload, key)
+        .await
+    {
         Ok(m) => (
-            StatusCode::CREATED,
-            Json(json!({"room": room, "offset": m.msg.offset, "ts": m.msg.ts})),
+            if m.fresh {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            Json(json!({"room": room, "offset": m.offset, "ts": m.ts})),
         )
             .into_response(),
         Err(e) => layer_error(&e),
@@ -213,13 +224,16 @@ pub async fn publish(
 /// Query of [`history`].
 #[derive(Debug, serde::Deserialize)]
 pub struct HistoryParams {
-    /// Most messages (default 50, at most `--history-size`).
+    /// Messages with offsets below this one (default: the newest).
+    before: Option<u64>,
+    /// Most messages (default 50, at most 100).
     limit: Option<usize>,
 }
 
-/// `GET /api/rooms/{room}/messages[?limit=N]`: the newest messages of a
-/// room, oldest first: 200 `{room, epoch, head, messages}`. The API key,
-/// or a user token with `history` in the room (403 otherwise).
+/// `GET /api/rooms/{room}/messages[?before=OFFSET][&limit=N]`: a page of
+/// a room's history, oldest first, like the native `history` request: 200
+/// `{room, messages, more}`. The API key, or a user token with `history`
+/// in the room (403 otherwise).
 pub async fn history(
     State(state): State<AppState>,
     Path(room): Path<String>,
@@ -233,23 +247,15 @@ pub async fn history(
     if let Err(r) = check_room(&room).and_then(|()| caller.check(&state, &room, Action::History)) {
         return r;
     }
-    let limit = params
-        .limit
-        .unwrap_or(50)
-        .clamp(1, state.config.history_size.max(1));
+    let limit = params.limit.unwrap_or(50);
+    let max_bytes = state.config.join_history_bytes;
     match (state.rooms)
-        .recent(&room, limit, state.config.join_history_bytes)
+        .page(&room, params.before, limit, max_bytes)
         .await
     {
-        Ok(h) => {
-            let messages: Vec<_> = h.messages.iter().map(|m| &m.msg).collect();
-            Json(json!({
-                "room": room,
-                "epoch": h.epoch,
-                "head": h.head,
-                "messages": messages,
-            }))
-            .into_response()
+        Ok(page) => {
+            let messages: Vec<_> = page.messages.iter().map(|m| &m.msg).collect();
+            Json(json!({"room": room, "messages": messages, "more": page.more})).into_response()
         }
         Err(e) => layer_error(&e),
     }
