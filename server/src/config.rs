@@ -502,34 +502,37 @@ pub fn file_settings(matches: &ArgMatches, path: &Path) -> Result<(Vec<String>, 
             .find(|a| a.get_long() == Some(long.as_str()) && long != "config")
             .ok_or_else(|| at(format!("unknown setting {key:?}")))?;
         let id = arg.get_id().as_str();
-        if matches!(
-            matches.value_source(id),
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-        ) {
-            continue;
-        }
+        // The shape is checked even when the command line or the
+        // environment wins, so a mistake in the file never hides.
+        let mut args = Vec::new();
         let flag = format!("--{long}");
         if !arg.get_action().takes_values() {
             match value {
-                toml::Value::Boolean(true) => extra.push(flag),
+                toml::Value::Boolean(true) => args.push(flag),
                 toml::Value::Boolean(false) => {}
                 _ => return Err(at(format!("{key} must be true or false"))),
             }
-            continue;
-        }
-        let values = match value {
-            toml::Value::Array(items) => items,
-            one => vec![one],
-        };
-        for v in values {
-            let text = match v {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => return Err(at(format!("{key}: a string, number or list of them"))),
+        } else {
+            let values = match value {
+                toml::Value::Array(items) => items,
+                one => vec![one],
             };
-            extra.push(format!("{flag}={text}"));
+            for v in values {
+                let text = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    _ => return Err(at(format!("{key}: a string, number or list of them"))),
+                };
+                args.push(format!("{flag}={text}"));
+            }
+        }
+        if !matches!(
+            matches.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            extra.extend(args);
         }
     }
     Ok((extra, policy))
