@@ -1,5 +1,6 @@
-//! `--config FILE`: every flag can be set there (command line > environment
-//! > file > defaults), a bad file stops the server with a clear error,
+//! `--config FILE`: every flag can be set there (the command line wins
+//! over the environment, which wins over the file, which wins over the
+//! defaults), a bad file stops the server with a clear error,
 //! `--guests off`, the policy on the seed-compatible routes, and
 //! `confab-server policy` printing what a policy decides.
 #![allow(clippy::unwrap_used)]

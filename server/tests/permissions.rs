@@ -150,6 +150,7 @@ async fn every_cell_of_the_permission_matrix_native_and_http() {
     }
     let mut table = vec!["room       who      | native: join publish presence history | http: publish presence history".to_owned()];
     let mut refusals = 0;
+    let mut probes = 0;
     for (kind, who, allowed) in MATRIX {
         let room = ROOMS.iter().find(|(k, _)| *k == kind).unwrap().1;
         let may = |a: &str| allowed.contains(&a);
@@ -239,6 +240,28 @@ async fn every_cell_of_the_permission_matrix_native_and_http() {
             by.assert_receiving().await;
             refusals += 1;
             row.push_str(" 403");
+        }
+        // Presence diffs: someone joins; a member who may not see the
+        // members gets the next message but no diff.
+        if may("join") {
+            probes += 1;
+            let probe_id = format!("probe{probes}");
+            let probe = format!("{ws_url}?token={}", granted_token(&probe_id));
+            let (mut p, _) = native_at(&probe).await;
+            join(&mut p, room).await;
+            publish(&mut p, room, "sentinel", json!({"text": "probe-sentinel"})).await;
+            let mut diffs = 0;
+            loop {
+                let v = recv(&mut ws).await;
+                if v["type"] == "presence" && lists(&v, "joins", &json!(probe_id)) {
+                    diffs += 1;
+                }
+                if v["type"] == "message" && v["payload"]["text"] == "probe-sentinel" {
+                    break;
+                }
+            }
+            let cell = format!("native presence diffs {kind}/{who}");
+            assert_eq!(diffs > 0, may("presence"), "{cell}: {diffs} diffs");
         }
         row.push_str(" |");
 

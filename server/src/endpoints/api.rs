@@ -75,27 +75,41 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Respons
     Err(unauthorized("missing or wrong API key"))
 }
 
-impl Caller {
-    /// `Ok` when this caller may take `action` in `room`, else the 403.
-    fn check(&self, state: &AppState, room: &str, action: Action) -> Result<(), Response> {
-        match self {
-            Caller::App => Ok(()),
-            Caller::User(id) if id.may(&state.config.policy, room, action) => Ok(()),
-            Caller::User(_) => {
-                state.metrics.error(ErrorCode::Forbidden);
-                Err((
-                    StatusCode::FORBIDDEN,
-                    Json(json!({
-                        "code": ErrorCode::Forbidden,
-                        "message": format!("you may not {action} in room {room}"),
-                        "room": room,
-                    })),
-                )
-                    .into_response())
-            }
-        }
+/// The caller of a request for `action` in `room`: 401/503 as [`caller`],
+/// 400 for an invalid room name, 403 `forbidden` (naming the room) when
+/// the policy refuses a user.
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    room: &str,
+    action: Action,
+) -> Result<Caller, Response> {
+    let caller = caller(state, headers).await?;
+    if let Err(e) = validate_room_name(room) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::RoomNameInvalid,
+            &e.to_string(),
+        ));
     }
+    match &caller {
+        Caller::User(id) if !id.may(&state.config.policy, room, action) => {
+            state.metrics.error(ErrorCode::Forbidden);
+            Err((
+                StatusCode::FORBIDDEN,
+                Json(json!({
+                    "code": ErrorCode::Forbidden,
+                    "message": format!("you may not {action} in room {room}"),
+                    "room": room,
+                })),
+            )
+                .into_response())
+        }
+        _ => Ok(caller),
+    }
+}
 
+impl Caller {
     /// Who a message is from.
     fn member(&self) -> Member {
         match self {
@@ -113,16 +127,6 @@ fn layer_error(e: &crate::Error) -> Response {
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error(status, e.code(), &e.to_string())
-}
-
-fn check_room(room: &str) -> Result<(), Response> {
-    validate_room_name(room).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::RoomNameInvalid,
-            &e.to_string(),
-        )
-    })
 }
 
 /// Reads a request body of at most `max` bytes within `deadline` (the
@@ -165,13 +169,10 @@ pub async fn publish(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let caller = match caller(&state, headers).await {
+    let caller = match authorize(&state, headers, &room, Action::Publish).await {
         Ok(c) => c,
         Err(response) => return response,
     };
-    if let Err(r) = check_room(&room).and_then(|()| caller.check(&state, &room, Action::Publish)) {
-        return r;
-    }
     let max = state.config.max_message_bytes;
     let announced =
         (headers.get(header::CONTENT_LENGTH)).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -240,12 +241,8 @@ pub async fn history(
     Query(params): Query<HistoryParams>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = match caller(&state, &headers).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    if let Err(r) = check_room(&room).and_then(|()| caller.check(&state, &room, Action::History)) {
-        return r;
+    if let Err(response) = authorize(&state, &headers, &room, Action::History).await {
+        return response;
     }
     let limit = params.limit.unwrap_or(50);
     let max_bytes = state.config.join_history_bytes;
@@ -269,12 +266,8 @@ pub async fn members(
     Path(room): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = match caller(&state, &headers).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    if let Err(r) = check_room(&room).and_then(|()| caller.check(&state, &room, Action::Presence)) {
-        return r;
+    if let Err(response) = authorize(&state, &headers, &room, Action::Presence).await {
+        return response;
     }
     match state.rooms.members(&room).await {
         Ok(members) => Json(json!({"room": room, "members": members})).into_response(),

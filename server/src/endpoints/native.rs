@@ -183,6 +183,7 @@ impl Native {
             since: m.since.as_ref().filter(|_| history),
             limit: cx.state.config.join_history,
             max_bytes: cx.state.config.join_history_bytes,
+            presence,
         };
         let reference = m.reference;
         (cx.state.rooms)
