@@ -20,7 +20,7 @@ use crate::auth::Identity;
 use crate::clock::unix_now;
 use crate::fanout::writer::{self, CLOSE_SEND_TIMEOUT};
 use crate::fanout::{CloseReason, ConnHandle, ConnOutput};
-use crate::limits::{RateDecision, RateLimiter};
+use crate::limits::{ConnPermit, RateDecision, RateLimiter};
 use crate::AppState;
 
 /// Everything a consumer may use while handling its connection.
@@ -70,6 +70,15 @@ pub(crate) trait Consumer: Send + 'static {
     }
     /// Periodic work (e.g. dwebsocket's pushes).
     async fn tick(&mut self, _cx: &Ctx) {}
+    /// The application removed this connection from `room` (server API).
+    /// Default: close the connection with 4004 (an endpoint bound to one
+    /// room has nothing else to do).
+    async fn evicted(&mut self, cx: &Ctx, _room: &str) {
+        cx.close(
+            close::DISCONNECTED,
+            "removed from the room by the application",
+        );
+    }
     /// The connection is gone (or going); clean up.
     async fn disconnect(&mut self, cx: &Ctx);
 }
@@ -89,6 +98,7 @@ pub(crate) fn run<S, C>(
     cx: Ctx,
     out: ConnOutput,
     consumer: C,
+    permit: ConnPermit,
 ) -> impl std::future::Future<Output = ()> + Send
 where
     S: Stream<Item = Result<Message, axum::Error>>
@@ -101,11 +111,20 @@ where
     // future for its whole life, and the unsplit socket is ~370 bytes of
     // every connection's memory.
     let (sink, stream) = socket.split();
-    drive(sink, stream, cx, out, consumer)
+    drive(sink, stream, cx, out, consumer, permit)
 }
 
-async fn drive<Si, St, C>(sink: Si, mut stream: St, cx: Ctx, out: ConnOutput, mut consumer: C)
-where
+/// `_permit` is the connection's place in the connection limits, given
+/// back when the connection is over. (Held here, not by a wrapping async
+/// block: a block that awaits a captured future keeps room for it twice.)
+async fn drive<Si, St, C>(
+    sink: Si,
+    mut stream: St,
+    cx: Ctx,
+    out: ConnOutput,
+    mut consumer: C,
+    _permit: ConnPermit,
+) where
     Si: Sink<Message, Error = axum::Error> + Send + Unpin + 'static,
     St: Stream<Item = Result<Message, axum::Error>> + Send + Unpin,
     C: Consumer,
@@ -230,6 +249,12 @@ where
         if conn.is_closing() {
             return End::Server;
         }
+        if conn.take_evicted() {
+            for room in cx.state.rooms.take_evictions(conn) {
+                consumer.evicted(cx, &room).await;
+            }
+            continue;
+        }
         tokio::select! {
             frame = stream.next() => {
                 let msg = match frame {
@@ -273,7 +298,7 @@ where
                 }
             }
             _ = maybe_tick(&mut ticks) => consumer.tick(cx).await,
-            () = conn.closing() => {}
+            () = conn.attention() => {}
         }
     }
 }

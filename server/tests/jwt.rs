@@ -288,7 +288,7 @@ async fn bad_tokens_are_401_and_bystanders_still_talk() {
         let (code, body) = http(
             n.addr,
             "GET",
-            "/api/rooms/bad/members",
+            "/api/rooms/bad/presence",
             &[("Authorization", &auth)],
             "",
         )

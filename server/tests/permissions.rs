@@ -278,7 +278,12 @@ async fn every_cell_of_the_permission_matrix_native_and_http() {
                 format!("/api/rooms/{room}/messages"),
                 201,
             ),
-            ("presence", "GET", format!("/api/rooms/{room}/members"), 200),
+            (
+                "presence",
+                "GET",
+                format!("/api/rooms/{room}/presence"),
+                200,
+            ),
             ("history", "GET", format!("/api/rooms/{room}/messages"), 200),
         ];
         for (action, method, path, ok) in requests {
@@ -312,7 +317,7 @@ async fn every_cell_of_the_permission_matrix_native_and_http() {
     for (_, room) in ROOMS {
         for (method, path, ok) in [
             ("POST", format!("/api/rooms/{room}/messages"), 201),
-            ("GET", format!("/api/rooms/{room}/members"), 200),
+            ("GET", format!("/api/rooms/{room}/presence"), 200),
             ("GET", format!("/api/rooms/{room}/messages"), 200),
         ] {
             let key = bearer("key").unwrap();

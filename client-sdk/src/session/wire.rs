@@ -166,10 +166,7 @@ mod tests {
     use crate::Payload;
 
     fn member(id: &str, name: &str) -> Member {
-        Member {
-            id: id.to_owned(),
-            name: name.to_owned(),
-        }
+        Member::new(id, name)
     }
 
     fn message(room: &str, offset: u64, payload: Value) -> Message<Value> {
@@ -179,6 +176,7 @@ mod tests {
             from: member("g-1", "Ann"),
             ts: 1_763_777_000_000 + offset,
             payload,
+            cid: None,
         }
     }
 
@@ -214,6 +212,7 @@ mod tests {
                             rate_per_sec: 20,
                         },
                         guest_token,
+                        expires: None,
                     }));
                 }
             }
@@ -259,6 +258,7 @@ mod tests {
                                     room: room.clone(),
                                     offset,
                                     ts,
+                                    expires: None,
                                 }));
                             }
                         }
@@ -330,6 +330,7 @@ mod tests {
             from: m.from,
             ts: m.ts,
             payload: payload(m.payload),
+            cid: m.cid,
         }
     }
 

@@ -15,12 +15,12 @@ use confab_protocol::{
 };
 
 use super::{upgrade, Handshake};
-use crate::auth::{display_name, valid_user_id, Identity, NAME_RULE};
+use crate::auth::{display_name, valid_user_id, NAME_RULE};
 use crate::clock::{now_ms, unix_now};
 use crate::fanout::encode;
 use crate::fanout::{Flavor, Payload};
 use crate::limits::{RateDecision, RateLimiter};
-use crate::policy::Action;
+use crate::policy::{Action, Grants, Who};
 use crate::rooms::JoinRequest;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;
@@ -32,7 +32,8 @@ pub async fn handler(State(state): State<AppState>, hs: Handshake) -> Response {
     upgrade(state, hs, Flavor::Native, |id| {
         Ok(Native {
             member: id.member.clone(),
-            identity: id.clone(),
+            expires: id.expires,
+            grants: id.grants.clone(),
             rooms: HashSet::new(),
             signals,
         })
@@ -76,9 +77,10 @@ type Reply = Result<(), Fail>;
 /// One native connection's state.
 struct Native {
     member: Member,
-    /// Who connected, with the expiry and grants of the newest token
-    /// (`refresh` replaces them).
-    identity: Identity,
+    /// Expiry of the newest token (`None`: a guest; `refresh` moves it).
+    expires: Option<u64>,
+    /// Room grants of the newest token (`refresh` replaces them).
+    grants: Grants,
     rooms: HashSet<String>,
     /// The separate budget of ephemeral signals.
     signals: RateLimiter,
@@ -157,7 +159,11 @@ impl Native {
     }
 
     fn may(&self, cx: &Ctx, room: &str, action: Action) -> bool {
-        self.identity.may(&cx.state.config.policy, room, action)
+        let who = match self.expires {
+            None => Who::guest(&self.member.id),
+            Some(_) => Who::user(&self.member.id, &self.grants),
+        };
+        cx.state.config.policy.allows(who, room, action)
     }
 
     async fn join(&mut self, cx: &Ctx, m: Join) -> Reply {
@@ -361,7 +367,7 @@ impl Native {
     /// are left, each with a `forbidden` error naming it. The name and
     /// `info` stay as they were (they change on the next connection).
     async fn refresh(&mut self, cx: &Ctx, m: Refresh) -> Reply {
-        if self.identity.is_guest() {
+        if self.expires.is_none() {
             return Err(Fail::new(
                 ErrorCode::Unauthorized,
                 "a guest connection has no token to refresh: reconnect with one",
@@ -377,8 +383,8 @@ impl Native {
                 "the new token is for another user",
             ));
         }
-        self.identity.expires = fresh.expires;
-        self.identity.grants = fresh.grants;
+        self.expires = fresh.expires;
+        self.grants = fresh.grants;
         send(
             cx,
             &ServerMsg::Ack(Ack {
@@ -386,7 +392,7 @@ impl Native {
                 room: None,
                 offset: None,
                 ts: None,
-                expires: self.identity.expires,
+                expires: self.expires,
             }),
         );
         let mut lost: Vec<String> = (self.rooms.iter())
@@ -430,9 +436,9 @@ impl Consumer for Native {
                     max_rooms: c.max_rooms,
                     rate_per_sec: c.rate_per_sec,
                 },
-                guest_token: (self.identity.is_guest())
+                guest_token: (self.expires.is_none())
                     .then(|| cx.state.guest_key.mint(&self.member.id, unix_now())),
-                expires: self.identity.expires,
+                expires: self.expires,
             }),
         );
     }
@@ -478,7 +484,21 @@ impl Consumer for Native {
     }
 
     fn expires(&self, _cx: &Ctx) -> Option<u64> {
-        self.identity.expires
+        self.expires
+    }
+
+    async fn evicted(&mut self, cx: &Ctx, room: &str) {
+        if !self.rooms.remove(room) {
+            return;
+        }
+        if let Err(e) = cx.state.rooms.leave(room, &cx.conn).await {
+            tracing::warn!(room, error = %e, "leave after removal failed");
+        }
+        let fail = Fail::new(
+            ErrorCode::Forbidden,
+            "removed from the room by the application",
+        );
+        send_error(cx, None, fail.room(room));
     }
 
     fn rate_limited(&mut self, cx: &Ctx, text: &str) {
