@@ -56,6 +56,12 @@ pub(crate) trait Consumer: Send + 'static {
     async fn connect(&mut self, cx: &Ctx);
     /// One text frame within the limits.
     async fn receive(&mut self, cx: &Ctx, text: Utf8Bytes);
+    /// When the connection's token expires (seconds since the epoch; it
+    /// is then closed with 4003). Default: the handshake's token; an
+    /// endpoint that accepts `refresh` returns the newest one.
+    fn expires(&self, cx: &Ctx) -> Option<u64> {
+        cx.identity.expires
+    }
     /// A text frame refused by the rate limiter (default: dropped).
     fn rate_limited(&mut self, _cx: &Ctx, _text: &str) {}
     /// How often [`Consumer::tick`] runs, if at all.
@@ -285,7 +291,7 @@ where
                         return End::Peer;
                     }
                     cx.close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
-                } else if cx.identity.expires.is_some_and(|exp| exp <= unix_now()) {
+                } else if consumer.expires(cx).is_some_and(|exp| exp <= unix_now()) {
                     cx.close(close::TOKEN_EXPIRED, "token expired");
                 } else {
                     conn.send(Message::Ping(Default::default()));

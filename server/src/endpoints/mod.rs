@@ -23,7 +23,8 @@ use axum::Router;
 use confab_protocol::SUBPROTOCOL;
 use serde::Deserialize;
 
-use crate::auth::{bearer, display_name, unix_now, verify, Identity, TokenError, NAME_RULE};
+use crate::auth::{bearer, display_name, unix_now, Identity, NAME_RULE};
+use crate::config::Guests;
 use crate::fanout::{ConnHandle, Flavor};
 use crate::limits::ConnRefusal;
 use crate::socket::{self, Consumer, Ctx};
@@ -128,7 +129,7 @@ pub struct ConnectParams {
 }
 
 /// A refused handshake: status and a one-line reason.
-type Rejection = (StatusCode, String);
+pub(crate) type Rejection = (StatusCode, String);
 
 fn reject(status: StatusCode, msg: &str) -> Rejection {
     (status, format!("{msg}\n"))
@@ -183,24 +184,23 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// Who is connecting: a token (header or `?token=`) or a guest (with the
-/// id of a valid `?guest=` token, else a new one).
-fn identify(
+/// id of a valid `?guest=` token, else a new one; 401 with `--guests off`).
+async fn identify(
     state: &AppState,
     headers: &HeaderMap,
     params: &ConnectParams,
 ) -> Result<Identity, Rejection> {
     if let Some(token) = bearer(headers).or(params.token.as_deref()) {
-        let now = unix_now();
-        return verify(&state.config.token_secret, token, now)
-            .and_then(|claims| {
-                let lifetime = claims.exp.saturating_sub(now);
-                if lifetime > state.config.max_token_lifetime() {
-                    return Err(TokenError::TooLong);
-                }
-                Ok(claims)
-            })
-            .map(Identity::from_claims)
-            .map_err(|e: TokenError| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
+        return (state.verifier)
+            .identify(token, unix_now())
+            .await
+            .map_err(|e| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
+    }
+    if state.config.guests == Guests::Off {
+        return Err(reject(
+            StatusCode::UNAUTHORIZED,
+            "this server admits no guests: connect with a user token",
+        ));
     }
     let name = match params.name.as_deref().filter(|n| !n.trim().is_empty()) {
         None => None,
@@ -216,14 +216,22 @@ fn identify(
     })
 }
 
+/// A handshake refused by an endpoint after the identity is known (e.g. a
+/// compat room the policy closes to this user): 403 with `reason`.
+pub(crate) fn forbidden(reason: &str) -> Rejection {
+    reject(StatusCode::FORBIDDEN, reason)
+}
+
 /// The common handshake: origin check (403), identity (401/400), the
-/// connection limits (429 for the client's address, 503 for the server),
-/// then the upgrade with the size limits, running `consumer` on the socket.
-pub(crate) fn upgrade<C: Consumer>(
+/// endpoint's own check of that identity (`consumer` may refuse, e.g. 403
+/// for a room the policy closes), the connection limits (429 for the
+/// client's address, 503 for the server), then the upgrade with the size
+/// limits, running the consumer on the socket.
+pub(crate) async fn upgrade<C: Consumer>(
     state: AppState,
     hs: Handshake,
     flavor: Flavor,
-    consumer: impl FnOnce(&Identity) -> C,
+    consumer: impl FnOnce(&Identity) -> Result<C, Rejection>,
 ) -> Response {
     let Handshake {
         headers,
@@ -234,8 +242,12 @@ pub(crate) fn upgrade<C: Consumer>(
     if !origin_allowed(&headers, &state.config.allowed_origins) {
         return reject(StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let identity = match identify(&state, &headers, &params) {
+    let identity = match identify(&state, &headers, &params).await {
         Ok(i) => i,
+        Err(r) => return r.into_response(),
+    };
+    let consumer = match consumer(&identity) {
+        Ok(c) => c,
         Err(r) => return r.into_response(),
     };
     let ws = match ws {
@@ -268,7 +280,6 @@ pub(crate) fn upgrade<C: Consumer>(
             .into_response();
         }
     };
-    let consumer = consumer(&identity);
     let max = state.config.max_message_bytes;
     let queue = state.config.outbound();
     // tungstenite reads into a buffer allocated per connection (128 KiB by

@@ -10,7 +10,8 @@ use axum::response::Response;
 use confab_protocol::{
     decode_client, dm_members, dm_room, validate_room_name, Ack, ClientMsg, Direct, ErrorCode,
     ErrorMsg, HistoryPage, HistoryReq, Join, Joined, Leave, Limits, List, Member, Members, Pong,
-    Publish, RawPayload, Rename, ServerMsg, SetState, SignalReq, Welcome, PROTOCOL_VERSION,
+    Publish, RawPayload, Refresh, Rename, ServerMsg, SetState, SignalReq, Welcome,
+    PROTOCOL_VERSION,
 };
 
 use super::{upgrade, Handshake};
@@ -19,6 +20,7 @@ use crate::clock::{now_ms, unix_now};
 use crate::fanout::encode;
 use crate::fanout::{Flavor, Payload};
 use crate::limits::{RateDecision, RateLimiter};
+use crate::policy::{Action, Grants, Who};
 use crate::rooms::JoinRequest;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;
@@ -27,11 +29,16 @@ use crate::AppState;
 pub async fn handler(State(state): State<AppState>, hs: Handshake) -> Response {
     let c = &state.config;
     let signals = RateLimiter::new(c.signal_rate_per_sec, c.signal_burst, u32::MAX);
-    upgrade(state, hs, Flavor::Native, |id| Native {
-        member: id.member.clone(),
-        rooms: HashSet::new(),
-        signals,
+    upgrade(state, hs, Flavor::Native, |id| {
+        Ok(Native {
+            member: id.member.clone(),
+            expires: id.expires,
+            grants: id.grants.clone(),
+            rooms: HashSet::new(),
+            signals,
+        })
     })
+    .await
 }
 
 /// A request that failed: the error envelope's fields.
@@ -70,6 +77,10 @@ type Reply = Result<(), Fail>;
 /// One native connection's state.
 struct Native {
     member: Member,
+    /// Expiry of the newest token (`None`: a guest; `refresh` moves it).
+    expires: Option<u64>,
+    /// Room grants of the newest token (`refresh` replaces them).
+    grants: Grants,
     rooms: HashSet<String>,
     /// The separate budget of ephemeral signals.
     signals: RateLimiter,
@@ -133,9 +144,36 @@ impl Native {
         }
     }
 
+    /// The room policy: `forbidden` (naming the room) unless this user may
+    /// take `action` in `room`.
+    fn check_policy(&self, cx: &Ctx, room: &str, action: Action) -> Reply {
+        if self.may(cx, room, action) {
+            Ok(())
+        } else {
+            Err(Fail::new(
+                ErrorCode::Forbidden,
+                format!("you may not {action} in room {room}"),
+            )
+            .room(room))
+        }
+    }
+
+    fn may(&self, cx: &Ctx, room: &str, action: Action) -> bool {
+        let who = match self.expires {
+            None => Who::guest(&self.member.id),
+            Some(_) => Who::user(&self.member.id, &self.grants),
+        };
+        cx.state.config.policy.allows(who, room, action)
+    }
+
     async fn join(&mut self, cx: &Ctx, m: Join) -> Reply {
         check_room(&m.room)?;
         self.check_access(&m.room)?;
+        self.check_policy(cx, &m.room, Action::Join)?;
+        // Without `history` the reply carries none (and a resume is not
+        // recovered); without `presence`, no member list.
+        let history = self.may(cx, &m.room, Action::History);
+        let presence = self.may(cx, &m.room, Action::Presence);
         let rejoin = self.rooms.contains(&m.room);
         let max = cx.state.config.max_rooms as usize;
         if !rejoin && self.rooms.len() >= max {
@@ -148,9 +186,10 @@ impl Native {
         let request = JoinRequest {
             room: &m.room,
             rejoin,
-            since: m.since.as_ref(),
+            since: m.since.as_ref().filter(|_| history),
             limit: cx.state.config.join_history,
             max_bytes: cx.state.config.join_history_bytes,
+            presence,
         };
         let reference = m.reference;
         (cx.state.rooms)
@@ -161,8 +200,9 @@ impl Native {
                     epoch: snap.history.epoch,
                     offset: snap.history.head,
                     recovered: snap.history.recovered,
-                    members: snap.members,
+                    members: if presence { snap.members } else { Vec::new() },
                     history: (snap.history.messages.iter())
+                        .filter(|_| history)
                         .map(|s| s.msg.clone())
                         .collect(),
                 }))
@@ -189,10 +229,12 @@ impl Native {
     async fn publish(&mut self, cx: &Ctx, m: Publish<RawPayload>) -> Reply {
         if !self.rooms.contains(&m.room) {
             check_room(&m.room)?;
+            self.check_policy(cx, &m.room, Action::Publish)?;
             return Err(
                 Fail::new(ErrorCode::NotJoined, "join the room before publishing").room(&m.room),
             );
         }
+        self.check_policy(cx, &m.room, Action::Publish)?;
         let stored = (cx.state.rooms)
             .publish(&m.room, &self.member, payload(m.payload), m.cid.as_deref())
             .await
@@ -230,6 +272,8 @@ impl Native {
 
     async fn signal(&mut self, cx: &Ctx, m: SignalReq<RawPayload>) -> Reply {
         self.joined(&m.room)?;
+        // An ephemeral message is still a message: `publish` decides.
+        self.check_policy(cx, &m.room, Action::Publish)?;
         if self.signals.check() != RateDecision::Allow {
             return Err(
                 Fail::new(ErrorCode::RateLimited, "too many signals; slow down").room(&m.room),
@@ -244,6 +288,7 @@ impl Native {
     async fn history(&mut self, cx: &Ctx, m: HistoryReq) -> Reply {
         check_room(&m.room)?;
         self.check_access(&m.room)?;
+        self.check_policy(cx, &m.room, Action::History)?;
         let limit = m.limit.map_or(cx.state.config.join_history, |l| l as usize);
         let page = (cx.state.rooms)
             .page(&m.room, m.before, limit, cx.state.config.join_history_bytes)
@@ -299,6 +344,7 @@ impl Native {
     async fn list(&mut self, cx: &Ctx, m: List) -> Reply {
         check_room(&m.room)?;
         self.check_access(&m.room)?;
+        self.check_policy(cx, &m.room, Action::Presence)?;
         let members = cx
             .state
             .rooms
@@ -313,6 +359,62 @@ impl Native {
                 members,
             }),
         );
+        Ok(())
+    }
+
+    /// A new token for this connection: same user, later expiry. Its
+    /// grants replace the old ones; rooms they no longer let the user join
+    /// are left, each with a `forbidden` error naming it. The name and
+    /// `info` stay as they were (they change on the next connection).
+    async fn refresh(&mut self, cx: &Ctx, m: Refresh) -> Reply {
+        if self.expires.is_none() {
+            return Err(Fail::new(
+                ErrorCode::Unauthorized,
+                "a guest connection has no token to refresh: reconnect with one",
+            ));
+        }
+        let fresh = (cx.state.verifier)
+            .identify(&m.token, unix_now())
+            .await
+            .map_err(|e| Fail::new(ErrorCode::Unauthorized, e.to_string()))?;
+        if fresh.member.id != self.member.id {
+            return Err(Fail::new(
+                ErrorCode::Unauthorized,
+                "the new token is for another user",
+            ));
+        }
+        self.expires = fresh.expires;
+        self.grants = fresh.grants;
+        send(
+            cx,
+            &ServerMsg::Ack(Ack {
+                reference: m.reference,
+                room: None,
+                offset: None,
+                ts: None,
+                expires: self.expires,
+            }),
+        );
+        let mut lost: Vec<String> = (self.rooms.iter())
+            .filter(|r| !self.may(cx, r, Action::Join))
+            .cloned()
+            .collect();
+        lost.sort();
+        for room in lost {
+            self.rooms.remove(&room);
+            if let Err(e) = cx.state.rooms.leave(&room, &cx.conn).await {
+                tracing::warn!(room, error = %e, "leave after refresh failed");
+            }
+            send_error(
+                cx,
+                None,
+                Fail::new(
+                    ErrorCode::Forbidden,
+                    format!("your new token does not let you join room {room}: left it"),
+                )
+                .room(&room),
+            );
+        }
         Ok(())
     }
 }
@@ -334,12 +436,9 @@ impl Consumer for Native {
                     max_rooms: c.max_rooms,
                     rate_per_sec: c.rate_per_sec,
                 },
-                guest_token: cx
-                    .identity
-                    .expires
-                    .is_none()
+                guest_token: (self.expires.is_none())
                     .then(|| cx.state.guest_key.mint(&self.member.id, unix_now())),
-                expires: cx.identity.expires,
+                expires: self.expires,
             }),
         );
     }
@@ -360,6 +459,7 @@ impl Consumer for Native {
             ClientMsg::Direct(m) => self.direct(cx, m).await,
             ClientMsg::Rename(m) => self.rename(cx, m).await,
             ClientMsg::List(m) => self.list(cx, m).await,
+            ClientMsg::Refresh(m) => self.refresh(cx, m).await,
             ClientMsg::Signal(m) => self.signal(cx, m).await,
             ClientMsg::History(m) => self.history(cx, m).await,
             ClientMsg::State(m) => self.state(cx, m).await,
@@ -381,6 +481,10 @@ impl Consumer for Native {
         if let Err(fail) = result {
             send_error(cx, reference, fail);
         }
+    }
+
+    fn expires(&self, _cx: &Ctx) -> Option<u64> {
+        self.expires
     }
 
     async fn evicted(&mut self, cx: &Ctx, room: &str) {
