@@ -18,6 +18,7 @@ WebSocket client:
   6. Django refuses hook and webhook requests that are unsigned, forged,
      tampered with or replayed (stale timestamp), and stores a webhook batch
      posted twice once.
+  7. With Django stopped, a join of a team room is refused (fail closed).
 
 Every wait is bounded. Exit status 0 only if every check passed.
 """
@@ -43,6 +44,7 @@ from pathlib import Path
 
 import jwt
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 10.0  # seconds, for any one thing to happen
@@ -99,6 +101,13 @@ class Stack:
         log = self.tmp / f"{name}.log"
         proc = subprocess.Popen(cmd, env=self.env(), stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=HERE)
         self.procs.append((name, proc, log))
+
+    def stop_one(self, name: str):
+        for n, proc, _ in self.procs:
+            if n == name:
+                proc.terminate()
+                proc.wait(timeout=5)
+        self.procs = [p for p in self.procs if p[0] != name]
 
     def check_alive(self):
         for name, proc, _ in self.procs:
@@ -287,7 +296,14 @@ async def run(stack: Stack, checks: Checks):
     assert welcome["user"]["id"] == "alice" and welcome["user"]["name"] == "Alice", welcome
     b, _ = await Client.open("bob", bob.token())
     c, _ = await Client.open("carol", carol.token())
-    checks.ok("Django logs users in and mints their JWTs (PyJWT, HS256); Confab accepts them (welcome as alice)")
+    try:
+        ws = await connect(info["ws_url"], open_timeout=TIMEOUT)
+        await ws.close()
+        raise AssertionError("a socket without a token was accepted (confab.toml: guests = \"off\")")
+    except InvalidStatus as e:
+        assert e.response.status_code == 401, e
+    checks.ok("Django logs users in and mints their JWTs (PyJWT, HS256); Confab accepts them (welcome as alice), "
+              "and refuses a socket without one (401)")
 
     # 2. The join hook: members in, others refused with hook_denied.
     joined = await a.reply({"type": "join", "room": "team.42"})
@@ -400,6 +416,14 @@ async def run(stack: Stack, checks: Checks):
     rows = [r for r in stored_rows(stack.db, "team.42") if r[0] == "e2e-fake-1"]
     assert len(rows) == 1, f"a batch posted twice must be stored once: {rows}"
     checks.ok("the webhook refuses unsigned, forged and replayed batches (nothing stored); a batch posted twice is stored once")
+
+    # 7. Django down: team rooms fail closed (confab.toml: fail_open = false).
+    joined = await b.reply({"type": "join", "room": "team.7"})
+    assert joined["type"] == "joined", f"bob, a member of team 7: {joined}"
+    stack.stop_one("django")
+    refused = await c.reply({"type": "join", "room": "team.7"})
+    assert refused["type"] == "error" and refused["code"] == "hook_unavailable", refused
+    checks.ok("with Django up bob joins team.7; with Django stopped carol's join of team.7 is refused (hook_unavailable)")
 
     for client in (a, b, c):
         await client.ws.close()
