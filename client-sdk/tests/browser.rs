@@ -225,7 +225,7 @@ async fn publish_and_receive_between_two_clients() {
         .messages()
         .iter()
         .all(|m| m.from.name == "A" && m.room == name && m.ts > 0));
-    assert_eq!(rb.history().len(), 20);
+    assert_eq!(rb.recent().len(), 20);
     a.close();
     b.close();
 }
@@ -331,7 +331,7 @@ async fn direct_messages() {
     assert_eq!(m.payload.get::<Chat>().unwrap(), Chat { n: 7 });
     // The conversation is a room B can join for its history.
     let room = b.join(&dm).await.unwrap();
-    assert!(room.history().iter().any(|h| h.offset == m.offset));
+    assert!(room.recent().iter().any(|h| h.offset == m.offset));
     // Someone else's conversation: the server refuses, the room is errored.
     let err = a.join("dm:g-x:g-y").await.unwrap_err();
     assert_eq!(err.code(), "unauthorized", "{err:?}");
@@ -624,7 +624,7 @@ async fn offline_buffer_is_bounded_and_flushed_after_rejoin() {
     let b = guest(SCRATCH_URL, "Later");
     let rb = b.join(&name).await.unwrap();
     let ns: Vec<u32> = rb
-        .history()
+        .recent()
         .iter()
         .map(|m| m.payload.get::<Chat>().unwrap().n)
         .collect();

@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use confab_protocol::{dm_members, Member};
+use confab_client::Member;
+use confab_protocol::dm_members;
 
 use crate::lookalike::{id_suffix, skeleton};
 use yew::virtual_dom::Key;

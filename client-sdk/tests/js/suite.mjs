@@ -48,7 +48,7 @@ export async function run(lib, ws, log) {
   eq(got.map((m) => m.payload.n), [1, 2, 3], "payloads in order");
   eq(got[0].from.name, "Alice", "from");
   eq(got.map((m) => m.offset), [1, 2, 3], "offsets");
-  eq(rb.history().length, 3, "history");
+  eq(rb.recent().length, 3, "recent");
 
   // off() removes a listener.
   let extra = 0;
