@@ -56,6 +56,11 @@ ulimit -n "$(ulimit -Hn)"
 
 TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 BIN="$TARGET_DIR/release"
+# Everything below runs from the repository root, so the commands recorded in
+# the results name the binaries relative to it (target/release/...), not by
+# this machine's paths (report.py also rewrites $BENCH_WORK and the root).
+cd "$ROOT"
+case "$BIN" in "$ROOT"/*) BIN="${BIN#"$ROOT"/}" ;; esac
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
@@ -86,7 +91,8 @@ declare -A PORT=([raw]=18101 [confab]=18100 [socketio]=18102 [django]=18103)
 declare -A PROTO=([raw]=seed [confab]=seed [socketio]=socketio [django]=seed)
 # Confab's per-connection rate limit (50 frames/s by default) would throttle
 # the few fan-out publishers; the other servers have none, so lift it.
-CONFAB_ARGS=(--rate-per-sec 1000000 --rate-burst 1000000 ${CONFAB_SERVER_ARGS:-})
+# Every load client connects from 127.0.0.1: lift the per-address limit too.
+CONFAB_ARGS=(--rate-per-sec 1000000 --rate-burst 1000000 --max-connections-per-ip 0 ${CONFAB_SERVER_ARGS:-})
 
 server_cmd() { # name -> the command line that runs it in the foreground
   local p="${PORT[$1]}"
@@ -99,14 +105,25 @@ server_cmd() { # name -> the command line that runs it in the foreground
 SERVER_PID=""
 start_server() { # name scenario
   local name="$1" p="${PORT[$1]}" logf="$LOGS/$1-$2.log"
+  # A stale server left on the port would be measured in place of this one
+  # (and --server-pid would point at a process that exited at once).
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    log "port $p is already in use: not starting $name"; return 1
+  fi
   case "$name" in
-    raw|confab) RUST_LOG=warn $(server_cmd "$name") >"$logf" 2>&1 & ;;
+    raw) RUST_LOG=warn $(server_cmd "$name") >"$logf" 2>&1 & ;;
+    # History in memory, as the other servers keep theirs.
+    confab) RUST_LOG=warn $(server_cmd "$name") --in-memory >"$logf" 2>&1 & ;;
     socketio) (cd "$WORK/socketio_chat" && PORT="$p" exec nice -n "$NICE" taskset -c "$SERVER_CPU" node server.js) >"$logf" 2>&1 & ;;
     django) (cd "$WORK/django_chat" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$WORK/venv/bin/daphne" -b 127.0.0.1 -p "$p" project.asgi:application) >"$logf" 2>&1 & ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then sleep 0.3; return 0; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      sleep 0.3
+      kill -0 "$SERVER_PID" 2>/dev/null && return 0
+      log "$name exited after it started listening; see $logf"; return 1
+    fi
     sleep 0.05
   done
   log "$name did not start; see $logf"; kill "$SERVER_PID" 2>/dev/null || true; return 1
@@ -131,26 +148,50 @@ load() { # name scenario args...
 
 # --- scenario sizes ------------------------------------------------------------
 if [ "$MODE" = quick ]; then
-  FANOUT=(--subscribers 100 --publishers 2 --fixed-rate 20 --fixed-secs 2 --start-rate 5 --factor 2 --step-secs 2 --max-steps 14 --drain-secs 1.5)
+  FANOUT=(--subscribers 100 --publishers 2 --fixed-rates 10,40 --fixed-secs 2 --warmup-secs 1 --start-rate 5 --factor 2 --step-secs 2 --max-steps 14 --drain-secs 1.5)
   ROOMS=(--rooms 50 --per-room 4 --rate-per-client 2 --secs 3)
   IDLE=(--conns 1000)
   STORM=(--clients 500 --per-room 50)
 else
-  FANOUT=(--subscribers 1000 --publishers 4 --fixed-rate 10 --fixed-secs 5 --start-rate 1 --factor 1.5 --step-secs 3 --max-steps 20 --drain-secs 2)
+  # Fixed rates 4/3, 4, 12, 40 msg/s into the room (1,333 to 40,000
+  # deliveries/s; 6 s each, so each of the 4 publishers sends a whole number
+  # of messages): latency and server CPU per delivery below the peers'
+  # ceilings. A rate that overloads a server ends its fixed phases.
+  FANOUT=(--subscribers 1000 --publishers 4 --fixed-rates 1.3333,4,12,40 --fixed-secs 6 --warmup-secs 2 --start-rate 1 --factor 1.5 --step-secs 3 --max-steps 20 --drain-secs 2)
   ROOMS=(--rooms 500 --per-room 4 --rate-per-client 1 --secs 10)
   IDLE=(--conns 10000)
   STORM=(--clients 5000 --per-room 50)
 fi
 
 # --- machine state -----------------------------------------------------------
+versions_json() { # the peers' versions as this run used them
+  python3 - "$WORK" <<'PY'
+import json, subprocess, sys
+work = sys.argv[1]
+def out(cmd, cwd=None):
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=30).stdout.strip()
+    except Exception:
+        return ""
+py = f"{work}/venv/bin/python"
+mod = lambda m: out([py, "-c", f"import {m}; print({m}.__version__)"])
+print(json.dumps({
+    "node": out(["node", "--version"]),
+    "socket.io": out(["node", "-p", 'require("socket.io/package.json").version'], cwd=f"{work}/socketio_chat"),
+    "python": out([py, "-c", "import sys; print(sys.version.split()[0])"]),
+    "django": mod("django"), "channels": mod("channels"), "daphne": mod("daphne"),
+}))
+PY
+}
 {
   echo "{"
   echo "\"mode\": \"$MODE\","
   echo "\"started\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
-  echo "\"commit\": \"$(cd "$ROOT" && git rev-parse --short HEAD)\","
+  echo "\"commit\": \"$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' ':!README.md' || echo '+uncommitted')\","
   echo "\"cpus\": $(nproc),"
   echo "\"server_cpu\": $SERVER_CPU, \"load_cpu\": $LOAD_CPU, \"nice\": $NICE, \"autogroup_nice\": \"$AUTOGROUP_NICE\","
   echo "\"confab_args\": \"${CONFAB_ARGS[*]}\","
+  echo "\"versions\": $(versions_json),"
   echo "\"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
   echo "\"busy_start\": $(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin]))')"
   echo "}"
@@ -177,7 +218,7 @@ if want confab; then
   # offsets, so `since` can fill the gap) and once in memory (new epoch).
   for variant in durable memory; do
     log "== confab reconnect storm ($variant history)"
-    extra=()
+    extra=(--in-memory)
     if [ "$variant" = durable ]; then
       rm -rf "$WORK/confab-data" && mkdir -p "$WORK/confab-data"
       extra=(--data-dir "$WORK/confab-data")
@@ -225,5 +266,5 @@ print(json.dumps({"files": size, "gzip": gz, "total": sum(size.values()), "gzip_
 PY
 fi
 
-python3 "$BENCH/scripts/report.py" "$OUT" "$BENCH/results"
+python3 "$BENCH/scripts/report.py" --root "$ROOT" --work "$WORK" --readme "$ROOT/README.md" "$OUT" "$BENCH/results"
 log "wrote $BENCH/results/latest.md and latest.json"

@@ -42,7 +42,7 @@ SERVER=$ROOT/target/release/confab-server
 LOAD=$ROOT/target/release/confab-load
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-"$SERVER" --bind "127.0.0.1:$PORT" --static-dir /nonexistent-confab-soak --in-memory \
+"$SERVER" --bind "127.0.0.1:$PORT" --static-dir /nonexistent-confab-soak --in-memory --max-connections-per-ip 0 \
   --history-size "$HISTORY" >"$OUT/server.log" 2>&1 &
 SPID=$!
 SAMPLER=

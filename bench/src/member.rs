@@ -19,6 +19,13 @@ pub struct Burst {
     pub rate: f64,
     /// How long to publish.
     pub duration: Duration,
+    /// Delay before this publisher's first message. The coordinator gives
+    /// publisher k of P the offset k / (P × rate), so the room receives one
+    /// message every 1 / (P × rate) s instead of P at the same instant (P
+    /// simultaneous messages into a room of N are a burst of P × N writes
+    /// that a slower server spends its whole interval on, and every one of
+    /// them waits behind it).
+    pub offset: Duration,
     /// Gets the burst's sequence range when the last message was sent.
     pub done: oneshot::Sender<BurstReport>,
 }
@@ -30,7 +37,8 @@ pub struct BurstReport {
     pub first_seq: u64,
     /// One past the last sequence number sent.
     pub end_seq: u64,
-    /// Time from the first to the last message.
+    /// Time from the burst command (not the first message, which waits
+    /// for the offset) to the last message.
     pub elapsed: Duration,
 }
 
@@ -60,6 +68,9 @@ pub struct Member {
 }
 
 struct Active {
+    /// When the command arrived (the report's `elapsed` counts from here).
+    received: Instant,
+    /// When the first message is due (`received` + offset).
     start: Instant,
     rate: f64,
     total: u64,
@@ -73,7 +84,7 @@ impl Active {
         let _ = self.done.send(BurstReport {
             first_seq: self.first_seq,
             end_seq: seq,
-            elapsed: self.start.elapsed(),
+            elapsed: self.received.elapsed(),
         });
     }
 }
@@ -121,13 +132,16 @@ impl Member {
                             old.report(seq);
                         }
                         let total = (b.rate * b.duration.as_secs_f64()).round() as u64;
-                        burst = Some(Active { start: Instant::now(), rate: b.rate, total, first_seq: seq, sent: 0, done: b.done });
-                        sleep.as_mut().reset(tokio::time::Instant::now());
+                        let received = Instant::now();
+                        let start = received + b.offset;
+                        burst = Some(Active { received, start, rate: b.rate, total, first_seq: seq, sent: 0, done: b.done });
+                        sleep.as_mut().reset(start.into());
                     }
                     None => self.bursts = None,
                 },
                 () = &mut sleep, if burst.is_some() => {
                     let Some(b) = burst.as_mut() else { continue };
+                    // `elapsed` saturates to 0 if the timer fired early.
                     let due = ((b.start.elapsed().as_secs_f64() * b.rate) as u64 + 1).min(b.total);
                     let mut failed = None;
                     let publisher = self.publisher.unwrap_or(0);

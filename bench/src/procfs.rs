@@ -27,6 +27,26 @@ pub fn cpu_seconds(pid: u32) -> std::io::Result<f64> {
     Ok((ticks(11) + ticks(12)) as f64 / clock_ticks())
 }
 
+/// CPU seconds the whole machine has been busy (all cores: user, nice,
+/// system, irq, softirq) and stolen by the hypervisor, from the first line
+/// of `/proc/stat` (10 ms ticks).
+pub fn machine_cpu_seconds() -> std::io::Result<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| std::io::Error::other("no cpu line"))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal ...
+    let busy = at(0) + at(1) + at(2) + at(5) + at(6);
+    Ok((busy as f64 / clock_ticks(), at(7) as f64 / clock_ticks()))
+}
+
 fn clock_ticks() -> f64 {
     static TCK: OnceLock<f64> = OnceLock::new();
     *TCK.get_or_init(|| {
@@ -40,12 +60,94 @@ fn clock_ticks() -> f64 {
     })
 }
 
-/// CPU use of a process between two points in time, as a fraction of one core.
-#[derive(Debug, Clone, Copy)]
+/// Nanoseconds on CPU of every live thread of `pid`, by thread id (first
+/// field of `/proc/<pid>/task/<tid>/schedstat`: the scheduler's exact
+/// runtime, not the 10 ms ticks of `utime`/`stime`).
+pub fn thread_cpu_ns(pid: u32) -> std::io::Result<Vec<(u32, u64)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let entry = entry?;
+        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        // A thread may exit between the listing and the read.
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(ns) = text.split_whitespace().next().and_then(|v| v.parse().ok()) {
+            out.push((tid, ns));
+        }
+    }
+    Ok(out)
+}
+
+/// CPU a process used between two points in time.
+///
+/// Two readings: the sum over its threads of their scheduler runtime
+/// (nanosecond resolution; see [`thread_cpu_ns`]) and `utime + stime` of the
+/// process (10 ms ticks, but it keeps the time of threads that exited). The
+/// precise figure is used unless a thread that existed at the start is gone
+/// at the end (its runtime after the start would be missing); then the tick
+/// figure is.
+#[derive(Debug, Clone)]
 pub struct CpuMeter {
     pid: u32,
-    cpu0: f64,
+    ticks0: f64,
+    threads0: Vec<(u32, u64)>,
     t0: std::time::Instant,
+}
+
+/// What a [`CpuMeter`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CpuUse {
+    /// CPU seconds used (precise when `precise`, else from ticks).
+    pub secs: f64,
+    /// CPU seconds from `utime + stime` (10 ms resolution).
+    pub tick_secs: f64,
+    /// Wall-clock seconds measured over.
+    pub wall_secs: f64,
+    /// Whether `secs` is the per-thread scheduler runtime.
+    pub precise: bool,
+}
+
+impl CpuUse {
+    /// Fraction of one core (1.0 = one full core).
+    pub fn cores(&self) -> f64 {
+        if self.wall_secs > 0.0 {
+            self.secs / self.wall_secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// CPU seconds used by `pid` from `threads0` to `threads1` (per-thread
+/// scheduler runtimes), or `None` if a thread of `threads0` is missing from
+/// `threads1`. Threads born in between count from zero.
+///
+/// ```
+/// use confab_bench::procfs::runtime_delta;
+/// assert_eq!(runtime_delta(&[(1, 1_000)], &[(1, 501_000), (2, 500_000)]), Some(0.001));
+/// assert_eq!(runtime_delta(&[(1, 0), (2, 0)], &[(1, 5)]), None);
+/// ```
+pub fn runtime_delta(threads0: &[(u32, u64)], threads1: &[(u32, u64)]) -> Option<f64> {
+    if threads0
+        .iter()
+        .any(|(tid, _)| !threads1.iter().any(|(t, _)| t == tid))
+    {
+        return None;
+    }
+    let ns: u64 = threads1
+        .iter()
+        .map(|&(tid, ns)| {
+            let before = threads0
+                .iter()
+                .find(|(t, _)| *t == tid)
+                .map_or(0, |&(_, n)| n);
+            ns.saturating_sub(before)
+        })
+        .sum();
+    Some(ns as f64 / 1e9)
 }
 
 impl CpuMeter {
@@ -53,16 +155,29 @@ impl CpuMeter {
     pub fn start(pid: u32) -> Option<Self> {
         Some(Self {
             pid,
-            cpu0: cpu_seconds(pid).ok()?,
+            ticks0: cpu_seconds(pid).ok()?,
+            threads0: thread_cpu_ns(pid).ok()?,
             t0: std::time::Instant::now(),
+        })
+    }
+
+    /// CPU used since [`CpuMeter::start`].
+    pub fn read(&self) -> Option<CpuUse> {
+        let threads1 = thread_cpu_ns(self.pid).ok()?;
+        let tick_secs = cpu_seconds(self.pid).ok()? - self.ticks0;
+        let wall_secs = self.t0.elapsed().as_secs_f64();
+        let precise = runtime_delta(&self.threads0, &threads1);
+        Some(CpuUse {
+            secs: precise.unwrap_or(tick_secs),
+            tick_secs,
+            wall_secs,
+            precise: precise.is_some(),
         })
     }
 
     /// Fraction of one core used since [`CpuMeter::start`] (1.0 = one full core).
     pub fn cores(&self) -> Option<f64> {
-        let dt = self.t0.elapsed().as_secs_f64();
-        let used = cpu_seconds(self.pid).ok()? - self.cpu0;
-        (dt > 0.0).then_some(used / dt)
+        self.read().map(|u| u.cores())
     }
 }
 
@@ -74,5 +189,34 @@ mod tests {
     fn reads_own_process() {
         assert!(rss_bytes(std::process::id()).unwrap() > 100_000);
         assert!(cpu_seconds(std::process::id()).unwrap() >= 0.0);
+        assert!(machine_cpu_seconds().unwrap().0 > 0.0);
+        let threads = thread_cpu_ns(std::process::id()).unwrap();
+        assert!(threads.iter().any(|&(tid, _)| tid == std::process::id()));
+    }
+
+    #[test]
+    fn meter_sees_work_done_between_readings() {
+        // A process of its own (single-threaded, unlike this test binary,
+        // whose other test threads come and go) that burns CPU, then sleeps.
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done; sleep 30",
+            ])
+            .spawn()
+            .unwrap();
+        let m = CpuMeter::start(child.id()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let u = loop {
+            let u = m.read().unwrap();
+            if u.secs >= 0.05 || std::time::Instant::now() > deadline {
+                break u;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(u.precise, "{u:?}");
+        assert!(u.secs >= 0.05, "{u:?}");
     }
 }

@@ -108,7 +108,7 @@ fn fanout_and_rooms(addr: &str, proto: &str) {
             "2",
             "--warmup-secs",
             "0.5",
-            "--fixed-rate",
+            "--fixed-rates",
             "40",
             "--fixed-secs",
             "1",
@@ -121,7 +121,7 @@ fn fanout_and_rooms(addr: &str, proto: &str) {
         ],
     );
     assert_eq!(fan["connected"], 20, "{fan}");
-    assert_clean(&format!("{proto} fanout fixed"), &fan["fixed"]);
+    assert_clean(&format!("{proto} fanout fixed"), &fan["fixed"][0]);
     assert_clean(&format!("{proto} fanout step"), &fan["steps"][0]);
     // 20 members each get every message: 100 msg/s × 20 over 1 s.
     assert!(

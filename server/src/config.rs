@@ -131,6 +131,36 @@ pub struct Config {
     #[arg(long, env = "CONFAB_HISTORY_SIZE", default_value_t = 1000)]
     pub history_size: usize,
 
+    /// Drop messages older than this (`90s`, `30m`, `24h`, `7d`) from every
+    /// room's history, in every layer; unset: kept until `--history-size`
+    /// pushes them out. (A room pattern in the policy file may set its own.)
+    #[arg(long = "history-ttl", env = "CONFAB_HISTORY_TTL", value_parser = crate::auth::parse_ttl)]
+    pub history_ttl_secs: Option<u64>,
+
+    /// How long a client message id (`cid`) is remembered for exactly-once
+    /// publishing, at least: a retried publish within it is not stored
+    /// twice. Ids of messages still in the history are kept longer.
+    #[arg(
+        long = "dedup-window",
+        env = "CONFAB_DEDUP_WINDOW",
+        default_value = "5m",
+        value_parser = crate::auth::parse_ttl
+    )]
+    pub dedup_window_secs: u64,
+
+    /// Ephemeral signals (`signal`, e.g. typing) per second per connection,
+    /// sustained, on top of the frame rate; over it they get `rate_limited`.
+    #[arg(long, env = "CONFAB_SIGNAL_RATE_PER_SEC", default_value_t = 5)]
+    pub signal_rate_per_sec: u32,
+
+    /// Burst of signals allowed above the sustained rate.
+    #[arg(long, env = "CONFAB_SIGNAL_BURST", default_value_t = 10)]
+    pub signal_burst: u32,
+
+    /// Largest member state (`state`, e.g. read receipts) in bytes of JSON.
+    #[arg(long, env = "CONFAB_MAX_STATE_BYTES", default_value_t = 1024)]
+    pub max_state_bytes: usize,
+
     /// Messages sent in a `joined` reply when there is nothing to resume.
     #[arg(long, env = "CONFAB_JOIN_HISTORY", default_value_t = 50)]
     pub join_history: usize,
@@ -241,6 +271,19 @@ impl Config {
         Duration::from_secs(self.body_read_timeout_secs.max(1))
     }
 
+    /// What the channel layer keeps: `--history-size`, `--history-ttl`,
+    /// `--dedup-window`.
+    pub fn retention(&self) -> crate::layer::Retention {
+        crate::layer::Retention {
+            messages: self.history_size.max(1),
+            ttl: self
+                .history_ttl_secs
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
+            dedup_window: Duration::from_secs(self.dedup_window_secs),
+        }
+    }
+
     /// `--max-token-lifetime` in seconds.
     pub fn max_token_lifetime(&self) -> u64 {
         self.max_token_lifetime_secs
@@ -299,6 +342,11 @@ impl Default for Config {
             max_rooms: 100,
             outbound_queue: 1024,
             history_size: 1000,
+            history_ttl_secs: None,
+            dedup_window_secs: 300,
+            signal_rate_per_sec: 5,
+            signal_burst: 10,
+            max_state_bytes: 1024,
             join_history: 50,
             join_history_bytes: 256 * 1024,
             outbound_bytes: 4 * 1024 * 1024,

@@ -57,8 +57,8 @@ pub struct AppState {
 impl AppState {
     /// State with the in-memory channel layer.
     pub fn new(config: Config) -> Self {
-        let history = config.history_size;
-        Self::with_layer(config, |sink| Arc::new(MemoryLayer::new(history, sink)))
+        let retention = config.retention();
+        Self::with_layer(config, |sink| Arc::new(MemoryLayer::new(retention, sink)))
     }
 
     /// State with the layer `make` builds around the node's event sink (so
@@ -124,14 +124,14 @@ impl AppState {
             };
             (Arc::new(layer), secret)
         } else if let Some(dir) = config.data_dir.as_ref().filter(|_| !config.in_memory) {
-            let layer = layer::DurableLayer::open(dir, config.history_size, sink)?;
+            let layer = layer::DurableLayer::open(dir, config.retention(), sink)?;
             let secret = match secret {
                 Some(s) => s,
                 None => file_guest_secret(&dir.join("guest.key"))?,
             };
             (Arc::new(layer), secret)
         } else {
-            let layer = Arc::new(MemoryLayer::new(config.history_size, sink));
+            let layer = Arc::new(MemoryLayer::new(config.retention(), sink));
             (layer, secret.unwrap_or_else(GuestKey::random_secret))
         };
         Ok(Self::assemble(config, hub, layer, metrics, &secret))

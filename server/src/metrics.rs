@@ -12,6 +12,8 @@ pub struct Metrics {
     pub connections: AtomicI64,
     /// Messages stored (published by clients, compat sockets or the API).
     pub messages_in: AtomicU64,
+    /// Publishes whose client message id was seen: acked, not stored again.
+    pub duplicates: AtomicU64,
     /// Frames queued to connections.
     pub messages_out: AtomicU64,
     /// Frames dropped because a connection's queue was full.
@@ -62,6 +64,12 @@ impl Metrics {
             "counter",
             "Room messages stored.",
             self.messages_in.load(Relaxed).to_string(),
+        );
+        metric(
+            "confab_duplicates_total",
+            "counter",
+            "Publishes answered from their client message id (not stored again).",
+            self.duplicates.load(Relaxed).to_string(),
         );
         metric(
             "confab_messages_out_total",

@@ -8,13 +8,33 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use confab_protocol::{Member, Position};
+use confab_protocol::{Json, Member, Position};
 
 use crate::error::{Error, Result};
-use crate::fanout::{ConnHandle, Hub, Payload, StoredMessage};
-use crate::layer::{ChannelLayer, History, HistoryQuery};
+use crate::fanout::{ConnHandle, Hub, Payload};
+use crate::layer::{ChannelLayer, History, HistoryQuery, Page, Publication, Stored};
 use crate::limits::{nesting_exceeds, MAX_PAYLOAD_DEPTH};
 use crate::metrics::Metrics;
+
+/// Most messages one `history` request returns.
+pub const MAX_PAGE: usize = 100;
+
+/// Longest client message id (`cid`), in bytes.
+pub const MAX_CID: usize = 64;
+
+/// A client message id must be 1–[`MAX_CID`] printable ASCII characters.
+fn check_cid(cid: Option<&str>) -> Result<()> {
+    match cid {
+        Some(c)
+            if c.is_empty() || c.len() > MAX_CID || !c.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Err(Error::BadRequest(format!(
+                "cid must be 1-{MAX_CID} printable ASCII characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// The rooms of one node: a channel layer and the node's local hub.
 #[derive(Clone)]
@@ -190,7 +210,8 @@ impl Rooms {
         room: &str,
         from: &Member,
         payload: Payload,
-    ) -> Result<Arc<StoredMessage>> {
+        cid: Option<&str>,
+    ) -> Result<Stored> {
         // Members are being closed: a message stored now could be acked
         // after some of them got their close frame, and an in-memory node
         // would take it down with it. The sender retries after reconnecting.
@@ -202,9 +223,57 @@ impl Rooms {
                 "payload nests deeper than {MAX_PAYLOAD_DEPTH} levels of arrays/objects"
             )));
         }
-        let stored = self.layer.publish(room, from, payload).await?;
-        self.metrics.messages_in.fetch_add(1, Relaxed);
+        check_cid(cid)?;
+        let publication = Publication {
+            room,
+            from,
+            payload,
+            cid,
+        };
+        let stored = self.layer.publish(publication).await?;
+        if stored.fresh {
+            self.metrics.messages_in.fetch_add(1, Relaxed);
+        } else {
+            self.metrics.duplicates.fetch_add(1, Relaxed);
+        }
         Ok(stored)
+    }
+
+    /// Older messages of `room` (a `history` request): before `before`, at
+    /// most `limit` (capped at [`MAX_PAGE`]) and `max_bytes`.
+    pub(crate) async fn page(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        self.layer
+            .page(room, before, limit.clamp(1, MAX_PAGE), max_bytes)
+            .await
+    }
+
+    /// Sends an ephemeral message to the room's current members.
+    pub(crate) async fn signal(&self, room: &str, from: &Member, payload: Payload) -> Result<()> {
+        if self.hub.is_shutting_down() {
+            return Err(Error::ShuttingDown);
+        }
+        if nesting_exceeds(payload.get(), MAX_PAYLOAD_DEPTH) {
+            return Err(Error::BadRequest(format!(
+                "payload nests deeper than {MAX_PAYLOAD_DEPTH} levels of arrays/objects"
+            )));
+        }
+        self.layer.signal(room, from, payload).await
+    }
+
+    /// Sets (`None`: clears) the user's state in `room`.
+    pub(crate) async fn set_state(
+        &self,
+        room: &str,
+        user_id: &str,
+        state: Option<Json>,
+    ) -> Result<()> {
+        self.layer.set_state(room, user_id, state).await
     }
 
     /// Who is in `room`.

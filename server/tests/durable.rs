@@ -132,3 +132,50 @@ async fn restart_without_data_dir_changes_epoch() {
     assert_ne!(j["epoch"], epoch.as_str(), "{j}");
     assert_eq!(j["recovered"], false, "{j}");
 }
+
+/// A publish whose ack was lost in a crash (SIGKILL right after the store)
+/// is retried with the same client message id after the restart: it is
+/// acknowledged with the first place and stored once; member state and
+/// history pages survive the restart too.
+#[tokio::test]
+async fn a_retry_after_a_crash_is_stored_once_and_state_survives() {
+    let dir = temp_dir("durable-cid");
+    let mut args = vec!["--data-dir".to_owned(), dir.to_str().unwrap().to_owned()];
+    args.extend(token_args());
+    let mut node = Node::start(&args).await;
+    let port = node.addr.port();
+    let (mut alice, _) = native_at(&node.ws(&format!("/ws{}", as_user("alice")))).await;
+    join_since(&mut alice, "crash", None).await;
+    let publish = json!({"type": "publish", "ref": "p", "room": "crash", "cid": "alice-7", "payload": {"n": 7}});
+    common::send(&mut alice, publish.clone()).await;
+    let first = common::recv_type(&mut alice, "ack").await;
+    common::send(
+        &mut alice,
+        json!({"type": "state", "ref": "s", "room": "crash", "state": {"read": 1}}),
+    )
+    .await;
+    common::recv_type(&mut alice, "ack").await;
+    // The crash: as far as the client knows, the publish may not have landed.
+    node.kill9();
+    drop(alice);
+    let node = Node::start_on(port, &args).await;
+    let (mut alice, _) = native_at(&node.ws(&format!("/ws{}", as_user("alice")))).await;
+    let joined = join_since(&mut alice, "crash", None).await;
+    let me = &joined["members"][0];
+    assert_eq!(me["state"], json!({"read": 1}), "{joined}");
+    common::send(&mut alice, publish).await;
+    let retry = common::recv_type(&mut alice, "ack").await;
+    assert_eq!(
+        (retry["offset"].clone(), retry["ts"].clone()),
+        (first["offset"].clone(), first["ts"].clone())
+    );
+    common::send(
+        &mut alice,
+        json!({"type": "history", "ref": "h", "room": "crash"}),
+    )
+    .await;
+    let page = common::recv_type(&mut alice, "history").await;
+    assert_eq!(texts(&page["messages"]), ["7"], "stored once: {page}");
+    assert_eq!(page["more"], false);
+    let _ = std::fs::remove_dir_all(&dir);
+}

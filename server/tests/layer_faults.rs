@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use common::*;
-use confab_protocol::Member;
+use confab_protocol::{Json, Member};
 use confab_server::layer::{
-    ChannelLayer, History, HistoryQuery, MemoryLayer, Payload, StoredMessage,
+    ChannelLayer, History, HistoryQuery, MemoryLayer, Page, Payload, Publication, Retention, Stored,
 };
 use confab_server::{AppState, Config, Error, Result};
 use serde_json::json;
@@ -33,14 +33,27 @@ impl Flaky {
 
 #[async_trait]
 impl ChannelLayer for Flaky {
-    async fn publish(
+    async fn publish(&self, p: Publication<'_>) -> Result<Stored> {
+        self.check()?;
+        self.inner.publish(p).await
+    }
+    async fn page(
         &self,
         room: &str,
-        from: &Member,
-        payload: Payload,
-    ) -> Result<Arc<StoredMessage>> {
+        before: Option<u64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
         self.check()?;
-        self.inner.publish(room, from, payload).await
+        self.inner.page(room, before, limit, max_bytes).await
+    }
+    async fn signal(&self, room: &str, from: &Member, payload: Payload) -> Result<()> {
+        self.check()?;
+        self.inner.signal(room, from, payload).await
+    }
+    async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()> {
+        self.check()?;
+        self.inner.set_state(room, user_id, state).await
     }
     async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History> {
         self.check()?;
@@ -79,7 +92,7 @@ async fn layer_outage_gives_unavailable_and_nothing_is_acked() {
     let outage = down.clone();
     let state = AppState::with_layer(config, |sink| {
         Arc::new(Flaky {
-            inner: MemoryLayer::new(100, sink),
+            inner: MemoryLayer::new(Retention::messages(100), sink),
             down: outage,
         })
     });

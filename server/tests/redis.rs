@@ -785,3 +785,159 @@ async fn a_publish_redis_answers_too_late_is_outcome_unknown_not_unavailable() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Issue #15 on two nodes: a retry on the other node after a node switch
+/// is stored once (the dedup is in the publish script), signals and member
+/// state cross nodes, history pages come from the stream.
+#[tokio::test]
+async fn dedup_signals_state_and_pages_across_nodes() {
+    let redis = Redis::start().await;
+    let (a, b) = two_nodes(&redis.url(), "semantics", 15).await;
+    let (mut alice, _) = native_at(&user_url(&a, "alice")).await;
+    let (mut bob, _) = native_at(&user_url(&b, "bob")).await;
+    join_since(&mut alice, "sem", None).await;
+    join_since(&mut bob, "sem", None).await;
+    let publish = json!({"type": "publish", "ref": "p", "room": "sem", "cid": "alice-1", "payload": {"n": 1}});
+    common::send(&mut alice, publish.clone()).await;
+    let first = common::recv_type(&mut alice, "ack").await;
+    assert_eq!(next_message(&mut bob, "sem").await["cid"], "alice-1");
+    // The link to node A drops before the ack is seen; the client retries
+    // on node B with the same id.
+    drop(alice);
+    let (mut alice, _) = native_at(&user_url(&b, "alice")).await;
+    join_since(&mut alice, "sem", None).await;
+    common::send(&mut alice, publish).await;
+    let retry = common::recv_type(&mut alice, "ack").await;
+    assert_eq!(
+        (retry["offset"].clone(), retry["ts"].clone()),
+        (first["offset"].clone(), first["ts"].clone())
+    );
+    // Signals: from B to a member on A.
+    let (mut carol, _) = native_at(&user_url(&a, "carol")).await;
+    join_since(&mut carol, "sem", None).await;
+    common::send(
+        &mut bob,
+        json!({"type": "signal", "room": "sem", "payload": {"typing": true}}),
+    )
+    .await;
+    let s = common::recv_type(&mut carol, "signal").await;
+    assert_eq!(
+        (s["from"]["id"].clone(), s["payload"].clone()),
+        (json!("bob"), json!({"typing": true}))
+    );
+    // Member state: set on B, seen on A, kept across a rename.
+    common::send(
+        &mut bob,
+        json!({"type": "state", "ref": "s", "room": "sem", "state": {"read": 1}}),
+    )
+    .await;
+    let d = wait_presence(&mut carol, "sem", Duration::from_secs(5), |d| {
+        lists(d, "updates", &json!("bob"))
+    })
+    .await;
+    assert_eq!(d["updates"][0]["state"], json!({"read": 1}), "{d}");
+    common::send(
+        &mut bob,
+        json!({"type": "rename", "ref": "r", "name": "Robert"}),
+    )
+    .await;
+    let d = wait_presence(&mut carol, "sem", Duration::from_secs(5), |d| {
+        lists(d, "updates", &json!("bob"))
+    })
+    .await;
+    assert_eq!(
+        (
+            d["updates"][0]["name"].clone(),
+            d["updates"][0]["state"].clone()
+        ),
+        (json!("Robert"), json!({"read": 1}))
+    );
+    common::send(
+        &mut carol,
+        json!({"type": "list", "ref": "l", "room": "sem"}),
+    )
+    .await;
+    let l = common::recv_type(&mut carol, "members").await;
+    let bob_entry = l["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "bob")
+        .unwrap()
+        .clone();
+    assert_eq!(bob_entry["state"], json!({"read": 1}), "{l}");
+    // Pages: 30 more messages, walked back in two pages to the beginning.
+    let mut seen = Vec::new();
+    for n in 2..=31 {
+        publish_collect(
+            &mut carol,
+            "sem",
+            &format!("m{n}"),
+            json!({ "n": n }),
+            &mut seen,
+        )
+        .await;
+    }
+    common::send(
+        &mut carol,
+        json!({"type": "history", "ref": "h1", "room": "sem", "limit": 20}),
+    )
+    .await;
+    let p1 = common::recv_type(&mut carol, "history").await;
+    let offsets = |p: &Value| -> Vec<u64> {
+        p["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["offset"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        (offsets(&p1), p1["more"].clone()),
+        ((12..=31).collect::<Vec<_>>(), json!(true))
+    );
+    common::send(
+        &mut carol,
+        json!({"type": "history", "ref": "h2", "room": "sem", "before": 12, "limit": 20}),
+    )
+    .await;
+    let p2 = common::recv_type(&mut carol, "history").await;
+    assert_eq!(
+        (offsets(&p2), p2["more"].clone()),
+        ((1..=11).collect::<Vec<_>>(), json!(false))
+    );
+}
+
+/// `--history-ttl` on Redis: an expired message is gone from joins and pages.
+#[tokio::test]
+async fn the_history_ttl_hides_expired_messages_on_redis() {
+    let redis = Redis::start().await;
+    let mut args = redis_args(&redis.url(), &prefix("ttl-hist"), 15);
+    args.extend(["--history-ttl".to_owned(), "1".to_owned()]);
+    let node = Node::start(&args).await;
+    let (mut ws, _) = native_at(&node.ws("/ws")).await;
+    join_since(&mut ws, "short", None).await;
+    let mut seen = Vec::new();
+    publish_collect(&mut ws, "short", "old", json!("old"), &mut seen).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    publish_collect(&mut ws, "short", "new", json!("new"), &mut seen).await;
+    let (mut late, _) = native_at(&node.ws("/ws")).await;
+    let j = join_since(&mut late, "short", None).await;
+    let payloads: Vec<Value> = j["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["payload"].clone())
+        .collect();
+    assert_eq!(payloads, [json!("new")], "{j}");
+    common::send(
+        &mut late,
+        json!({"type": "history", "ref": "h", "room": "short"}),
+    )
+    .await;
+    let p = common::recv_type(&mut late, "history").await;
+    assert_eq!(
+        (p["messages"].as_array().unwrap().len(), p["more"].clone()),
+        (1, json!(false))
+    );
+}

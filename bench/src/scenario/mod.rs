@@ -209,8 +209,29 @@ pub struct Phase {
     pub latency: Latency,
     /// Server CPU over publish + drain, in cores (1.0 = one core), if known.
     pub server_cpu: Option<f64>,
+    /// Server CPU seconds over publish + drain (every thread's scheduler
+    /// runtime; see [`CpuMeter`]), if known.
+    pub server_cpu_secs: Option<f64>,
+    /// Whether `server_cpu_secs` is the precise per-thread figure (else
+    /// 10 ms ticks: a server thread exited during the phase).
+    pub server_cpu_precise: bool,
+    /// Server CPU per delivered message, µs (`server_cpu_secs / delivered`):
+    /// what a delivery costs the server, whichever side runs out of CPU
+    /// first. Includes the server's background work over the window.
+    pub server_cpu_us_per_delivery: Option<f64>,
     /// Load generator CPU over publish + drain, in cores.
     pub loadgen_cpu: Option<f64>,
+    /// Server CPU while the publishers were publishing (drain left out), in
+    /// cores: whether the server's core was full under the offered rate.
+    pub server_cpu_publishing: Option<f64>,
+    /// Load generator CPU while publishing, in cores.
+    pub loadgen_cpu_publishing: Option<f64>,
+    /// CPU the rest of the machine used over publish + drain, in cores
+    /// (every core's busy time minus the server's and the load generator's):
+    /// other people's work competing for the cores. 10 ms ticks.
+    pub others_cpu: Option<f64>,
+    /// CPU the hypervisor took from this machine over publish + drain, in cores.
+    pub steal_cpu: Option<f64>,
     /// Connections that have ended so far.
     pub closed_conns: usize,
     /// Publish acks so far (Confab).
@@ -222,6 +243,24 @@ pub struct Phase {
     /// Whether this phase narrowed the ceiling between the last passing
     /// and the first failing step (`--refine`).
     pub refine: bool,
+}
+
+/// When publisher `k` of `n`, each publishing `rate` messages per second,
+/// sends its first message: spread over one interval, so together they send
+/// one message every 1 / (n × rate) s instead of n at the same instant.
+///
+/// ```
+/// use confab_bench::scenario::stagger;
+/// use std::time::Duration;
+/// // 4 publishers at 2.5 msg/s each: one message into the room every 100 ms.
+/// let offsets: Vec<Duration> = (0..4).map(|k| stagger(k, 4, 2.5)).collect();
+/// assert_eq!(offsets, [0, 100, 200, 300].map(Duration::from_millis));
+/// ```
+pub fn stagger(k: usize, n: usize, rate: f64) -> Duration {
+    if n == 0 || rate <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(k as f64 / n as f64 / rate)
 }
 
 /// Runs one phase: every publisher publishes `total_rate / publishers`
@@ -251,11 +290,12 @@ pub async fn run_phase(
     let delivered0 = crowd.delivered();
     let server_cpu = target.server_pid.and_then(CpuMeter::start);
     let own_cpu = CpuMeter::start(std::process::id());
+    let machine0 = crate::procfs::machine_cpu_seconds().ok();
     let per_pub = total_rate / publishers.len() as f64;
     let duration = Duration::from_secs_f64(secs);
     let planned = publishers.len() as u64 * (per_pub * secs).round() as u64;
     let mut waits = Vec::new();
-    for p in &publishers {
+    for (k, p) in publishers.iter().enumerate() {
         let Some((id, tx)) = &p.publisher else {
             continue;
         };
@@ -263,6 +303,7 @@ pub async fn run_phase(
         let burst = Burst {
             rate: per_pub,
             duration,
+            offset: stagger(k, publishers.len(), per_pub),
             done,
         };
         if tx.send(burst).await.is_ok() {
@@ -279,6 +320,8 @@ pub async fn run_phase(
             ranges.push((id, room, r.first_seq, r.end_seq));
         }
     }
+    let server_publishing = server_cpu.as_ref().and_then(CpuMeter::cores);
+    let loadgen_publishing = own_cpu.as_ref().and_then(CpuMeter::cores);
     // A burst spans its whole window even though its last message leaves
     // 1/rate before the end.
     let publish_secs = publish_secs.max(secs);
@@ -296,8 +339,17 @@ pub async fn run_phase(
     while Instant::now() < drain_end && crowd.delivered() - delivered0 < expected {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let server_cpu = server_cpu.and_then(|m| m.cores());
-    let loadgen_cpu = own_cpu.and_then(|m| m.cores());
+    let server_use = server_cpu.and_then(|m| m.read());
+    let own_use = own_cpu.and_then(|m| m.read());
+    let loadgen_cpu = own_use.map(|u| u.cores());
+    let machine = match (machine0, crate::procfs::machine_cpu_seconds().ok(), own_use) {
+        (Some((b0, s0)), Some((b1, s1)), Some(own)) if own.wall_secs > 0.0 => {
+            let server = server_use.map_or(0.0, |u| u.secs);
+            let others = (b1 - b0 - server - own.secs).max(0.0) / own.wall_secs;
+            Some((others, (s1 - s0) / own.wall_secs))
+        }
+        _ => None,
+    };
     let mut delivered = 0;
     for &(id, room, a, b) in &ranges {
         for m in receivers_in(room) {
@@ -329,8 +381,17 @@ pub async fn run_phase(
         dups: dups - dups0,
         deliveries_per_sec: delivered as f64 / publish_secs,
         latency: Latency::of(&hist),
-        server_cpu,
+        server_cpu: server_use.map(|u| u.cores()),
+        server_cpu_secs: server_use.map(|u| u.secs),
+        server_cpu_precise: server_use.is_some_and(|u| u.precise),
+        server_cpu_us_per_delivery: server_use
+            .filter(|_| delivered > 0)
+            .map(|u| u.secs * 1e6 / delivered as f64),
         loadgen_cpu,
+        server_cpu_publishing: server_publishing,
+        loadgen_cpu_publishing: loadgen_publishing,
+        others_cpu: machine.map(|m| m.0),
+        steal_cpu: machine.map(|m| m.1),
         closed_conns: crowd.closed(),
         acks,
         errors,
@@ -339,18 +400,36 @@ pub async fn run_phase(
     })
 }
 
-/// Waits until no delivery has arrived for `quiet` (at most `max`), so a
-/// backlog from an overloaded phase does not leak into the next one.
-pub async fn settle(crowd: &Crowd, quiet: Duration, max: Duration) {
+/// Waits until no delivery has arrived for `quiet` and, when the server's
+/// pid is known, the server used under 5% of a core over the last `quiet`
+/// (at most `max`), so a backlog from an overloaded phase (deliveries still
+/// queued in the server, or work it has not finished) does not leak into
+/// the next one. Returns whether it settled before `max`.
+pub async fn settle(target: &Target, crowd: &Crowd, quiet: Duration, max: Duration) -> bool {
     let end = Instant::now() + max;
     let mut last = crowd.delivered();
     let mut since = Instant::now();
-    while Instant::now() < end && since.elapsed() < quiet {
+    let mut meter = target.server_pid.and_then(CpuMeter::start);
+    loop {
+        if since.elapsed() >= quiet {
+            match &meter {
+                Some(m) if m.read().is_some_and(|u| u.cores() >= 0.05) => {
+                    // Deliveries stopped but the server is still busy.
+                    meter = target.server_pid.and_then(CpuMeter::start);
+                    since = Instant::now();
+                }
+                _ => return true,
+            }
+        }
+        if Instant::now() >= end {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
         let now = crowd.delivered();
         if now != last {
             last = now;
             since = Instant::now();
+            meter = target.server_pid.and_then(CpuMeter::start);
         }
     }
 }
@@ -358,7 +437,7 @@ pub async fn settle(crowd: &Crowd, quiet: Duration, max: Duration) {
 /// Logs a phase on stderr in one line.
 pub fn log_phase(label: &str, p: &Phase) {
     eprintln!(
-        "{label}: rate {:.0}/s (achieved {:.0}/s) -> {:.0} deliveries/s, lost {}/{}, dups {}, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, server cpu {}, loadgen cpu {}",
+        "{label}: rate {:.0}/s (achieved {:.0}/s) -> {:.0} deliveries/s, lost {}/{}, dups {}, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, server cpu {}, loadgen cpu {}, others {}",
         p.target_rate,
         p.publish_rate,
         p.deliveries_per_sec,
@@ -370,5 +449,6 @@ pub fn log_phase(label: &str, p: &Phase) {
         p.latency.max_ms,
         p.server_cpu.map_or("?".into(), |c| format!("{:.0}%", c * 100.0)),
         p.loadgen_cpu.map_or("?".into(), |c| format!("{:.0}%", c * 100.0)),
+        p.others_cpu.map_or("?".into(), |c| format!("{:.0}%", c * 100.0)),
     );
 }

@@ -111,10 +111,21 @@ pub async fn publish(
         Ok(p) => Arc::<RawValue>::from(p),
         Err(e) => return error(StatusCode::BAD_REQUEST, ErrorCode::BadJson, &e.to_string()),
     };
-    match state.rooms.publish(&room, &server_member(), payload).await {
+    // `Idempotency-Key` is the client message id: a retried request with
+    // the same key is answered with the first one's place, stored once.
+    let key = (headers.get("idempotency-key")).and_then(|v| v.to_str().ok());
+    match state
+        .rooms
+        .publish(&room, &server_member(), payload, key)
+        .await
+    {
         Ok(m) => (
-            StatusCode::CREATED,
-            Json(json!({"room": room, "offset": m.msg.offset, "ts": m.msg.ts})),
+            if m.fresh {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            Json(json!({"room": room, "offset": m.offset, "ts": m.ts})),
         )
             .into_response(),
         Err(e) => {

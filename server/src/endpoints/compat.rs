@@ -116,7 +116,7 @@ pub(crate) async fn leave_group(cx: &Ctx, room: &str) {
 /// Publishes a compat payload to the room; a layer failure is logged (the
 /// seed protocol has no error frame).
 pub(crate) async fn publish(cx: &Ctx, room: &str, member: &Member, payload: Payload) {
-    if let Err(e) = cx.state.rooms.publish(room, member, payload).await {
+    if let Err(e) = cx.state.rooms.publish(room, member, payload, None).await {
         tracing::warn!(room, error = %e, "compat publish failed");
     }
 }

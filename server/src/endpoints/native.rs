@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::response::Response;
 use confab_protocol::{
     decode_client, dm_members, dm_room, validate_room_name, Ack, ClientMsg, Direct, ErrorCode,
-    ErrorMsg, Join, Joined, Leave, Limits, List, Member, Members, Pong, Publish, RawPayload,
-    Rename, ServerMsg, Welcome, PROTOCOL_VERSION,
+    ErrorMsg, HistoryPage, HistoryReq, Join, Joined, Leave, Limits, List, Member, Members, Pong,
+    Publish, RawPayload, Rename, ServerMsg, SetState, SignalReq, Welcome, PROTOCOL_VERSION,
 };
 
 use super::{upgrade, Handshake};
@@ -18,15 +18,19 @@ use crate::auth::{display_name, valid_user_id, NAME_RULE};
 use crate::clock::{now_ms, unix_now};
 use crate::fanout::encode;
 use crate::fanout::{Flavor, Payload};
+use crate::limits::{RateDecision, RateLimiter};
 use crate::rooms::JoinRequest;
 use crate::socket::{Consumer, Ctx};
 use crate::AppState;
 
 /// `GET /ws`.
 pub async fn handler(State(state): State<AppState>, hs: Handshake) -> Response {
+    let c = &state.config;
+    let signals = RateLimiter::new(c.signal_rate_per_sec, c.signal_burst, u32::MAX);
     upgrade(state, hs, Flavor::Native, |id| Native {
         member: id.member.clone(),
         rooms: HashSet::new(),
+        signals,
     })
 }
 
@@ -67,6 +71,8 @@ type Reply = Result<(), Fail>;
 struct Native {
     member: Member,
     rooms: HashSet<String>,
+    /// The separate budget of ephemeral signals.
+    signals: RateLimiter,
 }
 
 fn payload(p: RawPayload) -> Payload {
@@ -187,19 +193,12 @@ impl Native {
                 Fail::new(ErrorCode::NotJoined, "join the room before publishing").room(&m.room),
             );
         }
-        let stored = cx
-            .state
-            .rooms
-            .publish(&m.room, &self.member, payload(m.payload))
+        let stored = (cx.state.rooms)
+            .publish(&m.room, &self.member, payload(m.payload), m.cid.as_deref())
             .await
             .map_err(|e| Fail::from(e).room(&m.room))?;
-        ack(
-            cx,
-            m.reference,
-            Some(m.room),
-            Some(stored.msg.offset),
-            Some(stored.msg.ts),
-        );
+        let (offset, ts) = (Some(stored.offset), Some(stored.ts));
+        ack(cx, m.reference, Some(m.room), offset, ts);
         Ok(())
     }
 
@@ -211,19 +210,71 @@ impl Native {
             ));
         }
         let room = dm_room(&self.member.id, &m.to);
-        let stored = cx
-            .state
-            .rooms
-            .publish(&room, &self.member, payload(m.payload))
+        let stored = (cx.state.rooms)
+            .publish(&room, &self.member, payload(m.payload), m.cid.as_deref())
             .await
             .map_err(|e| Fail::from(e).room(&room))?;
-        ack(
+        let (offset, ts) = (Some(stored.offset), Some(stored.ts));
+        ack(cx, m.reference, Some(room), offset, ts);
+        Ok(())
+    }
+
+    /// The room of a request that needs it joined (`signal`, `state`).
+    fn joined(&self, room: &str) -> Reply {
+        if self.rooms.contains(room) {
+            return Ok(());
+        }
+        check_room(room)?;
+        Err(Fail::new(ErrorCode::NotJoined, "join the room first").room(room))
+    }
+
+    async fn signal(&mut self, cx: &Ctx, m: SignalReq<RawPayload>) -> Reply {
+        self.joined(&m.room)?;
+        if self.signals.check() != RateDecision::Allow {
+            return Err(
+                Fail::new(ErrorCode::RateLimited, "too many signals; slow down").room(&m.room),
+            );
+        }
+        (cx.state.rooms)
+            .signal(&m.room, &self.member, payload(m.payload))
+            .await
+            .map_err(|e| Fail::from(e).room(&m.room))
+    }
+
+    async fn history(&mut self, cx: &Ctx, m: HistoryReq) -> Reply {
+        check_room(&m.room)?;
+        self.check_access(&m.room)?;
+        let limit = m.limit.map_or(cx.state.config.join_history, |l| l as usize);
+        let page = (cx.state.rooms)
+            .page(&m.room, m.before, limit, cx.state.config.join_history_bytes)
+            .await
+            .map_err(|e| Fail::from(e).room(&m.room))?;
+        send(
             cx,
-            m.reference,
-            Some(room),
-            Some(stored.msg.offset),
-            Some(stored.msg.ts),
+            &ServerMsg::History(HistoryPage {
+                reference: m.reference,
+                room: m.room,
+                messages: page.messages.iter().map(|s| s.msg.clone()).collect(),
+                more: page.more,
+            }),
         );
+        Ok(())
+    }
+
+    async fn state(&mut self, cx: &Ctx, m: SetState) -> Reply {
+        self.joined(&m.room)?;
+        let max = cx.state.config.max_state_bytes;
+        if m.state.text().len() > max {
+            return Err(
+                Fail::new(ErrorCode::TooLarge, format!("state over {max} bytes")).room(&m.room),
+            );
+        }
+        let state = (m.state.text() != "null").then_some(m.state);
+        (cx.state.rooms)
+            .set_state(&m.room, &self.member.id, state)
+            .await
+            .map_err(|e| Fail::from(e).room(&m.room))?;
+        ack(cx, m.reference, Some(m.room), None, None);
         Ok(())
     }
 
@@ -309,6 +360,9 @@ impl Consumer for Native {
             ClientMsg::Direct(m) => self.direct(cx, m).await,
             ClientMsg::Rename(m) => self.rename(cx, m).await,
             ClientMsg::List(m) => self.list(cx, m).await,
+            ClientMsg::Signal(m) => self.signal(cx, m).await,
+            ClientMsg::History(m) => self.history(cx, m).await,
+            ClientMsg::State(m) => self.state(cx, m).await,
             ClientMsg::Ping(m) => {
                 send(
                     cx,

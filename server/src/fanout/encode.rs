@@ -3,7 +3,7 @@
 //! connection gets for its own requests.
 
 use axum::extract::ws::Utf8Bytes;
-use confab_protocol::{encode, Message, Presence, ServerMsg};
+use confab_protocol::{encode, Member, Message, Presence, ServerMsg, Signal};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -25,6 +25,16 @@ pub(crate) fn compat_message(payload: &RawValue) -> Utf8Bytes {
 /// A native `presence` envelope.
 pub(crate) fn presence(diff: &Presence) -> Utf8Bytes {
     encode(&ServerMsg::<()>::Presence(diff.clone())).into()
+}
+
+/// A native `signal` envelope.
+pub(crate) fn signal<P: Serialize + Clone>(room: &str, from: &Member, payload: &P) -> Utf8Bytes {
+    encode(&ServerMsg::Signal(Signal {
+        room: room.to_owned(),
+        from: from.clone(),
+        payload: payload.clone(),
+    }))
+    .into()
 }
 
 /// A reply envelope for one connection (`welcome`, `joined`, `ack`,

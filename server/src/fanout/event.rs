@@ -90,6 +90,39 @@ impl PresenceEvent {
     }
 }
 
+/// An ephemeral message of one room ([`confab_protocol::Signal`]), with its
+/// encoding computed once.
+#[derive(Debug)]
+pub struct SignalEvent {
+    /// The room.
+    pub room: String,
+    /// Sender.
+    pub from: Member,
+    /// The sender's payload, verbatim.
+    pub payload: Payload,
+    text: OnceLock<Utf8Bytes>,
+}
+
+impl SignalEvent {
+    /// Wraps a signal.
+    pub fn new(room: String, from: Member, payload: Payload) -> Self {
+        Self {
+            room,
+            from,
+            payload,
+            text: OnceLock::new(),
+        }
+    }
+
+    /// The native `signal` envelope text.
+    pub fn text(&self) -> Utf8Bytes {
+        (self
+            .text
+            .get_or_init(|| encode::signal(&self.room, &self.from, &self.payload)))
+        .clone()
+    }
+}
+
 /// What a channel layer tells the node, in order per room.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -97,12 +130,28 @@ pub enum Event {
     Message(Arc<StoredMessage>),
     /// A room's presence changed.
     Presence(Arc<PresenceEvent>),
+    /// An ephemeral message for a room's current members.
+    Signal(Arc<SignalEvent>),
 }
 
 impl Event {
     /// A presence event for `diff`.
     pub fn presence(diff: Presence) -> Self {
         Self::Presence(Arc::new(PresenceEvent::new(diff)))
+    }
+
+    /// A signal event.
+    pub fn signal(room: String, from: Member, payload: Payload) -> Self {
+        Self::Signal(Arc::new(SignalEvent::new(room, from, payload)))
+    }
+
+    /// The room (or `dm:` conversation) the event belongs to.
+    pub fn room(&self) -> &str {
+        match self {
+            Self::Message(m) => &m.msg.room,
+            Self::Presence(p) => &p.diff.room,
+            Self::Signal(s) => &s.room,
+        }
     }
 
     /// About how many bytes this event is on the wire (what the feed's byte
@@ -113,12 +162,9 @@ impl Event {
             Self::Presence(p) => {
                 let d = &p.diff;
                 let members = d.joins.iter().chain(&d.leaves).chain(&d.updates);
-                members
-                    .map(|m| m.id.len() + m.name.len() + 24)
-                    .sum::<usize>()
-                    + d.room.len()
-                    + 48
+                members.map(member_weight).sum::<usize>() + d.room.len() + 48
             }
+            Self::Signal(s) => s.payload.get().len() + s.room.len() + member_weight(&s.from) + 48,
         }
     }
 
@@ -129,7 +175,8 @@ impl Event {
             (Self::Message(m), Flavor::Native) => Some(m.native_text()),
             (Self::Message(m), Flavor::Compat) => Some(m.compat_text()),
             (Self::Presence(p), Flavor::Native) => Some(p.text()),
-            (Self::Presence(_), Flavor::Compat) => None,
+            (Self::Signal(s), Flavor::Native) => Some(s.text()),
+            (Self::Presence(_) | Self::Signal(_), Flavor::Compat) => None,
         }
     }
 }
@@ -153,4 +200,10 @@ pub trait EventSink: Send + Sync {
     /// connection here is closed with 1012 so its client rejoins and is
     /// told it could not recover.
     fn history_lost(&self) {}
+}
+
+/// About how many bytes a member takes in an encoded frame.
+fn member_weight(m: &Member) -> usize {
+    let json = |j: &Option<confab_protocol::Json>| j.as_ref().map_or(0, |j| j.text().len() + 10);
+    m.id.len() + m.name.len() + json(&m.info) + json(&m.state) + 24
 }

@@ -224,7 +224,7 @@ impl Hub {
         if let Some(subs) = self.room(room) {
             let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((_, buf)) = subs.pending.get_mut(&conn.id) {
-                buf.retain(|e| matches!(e, Event::Message(_)));
+                buf.retain(|e| !matches!(e, Event::Presence(_)));
             }
         }
     }
@@ -361,15 +361,15 @@ impl Hub {
 impl EventSink for Hub {
     fn deliver(&self, event: Event) {
         match &event {
-            Event::Message(m) => match dm_members(&m.msg.room) {
-                Some((a, b)) => self.deliver_dm(&m.msg.room, a, b, &event),
-                None => self.deliver_room(&m.msg.room, &event),
-            },
             // Once every local connection is closing, the presence diffs of
             // their leaves would only queue ahead of their close frames (a
             // restart with 5,000 sockets made tens of thousands).
             Event::Presence(_) if self.is_shutting_down() => {}
             Event::Presence(p) => self.deliver_room(&p.diff.room, &event),
+            Event::Message(_) | Event::Signal(_) => match dm_members(event.room()) {
+                Some((a, b)) => self.deliver_dm(event.room(), a, b, &event),
+                None => self.deliver_room(event.room(), &event),
+            },
         }
     }
 

@@ -1,13 +1,16 @@
-//! The embedded in-memory channel layer (one process).
+//! The embedded in-memory channel layer (one process, `--in-memory`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use confab_protocol::{Member, Message, Presence};
+use confab_protocol::{Json, Member, Message, Presence};
 use rand::Rng;
 
-use super::{ChannelLayer, Event, EventSink, History, HistoryQuery, Payload, StoredMessage};
+use super::{
+    ChannelLayer, Event, EventSink, History, HistoryQuery, Page, Payload, Publication, Retention,
+    Stored, StoredMessage,
+};
 use crate::clock::now_ms;
 use crate::error::Result;
 
@@ -17,13 +20,66 @@ struct Room {
     history: VecDeque<Arc<StoredMessage>>,
     /// user id → (member, connection count)
     present: HashMap<String, (Member, usize)>,
+    /// user id → their state in this room (kept when they leave).
+    states: HashMap<String, Json>,
+    /// client message id → (offset, ts) of its message.
+    cids: HashMap<String, (u64, u64)>,
+    /// The ids in `cids`, oldest first, to forget them in order.
+    cid_order: VecDeque<String>,
 }
 
 impl Room {
+    /// A present member as others see them here: with their room state.
+    fn with_state(&self, member: &Member) -> Member {
+        Member {
+            state: self.states.get(&member.id).cloned(),
+            ..member.clone()
+        }
+    }
+
     fn members(&self) -> Vec<Member> {
-        let mut v: Vec<Member> = self.present.values().map(|(m, _)| m.clone()).collect();
+        let mut v: Vec<Member> = self
+            .present
+            .values()
+            .map(|(m, _)| self.with_state(m))
+            .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
+    }
+
+    /// Drops messages past the retention (count, then age) and the client
+    /// ids it no longer needs.
+    fn trim(&mut self, retention: &Retention, now: u64) {
+        while self.history.len() > retention.messages {
+            self.history.pop_front();
+        }
+        let oldest_ts = retention.oldest_ts(now);
+        while self.history.front().is_some_and(|m| m.msg.ts < oldest_ts) {
+            self.history.pop_front();
+        }
+        let oldest_kept = self.history.front().map_or(self.head + 1, |m| m.msg.offset);
+        while let Some(cid) = self.cid_order.front() {
+            let Some(&(offset, ts)) = self.cids.get(cid) else {
+                self.cid_order.pop_front();
+                continue;
+            };
+            if !retention.forgets_cid(offset, ts, oldest_kept, now) {
+                break;
+            }
+            self.cids.remove(cid);
+            self.cid_order.pop_front();
+        }
+    }
+
+    /// The kept messages a client may still see at `now` (within the TTL).
+    fn visible(
+        &self,
+        retention: &Retention,
+        now: u64,
+    ) -> std::collections::vec_deque::Iter<'_, Arc<StoredMessage>> {
+        let oldest_ts = retention.oldest_ts(now);
+        let skip = self.history.partition_point(|m| m.msg.ts < oldest_ts);
+        self.history.range(skip..)
     }
 }
 
@@ -32,15 +88,15 @@ impl Room {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use confab_server::layer::{EventSink, Event, MemoryLayer};
+/// use confab_server::layer::{EventSink, Event, MemoryLayer, Retention};
 /// struct Ignore;
 /// impl EventSink for Ignore { fn deliver(&self, _: Event) {} }
-/// let layer = MemoryLayer::new(100, Arc::new(Ignore));
+/// let layer = MemoryLayer::new(Retention::messages(100), Arc::new(Ignore));
 /// assert!(!layer.epoch().is_empty());
 /// ```
 pub struct MemoryLayer {
     epoch: String,
-    history_size: usize,
+    retention: Retention,
     /// One lock per room, so a busy room does not hold up the others.
     rooms: RwLock<HashMap<String, Mutex<Room>>>,
     sink: Arc<dyn EventSink>,
@@ -55,11 +111,11 @@ impl std::fmt::Debug for MemoryLayer {
 }
 
 impl MemoryLayer {
-    /// A layer keeping `history_size` messages per room and delivering to `sink`.
-    pub fn new(history_size: usize, sink: Arc<dyn EventSink>) -> Self {
+    /// A layer keeping what `retention` says and delivering to `sink`.
+    pub fn new(retention: Retention, sink: Arc<dyn EventSink>) -> Self {
         Self {
             epoch: format!("{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff),
-            history_size: history_size.max(1),
+            retention,
             rooms: RwLock::new(HashMap::new()),
             sink,
         }
@@ -68,6 +124,14 @@ impl MemoryLayer {
     /// This process's history epoch.
     pub fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    /// Member states kept elsewhere (the durable store) at start:
+    /// `(room, user, state)`.
+    pub(crate) fn preload_states(&self, states: Vec<(String, String, Json)>) {
+        for (room, user, state) in states {
+            self.with_room(&room, true, |r| r.states.insert(user, state));
+        }
     }
 
     /// Runs `f` on the room (creating it when `create`), holding the map's
@@ -88,12 +152,12 @@ impl MemoryLayer {
         Some(f(r.get_mut().unwrap_or_else(PoisonError::into_inner)))
     }
 
-    /// Forgets a room without members or history.
+    /// Forgets a room without members, history or member states.
     fn drop_if_empty(&self, room: &str) {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         if rooms.get_mut(room).is_some_and(|r| {
             let r = r.get_mut().unwrap_or_else(PoisonError::into_inner);
-            r.present.is_empty() && r.history.is_empty()
+            r.present.is_empty() && r.history.is_empty() && r.states.is_empty()
         }) {
             rooms.remove(room);
         }
@@ -106,36 +170,49 @@ impl MemoryLayer {
 
 #[async_trait]
 impl ChannelLayer for MemoryLayer {
-    async fn publish(
-        &self,
-        room: &str,
-        from: &Member,
-        payload: Payload,
-    ) -> Result<Arc<StoredMessage>> {
-        let stored = self.with_room(room, true, |r| {
+    async fn publish(&self, p: Publication<'_>) -> Result<Stored> {
+        let retention = self.retention;
+        let stored = self.with_room(p.room, true, |r| {
+            let now = now_ms();
+            if let Some(&(offset, ts)) = p.cid.and_then(|c| r.cids.get(c)) {
+                return Stored {
+                    offset,
+                    ts,
+                    fresh: false,
+                };
+            }
             r.head += 1;
             let stored = Arc::new(StoredMessage::new(Message {
-                room: room.to_owned(),
+                room: p.room.to_owned(),
                 offset: r.head,
-                from: from.clone(),
-                ts: now_ms(),
-                payload,
-                cid: None,
+                from: p.from.clone(),
+                ts: now,
+                payload: p.payload,
+                cid: p.cid.map(str::to_owned),
             }));
-            if r.history.len() >= self.history_size {
-                r.history.pop_front();
+            if let Some(cid) = p.cid {
+                r.cids.insert(cid.to_owned(), (r.head, now));
+                r.cid_order.push_back(cid.to_owned());
             }
             r.history.push_back(stored.clone());
+            r.trim(&retention, now);
             // Delivered under the room's lock so offsets arrive in order.
-            self.sink.deliver(Event::Message(stored.clone()));
-            stored
+            self.sink.deliver(Event::Message(stored));
+            Stored {
+                offset: r.head,
+                ts: now,
+                fresh: true,
+            }
         });
         stored.ok_or_else(|| crate::Error::Internal("room vanished".into()))
     }
 
     async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History> {
+        let retention = self.retention;
         let (head, recovered, messages) = self
             .with_room(room, false, |r| {
+                let now = now_ms();
+                r.trim(&retention, now);
                 let head = r.head;
                 let oldest = r.history.front().map_or(head + 1, |m| m.msg.offset);
                 // Exact resume: same epoch, not ahead of us, nothing after it
@@ -148,7 +225,7 @@ impl ChannelLayer for MemoryLayer {
                         }
                     }
                 }
-                (head, false, query.newest(r.history.iter().rev()))
+                (head, false, query.newest(r.visible(&retention, now).rev()))
             })
             .unwrap_or_else(|| {
                 // An unknown room is empty: resuming from 0 in this epoch is exact.
@@ -164,6 +241,59 @@ impl ChannelLayer for MemoryLayer {
         })
     }
 
+    async fn page(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        let retention = self.retention;
+        let query = HistoryQuery {
+            since: None,
+            limit,
+            max_bytes,
+        };
+        let page = self.with_room(room, false, |r| {
+            let visible: Vec<&Arc<StoredMessage>> = r.visible(&retention, now_ms()).collect();
+            let end = before.map_or(visible.len(), |b| {
+                visible.partition_point(|m| m.msg.offset < b)
+            });
+            let messages = query.newest(visible[..end].iter().rev().copied());
+            let more = messages.first().is_some_and(|first| {
+                visible
+                    .first()
+                    .is_some_and(|o| o.msg.offset < first.msg.offset)
+            });
+            Page { messages, more }
+        });
+        Ok(page.unwrap_or_default())
+    }
+
+    async fn signal(&self, room: &str, from: &Member, payload: Payload) -> Result<()> {
+        self.sink
+            .deliver(Event::signal(room.to_owned(), from.clone(), payload));
+        Ok(())
+    }
+
+    async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()> {
+        self.with_room(room, true, |r| {
+            let changed = match &state {
+                Some(s) => r.states.insert(user_id.to_owned(), s.clone()).as_ref() != Some(s),
+                None => r.states.remove(user_id).is_some(),
+            };
+            if let (true, Some((member, _))) = (changed, r.present.get(user_id)) {
+                let member = r.with_state(member);
+                self.presence(Presence {
+                    room: room.to_owned(),
+                    updates: vec![member],
+                    ..Presence::default()
+                });
+            }
+        });
+        Ok(())
+    }
+
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
         let members = self.with_room(room, true, |r| {
             let entry = r
@@ -172,9 +302,10 @@ impl ChannelLayer for MemoryLayer {
                 .or_insert_with(|| (member.clone(), 0));
             entry.1 += 1;
             if entry.1 == 1 {
+                let joined = r.with_state(member);
                 self.presence(Presence {
                     room: room.to_owned(),
-                    joins: vec![member.clone()],
+                    joins: vec![joined],
                     ..Presence::default()
                 });
             }
@@ -211,9 +342,10 @@ impl ChannelLayer for MemoryLayer {
             if let Some(entry) = r.present.get_mut(&member.id) {
                 if entry.0 != *member {
                     entry.0 = member.clone();
+                    let updated = r.with_state(member);
                     self.presence(Presence {
                         room: room.to_owned(),
-                        updates: vec![member.clone()],
+                        updates: vec![updated],
                         ..Presence::default()
                     });
                 }

@@ -16,7 +16,7 @@ mod redis;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use confab_protocol::{Member, Position};
+use confab_protocol::{Json, Member, Position};
 
 pub use self::redis::RedisLayer;
 pub use durable::DurableLayer;
@@ -86,6 +86,83 @@ impl HistoryQuery<'_> {
     }
 }
 
+/// A message to store ([`ChannelLayer::publish`]).
+#[derive(Debug, Clone)]
+pub struct Publication<'a> {
+    /// Its room.
+    pub room: &'a str,
+    /// Its sender.
+    pub from: &'a Member,
+    /// Its payload.
+    pub payload: Payload,
+    /// The client's message id, for exactly-once publishing.
+    pub cid: Option<&'a str>,
+}
+
+/// Where [`ChannelLayer::publish`] stored a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Its offset.
+    pub offset: u64,
+    /// Its server timestamp (ms).
+    pub ts: u64,
+    /// False when the `cid` was seen: this is the first publication's place
+    /// and nothing was stored now.
+    pub fresh: bool,
+}
+
+/// Answer of [`ChannelLayer::page`].
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Messages, oldest first.
+    pub messages: Vec<Arc<StoredMessage>>,
+    /// Whether older messages are still kept.
+    pub more: bool,
+}
+
+/// How long a layer keeps what it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Messages kept per room (`--history-size`).
+    pub messages: usize,
+    /// Messages older than this are no longer returned and are removed
+    /// (`--history-ttl`; `None`: kept until `messages` pushes them out).
+    pub ttl: Option<std::time::Duration>,
+    /// A client message id is remembered at least this long, and as long
+    /// as its message is kept (`--dedup-window`).
+    pub dedup_window: std::time::Duration,
+}
+
+impl Retention {
+    /// The default dedup window (5 minutes).
+    pub const DEDUP_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+
+    /// `messages` per room, no TTL, the default dedup window.
+    pub fn messages(messages: usize) -> Self {
+        Self {
+            messages: messages.max(1),
+            ttl: None,
+            dedup_window: Self::DEDUP_WINDOW,
+        }
+    }
+
+    /// The oldest server timestamp (ms) a message may have to be returned at
+    /// `now` (0 without a TTL).
+    pub fn oldest_ts(&self, now: u64) -> u64 {
+        self.ttl.map_or(0, |t| {
+            now.saturating_sub(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+        })
+    }
+
+    /// Whether a client id for a message at `offset`, stored at `ts`, may be
+    /// forgotten at `now`: out of the window and its message no longer kept
+    /// (older than `oldest_kept`).
+    pub fn forgets_cid(&self, offset: u64, ts: u64, oldest_kept: u64, now: u64) -> bool {
+        let window = u64::try_from(self.dedup_window.as_millis()).unwrap_or(u64::MAX);
+        offset < oldest_kept && ts.saturating_add(window) < now
+    }
+}
+
 /// Answer of [`ChannelLayer::history`].
 #[derive(Debug, Clone)]
 pub struct History {
@@ -103,19 +180,38 @@ pub struct History {
 /// fallible so a networked backend can report [`crate::Error::Unavailable`].
 #[async_trait]
 pub trait ChannelLayer: Send + Sync + 'static {
-    /// Stores `payload` as the next message of `room` (assigning its offset
-    /// and server timestamp), delivers it to every node, and returns it.
-    async fn publish(
-        &self,
-        room: &str,
-        from: &Member,
-        payload: Payload,
-    ) -> Result<Arc<StoredMessage>>;
+    /// Stores a message as the next of its room (assigning its offset and
+    /// server timestamp) and delivers it to every node; returns its place.
+    /// A publication whose `cid` the room has seen within the dedup window
+    /// is not stored or delivered again: the first one's place comes back
+    /// (`fresh: false`). The check and the append are one atomic step.
+    async fn publish(&self, publication: Publication<'_>) -> Result<Stored>;
 
     /// Messages after `query.since` (`recovered: true` when the gap can be
     /// filled exactly, within `query.max_bytes`), else the newest messages,
     /// at most `query.limit` and `query.max_bytes` of them (at least one).
     async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History>;
+
+    /// The messages of `room` with offsets below `before` (default: all),
+    /// newest ones first chosen, at most `limit` and `max_bytes` (at least
+    /// one), returned oldest first; `more` when older ones are still kept.
+    async fn page(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page>;
+
+    /// Delivers an ephemeral message to the room's current members on
+    /// every node: not stored, no offset.
+    async fn signal(&self, room: &str, from: &Member, payload: Payload) -> Result<()>;
+
+    /// Sets (or with `None` clears) `user_id`'s state in `room` (last
+    /// writer wins). It is kept while the room exists, shown with the
+    /// member in member lists while they are present, and a present
+    /// member's change is delivered as an `updates` diff.
+    async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()>;
 
     /// Adds one connection of `member` to the room's presence; the user
     /// joins (a diff is delivered) with their first connection. Returns the

@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use confab_protocol::{Member, Presence};
+use confab_protocol::{Member, Presence, RawPayload, Signal};
+use serde_json::value::RawValue;
 
 use super::json;
 use crate::error::{Error, Result};
@@ -26,6 +27,8 @@ pub(super) enum Frame {
     Presence(Presence),
     /// `r<member JSON>`: a user renamed themselves (on their user channel).
     Renamed(Member),
+    /// `s<signal JSON>`: an ephemeral message (`{"room","from","payload"}`).
+    Signal(Signal<RawPayload>),
 }
 
 impl Frame {
@@ -52,8 +55,21 @@ impl Frame {
             b'r' => serde_json::from_slice(body)
                 .map(Self::Renamed)
                 .map_err(corrupt),
+            b's' => serde_json::from_slice(body)
+                .map(Self::Signal)
+                .map_err(corrupt),
             _ => Err(unknown()),
         }
+    }
+
+    /// The signal frame.
+    pub(super) fn signal(room: &str, from: &Member, payload: &RawValue) -> String {
+        format!(
+            "s{{\"room\":{},\"from\":{},\"payload\":{}}}",
+            json(&room),
+            json(from),
+            payload.get()
+        )
     }
 
     /// The rename notice for `member`.
@@ -80,6 +96,15 @@ mod tests {
         let p = br#"p{"room":"lobby","leaves":[{"id":"u","name":"U"}]}"#;
         assert!(matches!(Frame::parse(p), Ok(Frame::Presence(d)) if d.leaves.len() == 1));
         let member = Member::new("u", "Ü");
+        let payload = RawValue::from_string(r#"{"typing":true}"#.into()).unwrap();
+        let s = Frame::signal("lobby", &member, &payload);
+        match Frame::parse(s.as_bytes()) {
+            Ok(Frame::Signal(sig)) => {
+                assert_eq!((sig.room.as_str(), sig.from.name.as_str()), ("lobby", "Ü"));
+                assert_eq!(sig.payload.get(), r#"{"typing":true}"#);
+            }
+            other => panic!("{other:?}"),
+        }
         let r = Frame::renamed(&member);
         assert!(matches!(Frame::parse(r.as_bytes()), Ok(Frame::Renamed(m)) if m == member));
         for bad in [&b""[..], b"x{}", b"mno-bar", b"p{", b"m|{"] {

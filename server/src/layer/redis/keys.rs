@@ -22,6 +22,18 @@ impl Keys {
     pub(super) fn user_channel(&self, user: &str) -> String {
         format!("{}:u:{user}", self.0)
     }
+    /// Client message id → `offset|ts` (exactly-once publishing).
+    pub(super) fn cids(&self, room: &str) -> String {
+        format!("{}:cid:{room}", self.0)
+    }
+    /// Client message id → its time, to forget old ids in order.
+    pub(super) fn cid_times(&self, room: &str) -> String {
+        format!("{}:cidt:{room}", self.0)
+    }
+    /// User → their state JSON in the room (kept while they are away).
+    pub(super) fn states(&self, room: &str) -> String {
+        format!("{}:ps:{room}", self.0)
+    }
     pub(super) fn members(&self, room: &str) -> String {
         format!("{}:pm:{room}", self.0)
     }

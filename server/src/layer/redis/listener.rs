@@ -392,6 +392,10 @@ impl Listener {
             Ok(Frame::Message { epoch, message }) => (epoch, message),
             Ok(Frame::Presence(diff)) => return self.shared.sink.deliver(Event::presence(diff)),
             Ok(Frame::Renamed(member)) => return self.renamed_elsewhere(member),
+            Ok(Frame::Signal(s)) => {
+                let event = Event::signal(s.room, s.from, std::sync::Arc::from(s.payload));
+                return self.shared.sink.deliver(event);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "bad pub/sub frame from redis");
                 return;

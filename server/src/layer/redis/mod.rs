@@ -48,13 +48,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use confab_protocol::{Member, Message};
+use confab_protocol::{Json, Member};
 use rand::Rng;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{ChannelLayer, EventSink, History, HistoryQuery, Payload, StoredMessage};
+use super::{ChannelLayer, EventSink, History, HistoryQuery, Page, Payload, Publication, Stored};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -93,6 +93,11 @@ fn redis_backoff(attempt: u32) -> Duration {
 
 fn new_epoch() -> String {
     format!("r{:011x}", rand::rng().random::<u64>() & 0xfff_ffff_ffff)
+}
+
+/// A duration in whole milliseconds (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn listener_stopped() -> Error {
@@ -178,7 +183,7 @@ impl RedisLayer {
             node,
             sink,
             metrics,
-            history_size: config.history_size.max(1),
+            retention: config.retention(),
             ttl,
             scripts: Scripts::new(),
             local: Mutex::new(Local::default()),
@@ -253,39 +258,43 @@ impl RedisLayer {
 
 #[async_trait]
 impl ChannelLayer for RedisLayer {
-    async fn publish(
-        &self,
-        room: &str,
-        from: &Member,
-        payload: Payload,
-    ) -> Result<Arc<StoredMessage>> {
+    async fn publish(&self, p: Publication<'_>) -> Result<Stored> {
         let s = &self.shared;
         let ts = now_ms();
-        let head = format!("{{\"room\":{},\"offset\":", json(&room));
+        let head = format!("{{\"room\":{},\"offset\":", json(&p.room));
+        let cid = p
+            .cid
+            .map_or_else(String::new, |c| format!(",\"cid\":{}", json(&c)));
         let rest = format!(
-            ",\"from\":{},\"ts\":{ts},\"payload\":{}}}",
-            json(from),
-            payload.get()
+            ",\"from\":{},\"ts\":{ts},\"payload\":{}{cid}}}",
+            json(p.from),
+            p.payload.get()
         );
         let mut inv = s.scripts.publish.prepare_invoke();
         inv.key(s.keys.epoch())
-            .key(s.keys.head(room))
-            .key(s.keys.stream(room));
-        for ch in s.keys.message_channels(room) {
+            .key(s.keys.head(p.room))
+            .key(s.keys.stream(p.room))
+            .key(s.keys.cids(p.room))
+            .key(s.keys.cid_times(p.room));
+        for ch in s.keys.message_channels(p.room) {
             inv.key(ch);
         }
-        inv.arg(new_epoch()).arg(head).arg(rest).arg(s.history_size);
+        inv.arg(new_epoch())
+            .arg(head)
+            .arg(rest)
+            .arg(s.retention.messages)
+            .arg(p.cid.unwrap_or(""))
+            .arg(ts)
+            .arg(millis(s.retention.dedup_window))
+            .arg(s.retention.ttl.map_or(0, millis));
         let mut conn = s.conn.clone();
-        let (offset, _epoch): (u64, String) =
+        let (offset, _epoch, ts, fresh): (u64, String, u64, u8) =
             (s.call("publish", inv.invoke_async(&mut conn)).await).map_err(Error::sent)?;
-        Ok(Arc::new(StoredMessage::new(Message {
-            room: room.to_owned(),
+        Ok(Stored {
             offset,
-            from: from.clone(),
             ts,
-            payload,
-            cid: None,
-        })))
+            fresh: fresh == 1,
+        })
     }
 
     async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History> {
@@ -299,7 +308,8 @@ impl ChannelLayer for RedisLayer {
             .arg(since.map_or("", |p| p.epoch.as_str()))
             .arg(since.map_or(0, |p| p.offset))
             .arg(query.limit.max(1))
-            .arg(query.max_bytes);
+            .arg(query.max_bytes)
+            .arg(s.retention.oldest_ts(now_ms()));
         let mut conn = s.conn.clone();
         let (epoch, head, recovered, rows): (String, u64, u8, Vec<(String, Vec<String>)>) =
             s.call("history", inv.invoke_async(&mut conn)).await?;
@@ -320,11 +330,65 @@ impl ChannelLayer for RedisLayer {
         })
     }
 
+    async fn page(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        let s = &self.shared;
+        let newest = match before {
+            None => "+".to_owned(),
+            Some(0 | 1) => return Ok(Page::default()),
+            Some(b) => format!("{}-1", b - 1),
+        };
+        let mut inv = s.scripts.page.prepare_invoke();
+        inv.key(s.keys.stream(room))
+            .arg(newest)
+            .arg(limit.max(1))
+            .arg(max_bytes)
+            .arg(s.retention.oldest_ts(now_ms()));
+        let mut conn = s.conn.clone();
+        let (more, rows): (u8, Vec<(String, Vec<String>)>) =
+            s.call("history page", inv.invoke_async(&mut conn)).await?;
+        let mut messages = rows
+            .iter()
+            .map(|(_, f)| decode_entry(f))
+            .collect::<Result<Vec<_>>>()?;
+        messages.reverse();
+        Ok(Page {
+            messages,
+            more: more == 1,
+        })
+    }
+
+    async fn signal(&self, room: &str, from: &Member, payload: Payload) -> Result<()> {
+        let s = &self.shared;
+        let frame = Frame::signal(room, from, &payload);
+        for channel in s.keys.message_channels(room) {
+            let mut conn = s.conn.clone();
+            s.call(
+                "signal",
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(&frame)
+                    .query_async::<i64>(&mut conn),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()> {
+        self.shared.set_state(room, user_id, state.as_ref()).await
+    }
+
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
         // Direct messages to this user reach this node while it is in a room.
         self.sub(self.shared.keys.user_channel(&member.id), None)
             .await?;
-        let raw = match self.shared.join_script(room, member, 1).await {
+        let members = match self.shared.join_script(room, member, 1).await {
             Ok(r) => r,
             Err(e) => {
                 self.unsub(self.shared.keys.user_channel(&member.id));
@@ -344,11 +408,6 @@ impl ChannelLayer for RedisLayer {
                 .or_insert_with(|| (member.clone(), 0));
             e.1 += 1;
         }
-        let mut members: Vec<Member> = raw
-            .iter()
-            .filter_map(|m| serde_json::from_str(m).ok())
-            .collect();
-        members.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(members)
     }
 
@@ -401,20 +460,18 @@ impl ChannelLayer for RedisLayer {
     async fn members(&self, room: &str) -> Result<Vec<Member>> {
         let s = &self.shared;
         let mut conn = s.conn.clone();
-        let raw: Vec<String> = s
+        let (members, states): (Vec<String>, Vec<String>) = s
             .call(
                 "members",
-                redis::cmd("HVALS")
+                redis::pipe()
+                    .cmd("HVALS")
                     .arg(s.keys.members(room))
+                    .cmd("HGETALL")
+                    .arg(s.keys.states(room))
                     .query_async(&mut conn),
             )
             .await?;
-        let mut members: Vec<Member> = raw
-            .iter()
-            .filter_map(|m| serde_json::from_str(m).ok())
-            .collect();
-        members.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(members)
+        Ok(presence::with_states(&members, &states))
     }
 
     async fn subscribe(&self, room: &str) -> Result<()> {

@@ -3,7 +3,7 @@
 //! Redis lost it or another node reaped this one. Every node refreshes its
 //! score in `P:nodes`; any node reaps a node silent for the presence TTL.
 
-use confab_protocol::{Member, Presence};
+use confab_protocol::{Json, Member, Presence};
 
 use super::json;
 use super::shared::Shared;
@@ -16,17 +16,13 @@ impl Shared {
         if let Some(e) = (self.local().presence).get_mut(&(room.to_owned(), member.id.clone())) {
             e.0 = member.clone();
         }
-        let diff = json(&Presence {
-            room: room.to_owned(),
-            updates: vec![member.clone()],
-            ..Presence::default()
-        });
         let mut inv = self.scripts.update.prepare_invoke();
         inv.key(self.keys.members(room))
             .key(self.keys.room_channel(room))
+            .key(self.keys.states(room))
             .arg(&member.id)
             .arg(json(member))
-            .arg(diff);
+            .arg(diff_prefix(room, "updates"));
         let mut conn = self.conn.clone();
         self.call("presence update", inv.invoke_async::<i64>(&mut conn))
             .await
@@ -38,28 +34,47 @@ impl Shared {
         room: &str,
         member: &Member,
         n: u64,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<Member>> {
         let k = &self.keys;
-        let diff = json(&Presence {
-            room: room.to_owned(),
-            joins: vec![member.clone()],
-            ..Presence::default()
-        });
         let mut inv = self.scripts.join.prepare_invoke();
         inv.key(k.members(room))
             .key(k.counts(room))
             .key(k.node_counts(room))
             .key(k.node_rooms(&self.node))
             .key(k.room_channel(room))
+            .key(k.states(room))
             .arg(&member.id)
             .arg(&self.node)
             .arg(json(member))
             .arg(room)
             .arg(n)
-            .arg(diff);
+            .arg(diff_prefix(room, "joins"));
         let mut conn = self.conn.clone();
-        self.call("presence join", inv.invoke_async(&mut conn))
+        let (members, states): (Vec<String>, Vec<String>) = self
+            .call("presence join", inv.invoke_async(&mut conn))
+            .await?;
+        Ok(with_states(&members, &states))
+    }
+
+    /// Sets (`None`: clears) a user's state in `room`; a present member's
+    /// change goes out as an `updates` diff.
+    pub(super) async fn set_state(
+        &self,
+        room: &str,
+        user_id: &str,
+        state: Option<&Json>,
+    ) -> Result<()> {
+        let mut inv = self.scripts.state.prepare_invoke();
+        inv.key(self.keys.members(room))
+            .key(self.keys.states(room))
+            .key(self.keys.room_channel(room))
+            .arg(user_id)
+            .arg(state.map_or("", Json::text))
+            .arg(diff_prefix(room, "updates"));
+        let mut conn = self.conn.clone();
+        self.call("member state", inv.invoke_async::<i64>(&mut conn))
             .await
+            .map(drop)
     }
 
     async fn restore_script(&self, room: &str, member: &Member, n: u64) -> Result<()> {
@@ -175,4 +190,29 @@ impl Shared {
         }
         Ok(())
     }
+}
+
+/// A presence diff's JSON up to its member list, `{"room":R,"<list>":[`;
+/// the scripts add the member (with its room state) and `]}`.
+fn diff_prefix(room: &str, list: &str) -> String {
+    format!("{{\"room\":{},\"{list}\":[", json(&room))
+}
+
+/// Members from their stored JSON, each with their state from `states`
+/// (`[user, state, user, state, …]`, as HGETALL answers), sorted by id.
+pub(super) fn with_states(members: &[String], states: &[String]) -> Vec<Member> {
+    let states: std::collections::HashMap<&str, &str> = states
+        .chunks_exact(2)
+        .map(|kv| (kv[0].as_str(), kv[1].as_str()))
+        .collect();
+    let mut out: Vec<Member> = members
+        .iter()
+        .filter_map(|m| serde_json::from_str::<Member>(m).ok())
+        .map(|mut m| {
+            m.state = states.get(m.id.as_str()).and_then(|s| Json::parse(s).ok());
+            m
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
 }

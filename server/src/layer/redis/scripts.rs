@@ -11,6 +11,8 @@ pub(super) struct Scripts {
     pub(super) update: Script,
     pub(super) restore: Script,
     pub(super) reap: Script,
+    pub(super) page: Script,
+    pub(super) state: Script,
 }
 
 impl Scripts {
@@ -23,6 +25,8 @@ impl Scripts {
             update: Script::new(include_str!("lua/update.lua")),
             restore: Script::new(include_str!("lua/restore.lua")),
             reap: Script::new(include_str!("lua/reap.lua")),
+            page: Script::new(include_str!("lua/page.lua")),
+            state: Script::new(include_str!("lua/state.lua")),
         }
     }
 }

@@ -18,6 +18,7 @@ use super::OP_TIMEOUT;
 use crate::error::{Error, Result};
 use crate::fanout::{EventSink, StoredMessage};
 use crate::layer::decode_stored;
+use crate::layer::Retention;
 use crate::metrics::Metrics;
 
 /// This node's own presence, the truth it restores Redis from.
@@ -36,7 +37,7 @@ pub(super) struct Shared {
     pub(super) node: String,
     pub(super) sink: Arc<dyn EventSink>,
     pub(super) metrics: Arc<Metrics>,
-    pub(super) history_size: usize,
+    pub(super) retention: Retention,
     pub(super) ttl: Duration,
     pub(super) scripts: Scripts,
     pub(super) local: Mutex<Local>,
