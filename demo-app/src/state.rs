@@ -550,7 +550,8 @@ impl ChatState {
         self.is_my_id(&from.id)
     }
 
-    fn is_my_id(&self, id: &str) -> bool {
+    /// Whether `id` is (or was) this browser's user.
+    pub fn is_my_id(&self, id: &str) -> bool {
         self.me.as_ref().is_some_and(|me| me.id == id) || self.own_ids.iter().any(|o| o == id)
     }
 

@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use super::{ChatHeader, Composer, ConnectionStatus, DicePanel, MessageList};
+use super::{ChatHeader, Composer, ConnectionStatus, DicePanel, MessageList, TypingIndicator};
 use crate::hooks::{use_chat, use_room};
 use crate::state::{ConvKey, Link};
 
@@ -17,6 +17,19 @@ pub fn ChatPane(props: &ChatPaneProps) -> Html {
     let chat = use_chat();
     let conversation = use_room(props.conv.clone());
     let error = chat.state.error.clone();
+    // What is on screen is read: the reducer moves my read offset, this
+    // tells the room (my other devices, others' "Seen by").
+    let read = conversation.as_ref().map_or(0, |c| c.read);
+    {
+        let (conn, conv) = (chat.conn.clone(), props.conv.clone());
+        let on_screen = !chat.state.list_open && chat.state.link == Link::Open;
+        use_effect_with((read, on_screen), move |(read, on_screen)| {
+            if *on_screen && *read > 0 {
+                conn.mark_read(&conv, *read);
+            }
+            || ()
+        });
+    }
     html! {
         <main class="chat" aria-label="Conversation">
             <ChatHeader conv={props.conv.clone()} />
@@ -35,6 +48,7 @@ pub fn ChatPane(props: &ChatPaneProps) -> Html {
             if props.conv == ConvKey::Game {
                 <DicePanel />
             } else {
+                <TypingIndicator conv={props.conv.clone()} />
                 <Composer conv={props.conv.clone()} />
             }
         </main>
