@@ -103,6 +103,31 @@ pub fn server_url(path: &str) -> String {
     format!("{}://{host}{path}", if secure { "wss" } else { "ws" })
 }
 
+/// The SDK options: the page's server, `name` for the first connection
+/// (reconnects use the current one), the saved guest token if any (a
+/// reloaded page is the same person).
+pub fn client_options(name: &str) -> sdk::ClientOptions {
+    let mut options = sdk::ClientOptions::new(server_url("/ws"))
+        .name(name)
+        .ack_timeout(ACK_TIMEOUT);
+    if let Some(token) = crate::storage::load_guest_token() {
+        options = options.guest_token(token);
+    }
+    options
+}
+
+/// A room named by the page's address (`…/#random`), if valid (not a DM
+/// room: those are opened by person).
+fn room_in_address() -> Option<String> {
+    let hash = web_sys::window()?.location().hash().ok()?;
+    let name = hash.strip_prefix('#')?;
+    (!name.is_empty()
+        && confab_protocol::validate_room_name(name).is_ok()
+        && confab_protocol::dm_members(name).is_none()
+        && name != DICE_ROOM)
+        .then(|| name.to_owned())
+}
+
 fn next_local_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -200,17 +225,11 @@ impl PartialEq for Connection {
 }
 
 impl Connection {
-    /// Connects as `name` (as the guest of the saved guest token, if any:
-    /// a reloaded page is the same person) and joins the lobby; every
-    /// change is reported through `dispatch`.
-    pub fn start(name: &str, dispatch: Callback<Action>) -> Self {
-        let mut options = sdk::ClientOptions::new(server_url("/ws"))
-            .name(name)
-            .ack_timeout(ACK_TIMEOUT);
-        if let Some(token) = crate::storage::load_guest_token() {
-            options = options.guest_token(token);
-        }
-        let client = sdk::Client::connect(options);
+    /// Drives the chat state from `client` (connected by the
+    /// `ConfabProvider`) and joins the lobby, and the room the page's
+    /// address names (`#room`), which is then shown; every change is
+    /// reported through `dispatch`.
+    pub fn start(client: sdk::Client, dispatch: Callback<Action>) -> Self {
         let inner = Rc::new(Inner {
             client,
             dispatch,
@@ -224,6 +243,10 @@ impl Connection {
         *inner.events.borrow_mut() = Some(events);
         let conn = Self { inner };
         conn.join(LOBBY);
+        if let Some(room) = room_in_address() {
+            conn.join(&room);
+            conn.inner.dispatch.emit(Action::Open(ConvKey::Room(room)));
+        }
         conn
     }
 
@@ -542,7 +565,11 @@ fn room_listener(inner: Weak<Inner>, name: String) -> impl Fn(&RoomEvent) + 'sta
                 members: Vec::new(),
             }),
             // The SDK routes a refused (re-)join here, not to ClientEvent::Error,
-            // and does not ask again for an `unauthorized` room.
+            // and does not ask again for a room refused for good (no grant).
+            RoomEvent::Error(e) if e.is_final_refusal() => dispatch.emit(Action::Refused {
+                room: name.clone(),
+                code: e.code().to_owned(),
+            }),
             RoomEvent::Error(e) => {
                 dispatch.emit(Action::Error(Some(format!("could not join {name}: {e}"))));
             }

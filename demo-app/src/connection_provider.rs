@@ -1,9 +1,12 @@
 //! The component that owns the SDK connection and the chat state, and
-//! shares both through a context (Yew's `contexts` example).
+//! shares both through a context (Yew's `contexts` example). The SDK
+//! client itself comes from `confab-yew`'s [`ConfabProvider`] (connect on
+//! mount, close on unmount, `use_client`); this adds the demo's state.
 
+use confab_yew::{use_client, ConfabProvider, Options};
 use yew::prelude::*;
 
-use crate::connection::Connection;
+use crate::connection::{client_options, Connection};
 use crate::hooks::ChatContext;
 use crate::state::{now_ms, ChatState};
 
@@ -19,13 +22,33 @@ pub struct ConnectionProviderProps {
 /// Connects once on mount (as `name`) and closes the connection on unmount.
 #[component]
 pub fn ConnectionProvider(props: &ConnectionProviderProps) -> Html {
+    // `()` deps: a later /name renames over the same connection.
+    let options = {
+        let name = props.name.clone();
+        use_memo((), move |_| Options::new(client_options(&name)))
+    };
+    html! {
+        <ConfabProvider options={(*options).clone()}>
+            <ChatProvider>{ props.children.clone() }</ChatProvider>
+        </ConfabProvider>
+    }
+}
+
+/// Props of [`ChatProvider`].
+#[derive(Properties, PartialEq)]
+struct ChatProviderProps {
+    children: Html,
+}
+
+/// The chat state, fed by the client of the enclosing `ConfabProvider`.
+#[component]
+fn ChatProvider(props: &ChatProviderProps) -> Html {
+    let client = use_client();
     let state = use_reducer(|| ChatState::new(now_ms()));
     let conn = {
         let dispatcher = state.dispatcher();
-        let name = props.name.clone();
-        // `()` deps: a later /name renames over the same connection.
         use_memo((), move |_| {
-            Connection::start(&name, dispatcher.to_callback())
+            Connection::start(client, dispatcher.to_callback())
         })
     };
     let context = ChatContext {

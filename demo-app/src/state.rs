@@ -197,11 +197,14 @@ pub struct Conversation {
     pub opened_at: f64,
     /// Dice game status text, for [`ConvKey::Game`].
     pub game_status: Option<String>,
+    /// The server refused this room (no grant): why, in plain words.
+    pub refused: Option<String>,
 }
 
 impl Conversation {
     fn new(key: ConvKey, now: f64) -> Self {
         Self {
+            refused: None,
             key,
             lines: Vec::new(),
             unread: 0,
@@ -485,6 +488,13 @@ pub enum Action {
     },
     /// Asking for older messages failed (it may be asked again).
     OlderFailed(ConvKey),
+    /// The server refused to let us into a room, for good (no grant).
+    Refused {
+        /// Room.
+        room: String,
+        /// The error code (`forbidden`, `unauthorized`, `hook_denied`).
+        code: String,
+    },
     /// Show a conversation (creating it if needed) and mark it read.
     Open(ConvKey),
     /// The search box text.
@@ -631,6 +641,8 @@ impl ChatState {
             .iter()
             .map(Rc::as_ref)
             .filter(|c| !matches!(c.key, ConvKey::Dm(_)))
+            // A room refused to us is not listed (unless it is on screen).
+            .filter(|c| c.refused.is_none() || c.key == self.active)
             .filter(|c| needle.is_empty() || self.title(&c.key).to_lowercase().contains(&needle))
             .collect()
     }
@@ -944,6 +956,15 @@ impl ChatState {
                         until: now + TYPING_TTL_MS,
                     });
                 }
+            }
+            Action::Refused { room, code } => {
+                let key = self.conv_for_room(&room);
+                let title = self.title(&key);
+                let why = match code.as_str() {
+                    "forbidden" | "hook_denied" => format!("You don't have access to {title}."),
+                    _ => format!("You cannot join {title} ({code})."),
+                };
+                self.conv_mut(&key, now).refused = Some(why);
             }
             Action::LoadingOlder(key) => self.conv_mut(&key, now).older = Older::Loading,
             Action::OlderFailed(key) => self.conv_mut(&key, now).older = Older::Idle,
@@ -1354,6 +1375,25 @@ mod tests {
         let s = reduce(s, Action::Message(msg("lobby", 1, m("g-b", "Bob"), "done")));
         let c = s.conversation(&lobby()).cloned().expect("lobby");
         assert!(c.typists(now).is_empty());
+    }
+
+    #[test]
+    fn a_refused_room_says_why_and_is_not_listed_once_left() {
+        let secret = ConvKey::Room("secret".into());
+        let mut s = reduce(welcomed(), Action::Open(secret.clone()));
+        s = reduce(
+            s,
+            Action::Refused {
+                room: "secret".into(),
+                code: "forbidden".into(),
+            },
+        );
+        let why = s.conversation(&secret).and_then(|c| c.refused.clone());
+        assert_eq!(why.as_deref(), Some("You don't have access to #secret."));
+        assert_eq!(s.visible_rooms().len(), 3, "listed while on screen");
+        s = reduce(s, Action::Open(lobby()));
+        let rooms: Vec<_> = s.visible_rooms().iter().map(|c| c.key.clone()).collect();
+        assert_eq!(rooms, [lobby(), ConvKey::Game]);
     }
 
     #[test]
