@@ -265,26 +265,32 @@ impl Conversation {
     }
 
     /// The readers (user ids) whose last read message is line `i`: the
-    /// newest stored line at or below their read offset. The sender of
-    /// that line is left out.
+    /// newest stored line at or below their read offset that they did not
+    /// send themselves (their own messages say nothing about reading).
     pub fn seen_at(&self, i: usize) -> Vec<&str> {
+        let stored = |l: &Line| match l.key {
+            LineKey::Stored { generation, offset }
+                if generation == self.generation && offset > 0 =>
+            {
+                Some(offset)
+            }
+            _ => None,
+        };
         let Some(line) = self.lines.get(i) else {
             return Vec::new();
         };
-        let LineKey::Stored { generation, offset } = line.key else {
+        let Some(offset) = stored(line) else {
             return Vec::new();
         };
-        if generation != self.generation || offset == 0 {
-            return Vec::new();
-        }
-        let next = self.lines[i + 1..].iter().find_map(|l| match l.key {
-            LineKey::Stored { generation, offset } if generation == self.generation => Some(offset),
-            _ => None,
-        });
         self.reads
             .iter()
             .filter(|(id, read)| {
-                **read >= offset && next.is_none_or(|n| **read < n) && **id != line.from.id
+                **id != line.from.id
+                    && **read >= offset
+                    // No later line of someone else they have read too.
+                    && !self.lines[i + 1..]
+                        .iter()
+                        .any(|l| l.from.id != **id && stored(l).is_some_and(|o| o <= **read))
             })
             .map(|(id, _)| id.as_str())
             .collect()
@@ -1337,7 +1343,8 @@ mod tests {
         let c = s.conversation(&lobby()).cloned().expect("lobby");
         let seen: Vec<Vec<&str>> = (0..4).map(|i| c.seen_at(i)).collect();
         assert_eq!(seen, [vec![], vec!["g-d"], vec![], vec!["g-b", "g-c"]]);
-        // A reader's own message does not say they saw it.
+        // A reader's own answer says nothing: the receipt stays under the
+        // last message of someone else they read.
         s = reduce(s, Action::Message(msg("lobby", 5, m("g-b", "Bob"), "hi")));
         s = reduce(
             s,
@@ -1347,8 +1354,17 @@ mod tests {
             },
         );
         let c = s.conversation(&lobby()).cloned().expect("lobby");
-        assert_eq!(c.seen_at(3), ["g-c"]);
+        assert_eq!(c.seen_at(3), ["g-b", "g-c"]);
         assert!(c.seen_at(4).is_empty());
+        s = reduce(
+            s,
+            Action::Reads {
+                room: "lobby".into(),
+                reads: vec![("g-c".into(), 5)],
+            },
+        );
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert_eq!((c.seen_at(3), c.seen_at(4)), (vec!["g-b"], vec!["g-c"]));
     }
 
     #[test]

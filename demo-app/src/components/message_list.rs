@@ -72,12 +72,13 @@ pub fn MessageList(props: &MessageListProps) -> Html {
                 }
                 _ => None,
             };
-            let readers: Vec<String> = c
+            let mut readers: Vec<String> = c
                 .seen_at(i)
                 .into_iter()
                 .filter(|id| !state.is_my_id(id))
                 .map(|id| state.label_of(id, id))
                 .collect();
+            readers.sort_by_key(|n| n.to_lowercase());
             let seen = (!readers.is_empty()).then(|| {
                 if dm {
                     AttrValue::from("Seen")
