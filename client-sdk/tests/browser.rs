@@ -1380,33 +1380,44 @@ async fn member_state_is_seen_by_everyone_and_by_a_second_device() {
 }
 
 /// A token that lives 4 s: the SDK asks the provider again at 80% of it and
-/// sends `refresh`, so the connection outlives the first token (no 4003,
-/// same session).
+/// sends `refresh`, so the connection outlives the first token (the server
+/// closes a connection whose token expired with 4003 when it next hears
+/// from it: here the 500 ms heartbeat and a publish).
 #[wasm_bindgen_test]
 async fn token_is_refreshed_before_it_expires() {
     let calls = Rc::new(Cell::new(0u32));
     let c2 = calls.clone();
-    let c = Client::connect(ClientOptions::new(URL).token_provider(move || {
-        c2.set(c2.get() + 1);
-        async { Some(fresh_token("alice", "4s").await) }
-    }));
+    let c = Client::connect(
+        ClientOptions::new(URL)
+            .heartbeat(Duration::from_millis(500))
+            .token_provider(move || {
+                c2.set(c2.get() + 1);
+                async { Some(fresh_token("alice", "4s").await) }
+            }),
+    );
     welcomed(&c).await;
     let (events, _sub) = client_events(&c);
     let sid = c.session_id();
+    let room = c.join(&unique("refresh")).await.unwrap();
     sleep(7000).await;
+    room.publish(&Chat { n: 1 }).await.unwrap();
     assert!(
         calls.get() >= 2,
         "refreshed ({} provider calls)",
         calls.get()
     );
-    assert_eq!(c.session_id(), sid, "the same connection");
-    assert!(is_open(&c));
+    let events = events.borrow();
     assert!(
-        !events.borrow().iter().any(|e| matches!(
+        !events.iter().any(|e| matches!(e, ClientEvent::Error(_))),
+        "a refresh was refused: {events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(
             e,
             ClientEvent::StateChanged(ConnectionState::Reconnecting { .. })
         )),
-        "no reconnect"
+        "no reconnect: {events:?}"
     );
+    assert_eq!(c.session_id(), sid, "the same connection");
     c.close();
 }
