@@ -91,7 +91,7 @@ async function main(ws: string): Promise<number> {
   const ack: Ack = await lobby.setState({ read: 5 } satisfies Receipt);
   void ack;
   await until("receipt", 5000, () =>
-    bobLobby.members().some((m: Member<unknown, Receipt>) => m.state?.read === 5),
+    (bobLobby.members() as Member<unknown, Receipt>[]).some((m) => m.state?.read === 5),
   );
 
   // The generic socket, iterated with for await.
