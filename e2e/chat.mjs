@@ -461,6 +461,7 @@ async function run(browser) {
     await alice.waitForFunction(() => !document.querySelector('.rooms .item[data-name="#lobby"] .badge'));
     await phone.context().close();
     delete pages["Alice-phone"];
+    await openItem(alice, "room", "lobby");
   }
 
   log("server killed: both pages show reconnecting; the people stay, greyed, as last known");

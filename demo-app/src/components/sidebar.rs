@@ -90,6 +90,7 @@ pub fn Sidebar() -> Html {
         let preview = match last {
             Some(l) if state.is_mine(&l.from) => format!("You: {}", l.body.preview()),
             Some(l) => l.body.preview(),
+            None if !connected => "presence unknown while offline".to_owned(),
             None if p.online() => "online · say hi".to_owned(),
             None => "offline".to_owned(),
         };
