@@ -66,6 +66,7 @@ mod client;
 pub mod debug;
 mod error;
 mod events;
+#[cfg(feature = "js")]
 mod js;
 mod payload;
 mod room;
