@@ -106,10 +106,20 @@ pub fn server_url(path: &str) -> String {
 /// The SDK options: the page's server, `name` for the first connection
 /// (reconnects use the current one), the saved guest token if any (a
 /// reloaded page is the same person).
-pub fn client_options(name: &str) -> sdk::ClientOptions {
-    let mut options = sdk::ClientOptions::new(server_url("/ws"))
-        .name(name)
-        .ack_timeout(ACK_TIMEOUT);
+///
+/// With a user `token` (from the page's address) the page is that user: the
+/// SDK sends it on every (re)connect and refreshes nothing (the token is
+/// what it is); the server names the user.
+pub fn client_options(name: &str, token: Option<&str>) -> sdk::ClientOptions {
+    let options = sdk::ClientOptions::new(server_url("/ws")).ack_timeout(ACK_TIMEOUT);
+    if let Some(token) = token {
+        let token = token.to_owned();
+        return options.token_provider(move || {
+            let token = token.clone();
+            async move { Some(token) }
+        });
+    }
+    let mut options = options.name(name);
     if let Some(token) = crate::storage::load_guest_token() {
         options = options.guest_token(token);
     }
@@ -226,10 +236,10 @@ impl PartialEq for Connection {
 
 impl Connection {
     /// Drives the chat state from `client` (connected by the
-    /// `ConfabProvider`) and joins the lobby, and the room the page's
-    /// address names (`#room`), which is then shown; every change is
-    /// reported through `dispatch`.
-    pub fn start(client: sdk::Client, dispatch: Callback<Action>) -> Self {
+    /// `ConfabProvider`) and joins the lobby, the `rooms` a user token
+    /// grants, and the room the page's address names (`#room`), which is
+    /// then shown; every change is reported through `dispatch`.
+    pub fn start(client: sdk::Client, rooms: Vec<String>, dispatch: Callback<Action>) -> Self {
         let inner = Rc::new(Inner {
             client,
             dispatch,
@@ -243,6 +253,10 @@ impl Connection {
         *inner.events.borrow_mut() = Some(events);
         let conn = Self { inner };
         conn.join(LOBBY);
+        // Rooms the user's token grants (private ones included).
+        for room in rooms {
+            conn.join(&room);
+        }
         if let Some(room) = room_in_address() {
             conn.join(&room);
             conn.inner.dispatch.emit(Action::Open(ConvKey::Room(room)));

@@ -13,8 +13,11 @@ use crate::state::{now_ms, ChatState};
 /// Props of [`ConnectionProvider`].
 #[derive(Properties, PartialEq)]
 pub struct ConnectionProviderProps {
-    /// Display name to connect with.
+    /// Display name to connect with (a guest's).
     pub name: AttrValue,
+    /// A user token (from the page's address): connect as that user.
+    #[prop_or_default]
+    pub token: Option<AttrValue>,
     /// The UI that uses the connection.
     pub children: Html,
 }
@@ -24,12 +27,19 @@ pub struct ConnectionProviderProps {
 pub fn ConnectionProvider(props: &ConnectionProviderProps) -> Html {
     // `()` deps: a later /name renames over the same connection.
     let options = {
-        let name = props.name.clone();
-        use_memo((), move |_| Options::new(client_options(&name)))
+        let (name, token) = (props.name.clone(), props.token.clone());
+        use_memo((), move |_| {
+            Options::new(client_options(&name, token.as_deref()))
+        })
     };
+    let rooms = props
+        .token
+        .as_deref()
+        .map(crate::storage::granted_rooms)
+        .unwrap_or_default();
     html! {
         <ConfabProvider options={(*options).clone()}>
-            <ChatProvider>{ props.children.clone() }</ChatProvider>
+            <ChatProvider {rooms}>{ props.children.clone() }</ChatProvider>
         </ConfabProvider>
     }
 }
@@ -37,6 +47,8 @@ pub fn ConnectionProvider(props: &ConnectionProviderProps) -> Html {
 /// Props of [`ChatProvider`].
 #[derive(Properties, PartialEq)]
 struct ChatProviderProps {
+    /// Rooms to join at start besides the lobby (a token's grants).
+    rooms: Vec<String>,
     children: Html,
 }
 
@@ -47,8 +59,9 @@ fn ChatProvider(props: &ChatProviderProps) -> Html {
     let state = use_reducer(|| ChatState::new(now_ms()));
     let conn = {
         let dispatcher = state.dispatcher();
+        let rooms = props.rooms.clone();
         use_memo((), move |_| {
-            Connection::start(client, dispatcher.to_callback())
+            Connection::start(client, rooms, dispatcher.to_callback())
         })
     };
     let context = ChatContext {
