@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The text of one JSON value, as received.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Json(String);
+pub struct Json(Box<str>);
 
 impl Json {
     /// The JSON text.
@@ -18,14 +18,14 @@ impl Json {
     #[cfg(feature = "json")]
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::value::RawValue::from_string(text.trim().to_owned())
-            .map(|r| Self(r.get().to_owned()))
+            .map(|r| Self(r.get().into()))
     }
 }
 
 #[cfg(feature = "json")]
 impl Serialize for Json {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let raw = serde_json::value::RawValue::from_string(self.0.clone())
+        let raw = serde_json::value::RawValue::from_string(self.0.to_string())
             .map_err(serde::ser::Error::custom)?;
         raw.serialize(s)
     }
@@ -35,7 +35,7 @@ impl Serialize for Json {
 impl<'de> Deserialize<'de> for Json {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        Ok(Self(raw.get().to_owned()))
+        Ok(Self(raw.get().into()))
     }
 }
 
@@ -52,7 +52,7 @@ impl Serialize for Json {
 impl<'de> Deserialize<'de> for Json {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         serde::de::IgnoredAny::deserialize(d)?;
-        Ok(Self("null".to_owned()))
+        Ok(Self("null".into()))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::auth::Identity;
 use crate::clock::unix_now;
 use crate::fanout::writer::{self, CLOSE_SEND_TIMEOUT};
 use crate::fanout::{CloseReason, ConnHandle, ConnOutput};
-use crate::limits::{RateDecision, RateLimiter};
+use crate::limits::{ConnPermit, RateDecision, RateLimiter};
 use crate::AppState;
 
 /// Everything a consumer may use while handling its connection.
@@ -83,6 +83,7 @@ pub(crate) fn run<S, C>(
     cx: Ctx,
     out: ConnOutput,
     consumer: C,
+    permit: ConnPermit,
 ) -> impl std::future::Future<Output = ()> + Send
 where
     S: Stream<Item = Result<Message, axum::Error>>
@@ -95,11 +96,20 @@ where
     // future for its whole life, and the unsplit socket is ~370 bytes of
     // every connection's memory.
     let (sink, stream) = socket.split();
-    drive(sink, stream, cx, out, consumer)
+    drive(sink, stream, cx, out, consumer, permit)
 }
 
-async fn drive<Si, St, C>(sink: Si, mut stream: St, cx: Ctx, out: ConnOutput, mut consumer: C)
-where
+/// `_permit` is the connection's place in the connection limits, given
+/// back when the connection is over. (Held here, not by a wrapping async
+/// block: a block that awaits a captured future keeps room for it twice.)
+async fn drive<Si, St, C>(
+    sink: Si,
+    mut stream: St,
+    cx: Ctx,
+    out: ConnOutput,
+    mut consumer: C,
+    _permit: ConnPermit,
+) where
     Si: Sink<Message, Error = axum::Error> + Send + Unpin + 'static,
     St: Stream<Item = Result<Message, axum::Error>> + Send + Unpin,
     C: Consumer,

@@ -277,11 +277,6 @@ pub(crate) fn upgrade<C: Consumer>(
                 conn,
                 identity,
             };
-            let connection = socket::run(socket, cx, out, consumer);
-            async move {
-                connection.await;
-                // Counts until the connection is over.
-                drop(permit);
-            }
+            socket::run(socket, cx, out, consumer, permit)
         })
 }
