@@ -1406,7 +1406,8 @@ async fn token_is_refreshed_before_it_expires() {
         "refreshed ({} provider calls)",
         calls.get()
     );
-    let events = events.borrow();
+    // A copy: the listener keeps pushing while the assertions run.
+    let events = events.borrow().clone();
     assert!(
         !events.iter().any(|e| matches!(e, ClientEvent::Error(_))),
         "a refresh was refused: {events:?}"
