@@ -241,7 +241,7 @@ impl Rooms {
 
     /// Older messages of `room` (a `history` request): before `before`, at
     /// most `limit` (capped at [`MAX_PAGE`]) and `max_bytes`.
-    pub(crate) async fn page(
+    pub async fn page(
         &self,
         room: &str,
         before: Option<u64>,
@@ -277,7 +277,7 @@ impl Rooms {
     }
 
     /// Who is in `room`.
-    pub(crate) async fn members(&self, room: &str) -> Result<Vec<Member>> {
+    pub async fn members(&self, room: &str) -> Result<Vec<Member>> {
         self.layer.members(room).await
     }
 
@@ -298,6 +298,26 @@ impl Rooms {
     /// connections is open here.
     pub(crate) fn user_name(&self, user_id: &str) -> Option<String> {
         self.hub.user_name(user_id)
+    }
+
+    /// Every room with members, and how many (server API).
+    pub async fn list(&self) -> Result<Vec<(String, usize)>> {
+        self.layer.rooms().await
+    }
+
+    /// Closes every connection of `user_id`, on every node, with 4004.
+    pub async fn disconnect_user(&self, user_id: &str) -> Result<()> {
+        self.layer.disconnect_user(user_id).await
+    }
+
+    /// Removes `user_id` from `room` on every connection and node.
+    pub async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
+        self.layer.remove_member(room, user_id).await
+    }
+
+    /// The rooms the application removed `conn` from since it last asked.
+    pub(crate) fn take_evictions(&self, conn: &ConnHandle) -> Vec<String> {
+        self.hub.take_evictions(conn)
     }
 
     /// Rooms with local subscribers (for `/metrics`).

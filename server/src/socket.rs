@@ -64,6 +64,15 @@ pub(crate) trait Consumer: Send + 'static {
     }
     /// Periodic work (e.g. dwebsocket's pushes).
     async fn tick(&mut self, _cx: &Ctx) {}
+    /// The application removed this connection from `room` (server API).
+    /// Default: close the connection with 4004 (an endpoint bound to one
+    /// room has nothing else to do).
+    async fn evicted(&mut self, cx: &Ctx, _room: &str) {
+        cx.close(
+            close::DISCONNECTED,
+            "removed from the room by the application",
+        );
+    }
     /// The connection is gone (or going); clean up.
     async fn disconnect(&mut self, cx: &Ctx);
 }
@@ -234,6 +243,12 @@ where
         if conn.is_closing() {
             return End::Server;
         }
+        if conn.take_evicted() {
+            for room in cx.state.rooms.take_evictions(conn) {
+                consumer.evicted(cx, &room).await;
+            }
+            continue;
+        }
         tokio::select! {
             frame = stream.next() => {
                 let msg = match frame {
@@ -277,7 +292,7 @@ where
                 }
             }
             _ = maybe_tick(&mut ticks) => consumer.tick(cx).await,
-            () = conn.closing() => {}
+            () = conn.attention() => {}
         }
     }
 }

@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use confab_protocol::SUBPROTOCOL;
 use serde::Deserialize;
@@ -45,7 +45,20 @@ pub fn router(state: AppState) -> Router {
         .route("/test_websocket/", get(dwebsocket::accept_websocket))
         .route("/echo_once/", get(dwebsocket::require_websocket))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/rooms/{room}/messages", post(api::publish));
+        .route("/api/rooms", get(api::list_rooms))
+        .route(
+            "/api/rooms/{room}/messages",
+            post(api::publish).get(api::history),
+        )
+        .route("/api/rooms/{room}/presence", get(api::presence))
+        .route(
+            "/api/rooms/{room}/members/{user}",
+            delete(api::remove_member),
+        )
+        .route("/api/users/{user}/disconnect", post(api::disconnect_user))
+        .route("/api/publish", post(api::publish_many))
+        // Not the page's fallback: an unknown API path is an error.
+        .route("/api/{*rest}", any(api::not_found));
     r = match state.config.metrics_bind {
         None => r.route("/metrics", get(api::metrics)),
         // Served on its own address only: not here, not even as a page.

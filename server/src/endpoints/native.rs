@@ -383,6 +383,20 @@ impl Consumer for Native {
         }
     }
 
+    async fn evicted(&mut self, cx: &Ctx, room: &str) {
+        if !self.rooms.remove(room) {
+            return;
+        }
+        if let Err(e) = cx.state.rooms.leave(room, &cx.conn).await {
+            tracing::warn!(room, error = %e, "leave after removal failed");
+        }
+        let fail = Fail::new(
+            ErrorCode::Forbidden,
+            "removed from the room by the application",
+        );
+        send_error(cx, None, fail.room(room));
+    }
+
     fn rate_limited(&mut self, cx: &Ctx, text: &str) {
         let reference = match decode_client(text) {
             Ok(m) => m.reference().map(str::to_owned),

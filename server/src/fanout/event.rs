@@ -196,6 +196,14 @@ pub trait EventSink: Send + Sync {
         Vec::new()
     }
 
+    /// The application disconnected `user_id` (server API): close every
+    /// connection of theirs here with 4004.
+    fn disconnect_user(&self, _user_id: &str) {}
+
+    /// The application removed `user_id` from `room` (server API): their
+    /// connections here leave it and are told.
+    fn remove_member(&self, _room: &str, _user_id: &str) {}
+
     /// The layer lost its history (offsets restart): every native
     /// connection here is closed with 1012 so its client rejoins and is
     /// told it could not recover.

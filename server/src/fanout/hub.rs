@@ -82,6 +82,9 @@ pub(crate) struct Hub {
     /// Bounds of each room's feeds; `items` also bounds what a joining
     /// connection may hold back.
     bounds: Bounds,
+    /// Rooms connections were removed from by the application, until each
+    /// connection's receive loop takes them.
+    evictions: Mutex<HashMap<ConnId, Vec<String>>>,
     /// Set by the first [`Hub::close_all`]: later connections are closed at
     /// once, and the node is shutting down.
     closing_all: OnceLock<CloseReason>,
@@ -301,6 +304,24 @@ impl Hub {
             .cloned()
     }
 
+    /// The rooms `conn` was removed from since it last asked.
+    pub(crate) fn take_evictions(&self, conn: &ConnHandle) -> Vec<String> {
+        (self
+            .evictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
+        .remove(&conn.id)
+        .unwrap_or_default()
+    }
+
+    /// Local connections of `user_id`.
+    fn user_connections(&self, user_id: &str) -> Vec<Arc<ConnHandle>> {
+        (self.users.read().unwrap_or_else(PoisonError::into_inner))
+            .get(user_id)
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Whether [`Hub::close_all`] was called (the node is shutting down).
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.closing_all.get().is_some()
@@ -379,6 +400,33 @@ impl EventSink for Hub {
         }
         self.rename_user(&member.id, &member.name);
         self.rooms_of_user(&member.id)
+    }
+
+    fn disconnect_user(&self, user_id: &str) {
+        for c in self.user_connections(user_id) {
+            c.close(close::DISCONNECTED, "disconnected by the application");
+        }
+    }
+
+    fn remove_member(&self, room: &str, user_id: &str) {
+        let Some(subs) = self.room(room) else { return };
+        let inside: Vec<Arc<ConnHandle>> = {
+            let s = subs.lock().unwrap_or_else(PoisonError::into_inner);
+            let live = s.live.values().map(|(c, _)| c);
+            let pending = s.pending.values().map(|(c, _)| c);
+            live.chain(pending)
+                .filter(|c| c.user_id == user_id)
+                .cloned()
+                .collect()
+        };
+        let mut evictions = self
+            .evictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for c in inside {
+            evictions.entry(c.id).or_default().push(room.to_owned());
+            c.nudge_evicted();
+        }
     }
 
     fn history_lost(&self) {

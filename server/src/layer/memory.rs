@@ -294,6 +294,35 @@ impl ChannelLayer for MemoryLayer {
         Ok(())
     }
 
+    async fn rooms(&self) -> Result<Vec<(String, usize)>> {
+        let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<(String, usize)> = rooms
+            .iter()
+            .map(|(name, r)| {
+                (
+                    name.clone(),
+                    r.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .present
+                        .len(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    async fn disconnect_user(&self, user_id: &str) -> Result<()> {
+        self.sink.disconnect_user(user_id);
+        Ok(())
+    }
+
+    async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
+        self.sink.remove_member(room, user_id);
+        Ok(())
+    }
+
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
         let members = self.with_room(room, true, |r| {
             let entry = r

@@ -243,6 +243,22 @@ impl RedisLayer {
         &self.shared.node
     }
 
+    /// Publishes a server-API notice on `user_id`'s channel: every node
+    /// with a connection of theirs acts on it.
+    async fn notice(&self, user_id: &str, frame: String) -> Result<()> {
+        let s = &self.shared;
+        let mut conn = s.conn.clone();
+        s.call(
+            "user notice",
+            redis::cmd("PUBLISH")
+                .arg(s.keys.user_channel(user_id))
+                .arg(frame)
+                .query_async::<i64>(&mut conn),
+        )
+        .await
+        .map(drop)
+    }
+
     async fn sub(&self, channel: String, room: Option<&str>) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.subs
@@ -378,6 +394,63 @@ impl ChannelLayer for RedisLayer {
             .await?;
         }
         Ok(())
+    }
+
+    async fn rooms(&self) -> Result<Vec<(String, usize)>> {
+        // Rooms with members are the presence hashes that exist (an empty
+        // hash is no key): SCAN them, then count each (an admin call, not
+        // a hot path).
+        let s = &self.shared;
+        let prefix = s.keys.members("");
+        let mut conn = s.conn.clone();
+        let mut cursor = 0u64;
+        let mut names = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = s
+                .call(
+                    "scan rooms",
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(format!("{prefix}*"))
+                        .arg("COUNT")
+                        .arg(500)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            names.extend(
+                keys.into_iter()
+                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned)),
+            );
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for room in names {
+            let n: usize = s
+                .call(
+                    "count members",
+                    redis::cmd("HLEN")
+                        .arg(s.keys.members(&room))
+                        .query_async(&mut conn),
+                )
+                .await?;
+            if n > 0 {
+                out.push((room, n));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn disconnect_user(&self, user_id: &str) -> Result<()> {
+        self.notice(user_id, format!("k{user_id}")).await
+    }
+
+    async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
+        self.notice(user_id, format!("x{user_id}|{room}")).await
     }
 
     async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()> {
