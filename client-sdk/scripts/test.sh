@@ -63,8 +63,8 @@ say "start confab-server instances (control on :$CONTROL_PORT)"
 python3 "$SDK/tests/control.py" --port "$CONTROL_PORT" --server "$SERVER" --log-dir "$WORK" \
   --blackhole "$HOLE_PORT" --dup-proxy "$DUP_PORT:$MAIN_PORT" --ack-proxy "$ACK_PORT:$MAIN_PORT" \
   --ack-proxy "$ACK1_PORT:$NODE1_PORT" \
-  --token-secret "$SECRET" --redis "$REDIS_PORT" \
-  --instance "main=$MAIN_PORT:--token-secret=$SECRET" \
+  --token-secret "$SECRET" --redis "$REDIS_PORT" --api-key sdk-test-key \
+  --instance "main=$MAIN_PORT:--token-secret=$SECRET:--api-key=sdk-test-key" \
   --instance "durable=$DURABLE_PORT:--data-dir=$WORK/durable" \
   --instance "scratch=$SCRATCH_PORT" \
   --instance "node1=$NODE1_PORT:--redis-url=REDIS" \

@@ -1400,14 +1400,19 @@ async fn token_is_refreshed_before_it_expires() {
     let sid = c.session_id();
     let room = c.join(&unique("refresh")).await.unwrap();
     sleep(7000).await;
-    room.publish(&Chat { n: 1 }).await.unwrap();
+    let published = room.publish(&Chat { n: 1 }).await;
+    // A copy: the listener keeps pushing while the assertions run. Closed
+    // first, so a failure leaves no client (and its timers) behind for the
+    // tests that count live handles.
+    let events = events.borrow().clone();
+    let same_session = c.session_id() == sid;
+    c.close();
+    published.unwrap();
     assert!(
         calls.get() >= 2,
         "refreshed ({} provider calls)",
         calls.get()
     );
-    // A copy: the listener keeps pushing while the assertions run.
-    let events = events.borrow().clone();
     assert!(
         !events.iter().any(|e| matches!(e, ClientEvent::Error(_))),
         "a refresh was refused: {events:?}"
@@ -1419,6 +1424,58 @@ async fn token_is_refreshed_before_it_expires() {
         )),
         "no reconnect: {events:?}"
     );
-    assert_eq!(c.session_id(), sid, "the same connection");
-    c.close();
+    assert!(same_session, "the same connection");
+}
+
+/// The application removes a user from a room (server API): the room gets
+/// a `forbidden` naming it: `Errored`, a room `Error` event, not re-joined
+/// on reconnect. Disconnecting the user (close 4004) is final: no reconnect.
+#[wasm_bindgen_test]
+async fn removed_from_a_room_and_disconnected_by_the_application() {
+    let (a, b) = (guest(URL, "Removed"), guest(URL, "Stays"));
+    let name = unique("evict");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let rec = Recorder::new(&ra);
+    let aid = a.me().unwrap().id;
+    control(&format!(
+        "api/main/rooms/{name}/members/{aid}?method=DELETE"
+    ))
+    .await;
+    until("removed", 5000, || ra.state() == RoomState::Errored).await;
+    assert_eq!(ra.error().map(|e| e.code()), Some("forbidden"));
+    assert!(rec
+        .events
+        .borrow()
+        .iter()
+        .any(|e| matches!(e, RoomEvent::Error(_))));
+    until("gone for the others", 5000, || {
+        !rb.members().iter().any(|m| m.id == aid)
+    })
+    .await;
+    reconnect_and_wait(&a).await;
+    sleep(300).await;
+    assert_eq!(
+        ra.state(),
+        RoomState::Errored,
+        "not re-joined after the reconnect"
+    );
+    assert!(!rb.members().iter().any(|m| m.id == aid));
+
+    control(&format!("api/main/users/{aid}/disconnect")).await;
+    until("closed", 5000, || {
+        matches!(a.state(), ConnectionState::Closed { .. })
+    })
+    .await;
+    assert!(
+        matches!(a.state(), ConnectionState::Closed { code: 4004, .. }),
+        "{:?}",
+        a.state()
+    );
+    sleep(1000).await;
+    assert!(
+        matches!(a.state(), ConnectionState::Closed { code: 4004, .. }),
+        "no reconnect"
+    );
+    b.close();
 }

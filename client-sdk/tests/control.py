@@ -14,6 +14,8 @@ POST /start/NAME     start again, wait until up   POST /restart/NAME?mode=kill|t
 POST /stall/NAME/SESSION   proxies the server's POST /debug/stall/SESSION (a dead link)
 GET  /health         "ok"
 GET  /token?user=U&ttl=5s   a user token signed with --token-secret
+POST /api/NAME/PATH?method=M  calls instance NAME's HTTP API /api/PATH with
+                         method M (default POST) and the --api-key
 POST /ackproxy/drop      the --ack-proxy drops the next `ack` it carries and
                          closes that connection (the publish was stored, its
                          ack lost with the link)
@@ -40,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -214,6 +217,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(url.query)
         parts = url.path.strip("/").split("/")
+        if len(parts) >= 3 and parts[0] == "api" and parts[1] in INSTANCES and TOKEN_ARGS.get("api_key"):
+            port = INSTANCES[parts[1]].port
+            method = q.get("method", ["POST"])[0]
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/" + "/".join(parts[2:]), method=method,
+                                         headers={"Authorization": "Bearer " + TOKEN_ARGS["api_key"]})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return self.reply(200, r.read().decode())
+            except urllib.error.HTTPError as e:
+                return self.reply(e.code, e.read().decode())
+            except Exception as e:
+                return self.reply(500, str(e))
         if len(parts) == 2 and parts[0] == "ackproxy" and parts[1] in ("drop", "unknown"):
             ACK_PROXY["armed"] = parts[1]
             return self.reply(200, "armed")
@@ -257,11 +272,14 @@ def main():
     ap.add_argument("--ack-proxy", action="append", default=[], help="PORT:TARGET_PORT")
     ap.add_argument("--redis", type=int, help="run a redis-server on this port")
     ap.add_argument("--token-secret", help="secret for GET /token")
+    ap.add_argument("--api-key", help="API key for POST /api/...")
     ap.add_argument("--instance", action="append", default=[],
                     help="NAME=PORT[:--flag=value[:--flag...]]")
     args = ap.parse_args()
     if args.token_secret:
         TOKEN_ARGS.update(server=args.server, secret=args.token_secret)
+    if args.api_key:
+        TOKEN_ARGS["api_key"] = args.api_key
     redis = None
     if args.redis:
         redis_dir = os.path.join(args.log_dir, "redis")

@@ -262,12 +262,18 @@ impl Session {
             }
         };
         /// A reply without a usable `ref` that names a room being joined is
-        /// that join's answer.
+        /// that join's answer; a final refusal naming a joined room (the
+        /// application removed this user: `forbidden`) ends it the same way.
         fn joining_room(core: &Core, e: &ErrorMsg) -> Target {
+            let refused = Error::from(e.clone()).is_final_refusal();
             e.room
                 .as_deref()
                 .and_then(|name| core.rooms.get(name))
-                .filter(|r| r.state() == RoomState::Joining)
+                .filter(|r| match r.state() {
+                    RoomState::Joining => true,
+                    RoomState::Joined => refused,
+                    _ => false,
+                })
                 .map_or(Target::None, |r| Target::Room(r.clone()))
         }
         match target {

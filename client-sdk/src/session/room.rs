@@ -49,8 +49,9 @@ pub enum RoomEvent {
     /// (history trimmed, or a restarted server with a new epoch): messages
     /// may be missing before the ones that follow.
     Gap,
-    /// The server refused to (re-)join the room; the state is now
-    /// [`RoomState::Errored`] and [`crate::Room::error`] returns the same error.
+    /// The server refused to (re-)join the room, or removed this user from
+    /// it (`forbidden`); the state is now [`RoomState::Errored`] and
+    /// [`crate::Room::error`] returns the same error.
     /// A refusal with `unauthorized`, `forbidden`, `hook_denied` or
     /// `room_name_invalid` is final: the room is not asked for again on
     /// reconnect (only by an explicit [`crate::Client::room`] /
