@@ -76,10 +76,8 @@ async function main() {
       check(i < 200 && server.exitCode === null, `server up (${serverLog})`);
       await sleep(100);
     }
-    const avatar = "data:image/svg+xml;base64," + Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="#0a0"/></svg>').toString("base64");
     const aliceToken = token("alice", "Alice", ["--grant", `${ROOM}=all`, "--info", JSON.stringify({ avatar: "https://example.invalid/alice.png" })]);
     const bobToken = token("bob", "Bob", []);
-    void avatar;
     const open = async (name, tok, hash = "") => {
       const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await ctx.newPage();
