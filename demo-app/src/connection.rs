@@ -256,12 +256,19 @@ impl Connection {
         // Rooms the user's token grants (private ones included).
         for room in rooms {
             conn.join(&room);
+            conn.inner.dispatch.emit(Action::AddRoom(room));
         }
-        if let Some(room) = room_in_address() {
-            conn.join(&room);
-            conn.inner.dispatch.emit(Action::Open(ConvKey::Room(room)));
-        }
+        conn.open_address_room();
         conn
+    }
+
+    /// Joins and shows the room the page's address names (`#room`), if any:
+    /// at start, and when the address changes (a pasted link).
+    pub fn open_address_room(&self) {
+        if let Some(room) = room_in_address() {
+            self.join(&room);
+            self.inner.dispatch.emit(Action::Open(ConvKey::Room(room)));
+        }
     }
 
     /// Joins `room` once (later calls do nothing). The SDK joins it as soon

@@ -4,6 +4,8 @@
 //! mount, close on unmount, `use_client`); this adds the demo's state.
 
 use confab_yew::{use_client, ConfabProvider, Options};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::connection::{client_options, Connection};
@@ -64,6 +66,28 @@ fn ChatProvider(props: &ChatProviderProps) -> Html {
             Connection::start(client, rooms, dispatcher.to_callback())
         })
     };
+    {
+        // A room link pasted into this tab changes only the `#room` part.
+        let conn = (*conn).clone();
+        use_effect_with((), move |_| {
+            let listener = web_sys::window().map(|window| {
+                let on_hash: Closure<dyn Fn()> = Closure::new(move || conn.open_address_room());
+                let _ = window.add_event_listener_with_callback(
+                    "hashchange",
+                    on_hash.as_ref().unchecked_ref(),
+                );
+                (window, on_hash)
+            });
+            move || {
+                if let Some((window, on_hash)) = listener {
+                    let _ = window.remove_event_listener_with_callback(
+                        "hashchange",
+                        on_hash.as_ref().unchecked_ref(),
+                    );
+                }
+            }
+        });
+    }
     let context = ChatContext {
         state,
         conn: (*conn).clone(),

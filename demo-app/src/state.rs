@@ -501,6 +501,8 @@ pub enum Action {
         /// The error code (`forbidden`, `unauthorized`, `hook_denied`).
         code: String,
     },
+    /// List a room (one the user's token grants) without showing it.
+    AddRoom(String),
     /// Show a conversation (creating it if needed) and mark it read.
     Open(ConvKey),
     /// The search box text.
@@ -971,6 +973,9 @@ impl ChatState {
                     _ => format!("You cannot join {title} ({code})."),
                 };
                 self.conv_mut(&key, now).refused = Some(why);
+            }
+            Action::AddRoom(room) => {
+                self.conv_mut(&ConvKey::Room(room), now);
             }
             Action::LoadingOlder(key) => self.conv_mut(&key, now).older = Older::Loading,
             Action::OlderFailed(key) => self.conv_mut(&key, now).older = Older::Idle,

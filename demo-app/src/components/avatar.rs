@@ -32,11 +32,21 @@ pub fn Avatar(props: &AvatarProps) -> Html {
         <span class="avatar" {style} aria-hidden="true">
             { text }
             if let Some(src) = props.image.clone() {
-                <img class="avatar-img" {src} alt="" loading="lazy" referrerpolicy="no-referrer" />
+                // An image that does not load leaves the initials showing.
+                <img class="avatar-img" {src} alt="" loading="lazy" referrerpolicy="no-referrer" onerror={hide_broken()} />
             }
             if let Some(online) = props.online {
                 <span class={classes!("dot", online.then_some("online"))}></span>
             }
         </span>
     }
+}
+
+/// Hides the `<img>` whose `error` event this is.
+fn hide_broken() -> Callback<Event> {
+    Callback::from(|e: Event| {
+        if let Some(img) = e.target_dyn_into::<web_sys::HtmlElement>() {
+            let _ = img.style().set_property("display", "none");
+        }
+    })
 }
