@@ -43,9 +43,15 @@ fi
 
 want browser || want js || exit 0
 
-say "build confab-server"
-cargo build -p confab-server
-SERVER="$ROOT/target/debug/confab-server"
+# CONFAB_TEST_SERVER: run against another server binary (e.g. a branch's
+# build) instead of this tree's.
+if [[ -n "${CONFAB_TEST_SERVER:-}" ]]; then
+  SERVER="$CONFAB_TEST_SERVER"
+else
+  say "build confab-server"
+  cargo build -p confab-server
+  SERVER="$ROOT/target/debug/confab-server"
+fi
 
 read -r CONTROL_PORT MAIN_PORT DURABLE_PORT SCRATCH_PORT STATIC_PORT HOLE_PORT DUP_PORT \
   ACK_PORT REDIS_PORT NODE1_PORT NODE2_PORT ACK1_PORT < <(python3 - <<'PY'
