@@ -73,6 +73,43 @@ pub struct Config {
     #[arg(long, env = "CONFAB_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Where webhook events are posted (`POST {"events": [...]}`, signed
+    /// with `--backend-secret`; see docs/BACKEND.md). Unset: no webhooks.
+    #[arg(long, env = "CONFAB_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+
+    /// The secret that signs requests to the application's backend
+    /// (webhooks and hooks): `X-Confab-Signature: v1=<hex HMAC-SHA256 of
+    /// "<X-Confab-Timestamp>.<body>">`.
+    #[arg(long, env = "CONFAB_BACKEND_SECRET", hide_env_values = true)]
+    pub backend_secret: Option<String>,
+
+    /// The webhook events to send, comma separated: user_online,
+    /// user_offline, member_joined, member_left, room_occupied,
+    /// room_vacated, message_stored.
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_EVENTS",
+        value_delimiter = ',',
+        default_value = "user_online,user_offline,member_joined,member_left,room_occupied,room_vacated"
+    )]
+    pub webhook_events: Vec<String>,
+
+    /// Rooms whose stored messages are sent (`message_stored`): exact names
+    /// or `prefix*`, comma separated (and `message_stored` in
+    /// `--webhook-events`).
+    #[arg(long, env = "CONFAB_WEBHOOK_MESSAGE_ROOMS", value_delimiter = ',')]
+    pub webhook_message_rooms: Vec<String>,
+
+    /// Most webhook events waiting for delivery; past it new ones are
+    /// dropped (counted in `confab_webhook_dropped_total`).
+    #[arg(long, env = "CONFAB_WEBHOOK_QUEUE", default_value_t = 10_000)]
+    pub webhook_queue: usize,
+
+    /// Milliseconds to wait for the backend's answer to a webhook.
+    #[arg(long, env = "CONFAB_WEBHOOK_TIMEOUT_MS", default_value_t = 5_000)]
+    pub webhook_timeout_ms: u64,
+
     /// Bearer key for `POST /api/rooms/{room}/messages`. Unset: that
     /// endpoint answers 503.
     #[arg(long, env = "CONFAB_API_KEY", hide_env_values = true)]
@@ -284,6 +321,36 @@ impl Config {
         }
     }
 
+    /// The webhooks `--webhook-*` configure, if any (a URL without
+    /// `--backend-secret`, or an unknown event name, is an error).
+    pub fn webhooks(&self) -> Result<Option<crate::backend::webhooks::WebhookConfig>, String> {
+        let Some(url) = self.webhook_url.clone() else {
+            return Ok(None);
+        };
+        let secret = (self.backend_secret.clone())
+            .filter(|s| !s.is_empty())
+            .ok_or("--webhook-url needs --backend-secret (webhooks are signed)")?;
+        let kinds = crate::backend::WebhookEvent::KINDS;
+        if let Some(bad) = self
+            .webhook_events
+            .iter()
+            .find(|e| !kinds.contains(&e.as_str()))
+        {
+            return Err(format!(
+                "unknown webhook event {bad:?} (known: {})",
+                kinds.join(", ")
+            ));
+        }
+        Ok(Some(crate::backend::webhooks::WebhookConfig {
+            url,
+            secret,
+            events: self.webhook_events.iter().cloned().collect(),
+            message_rooms: self.webhook_message_rooms.clone(),
+            queue: self.webhook_queue.max(1),
+            timeout: Duration::from_millis(self.webhook_timeout_ms.max(1)),
+        }))
+    }
+
     /// `--max-token-lifetime` in seconds.
     pub fn max_token_lifetime(&self) -> u64 {
         self.max_token_lifetime_secs
@@ -331,6 +398,19 @@ impl Default for Config {
             max_connections: 0,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            webhook_url: None,
+            backend_secret: None,
+            webhook_events: vec![
+                "user_online".into(),
+                "user_offline".into(),
+                "member_joined".into(),
+                "member_left".into(),
+                "room_occupied".into(),
+                "room_vacated".into(),
+            ],
+            webhook_message_rooms: Vec::new(),
+            webhook_queue: 10_000,
+            webhook_timeout_ms: 5_000,
             metrics_bind: None,
             api_key: None,
             token_secret: Vec::new(),

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod auth;
+pub mod backend;
 pub mod clock;
 pub mod config;
 pub mod endpoints;
@@ -19,6 +20,7 @@ mod fanout;
 pub mod layer;
 pub mod limits;
 pub mod metrics;
+mod node;
 pub mod rooms;
 pub mod serve;
 pub mod shutdown;
@@ -32,6 +34,7 @@ pub use config::Config;
 pub use error::{Error, Result};
 
 use auth::GuestKey;
+use backend::Webhooks;
 use fanout::Hub;
 use layer::{ChannelLayer, EventSink, MemoryLayer};
 use metrics::Metrics;
@@ -66,14 +69,22 @@ impl AppState {
     /// signed with the first token secret, else with a key random per
     /// process (see [`AppState::from_config`] for one that survives
     /// restarts).
+    ///
+    /// Webhooks (`--webhook-url`) are queued in memory. Panics when the
+    /// webhook settings are invalid (see [`Config::webhooks`]).
     pub fn with_layer(
         config: Config,
         make: impl FnOnce(Arc<dyn EventSink>) -> Arc<dyn ChannelLayer>,
     ) -> Self {
         let secret = first_secret(&config).unwrap_or_else(GuestKey::random_secret);
-        let (hub, sink) = hub_for(&config);
+        let metrics = Arc::new(Metrics::default());
+        let webhooks = match config.webhooks() {
+            Ok(w) => w.map(|w| Webhooks::local(w, metrics.clone())),
+            Err(e) => panic!("webhook settings: {e}"),
+        };
+        let (hub, sink) = node_for(&config, webhooks.clone());
         let layer = make(sink);
-        Self::assemble(config, hub, layer, Arc::new(Metrics::default()), &secret)
+        Self::assemble(config, hub, layer, metrics, webhooks, &secret)
     }
 
     fn assemble(
@@ -81,6 +92,7 @@ impl AppState {
         hub: Arc<Hub>,
         layer: Arc<dyn ChannelLayer>,
         metrics: Arc<Metrics>,
+        webhooks: Option<Arc<Webhooks>>,
         guest_secret: &str,
     ) -> Self {
         // `--token-secret current,` parses as ["current", ""]: an empty
@@ -93,7 +105,7 @@ impl AppState {
                 config.max_connections,
             )),
             config: Arc::new(config),
-            rooms: Rooms::new(layer, hub, metrics.clone()),
+            rooms: Rooms::new(layer, hub, metrics.clone(), webhooks),
             metrics,
             guest_key: GuestKey::new(guest_secret),
         }
@@ -110,9 +122,20 @@ impl AppState {
     /// shared by every node through Redis (`<prefix>:guest-key`), so a guest
     /// keeps their id across restarts and nodes; with neither it is random
     /// per process.
-    pub async fn from_config(config: Config) -> Result<Self> {
-        let (hub, sink) = hub_for(&config);
+    pub async fn from_config(mut config: Config) -> Result<Self> {
         let metrics = Arc::new(Metrics::default());
+        // One id for this node in Redis presence and the webhook queue.
+        let node =
+            (config.node_id.clone()).unwrap_or_else(|| format!("n-{:08x}", rand::random::<u32>()));
+        config.node_id = Some(node.clone());
+        let webhooks = match (config.webhooks().map_err(Error::Config)?, &config.redis_url) {
+            (None, _) => None,
+            (Some(w), Some(url)) => {
+                Some(Webhooks::redis(w, url, &config.redis_prefix, node, metrics.clone()).await?)
+            }
+            (Some(w), None) => Some(Webhooks::local(w, metrics.clone())),
+        };
+        let (hub, sink) = node_for(&config, webhooks.clone());
         let secret = first_secret(&config);
         let (layer, secret): (Arc<dyn ChannelLayer>, String) = if let Some(url) =
             config.redis_url.clone()
@@ -134,14 +157,20 @@ impl AppState {
             let layer = Arc::new(MemoryLayer::new(config.retention(), sink));
             (layer, secret.unwrap_or_else(GuestKey::random_secret))
         };
-        Ok(Self::assemble(config, hub, layer, metrics, &secret))
+        Ok(Self::assemble(
+            config, hub, layer, metrics, webhooks, &secret,
+        ))
     }
 }
 
-/// The node's hub and the same hub as the sink its layer delivers to.
-fn hub_for(config: &Config) -> (Arc<Hub>, Arc<dyn EventSink>) {
+/// The node's hub, and the sink its layer delivers to: that hub and the
+/// webhooks.
+fn node_for(config: &Config, webhooks: Option<Arc<Webhooks>>) -> (Arc<Hub>, Arc<dyn EventSink>) {
     let hub = Arc::new(Hub::new(config.outbound()));
-    let sink: Arc<dyn EventSink> = hub.clone();
+    let sink: Arc<dyn EventSink> = Arc::new(node::NodeSink {
+        hub: hub.clone(),
+        webhooks,
+    });
     (hub, sink)
 }
 

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use axum::extract::ws::Utf8Bytes;
 use confab_protocol::{Json, Member, Position};
 
+use crate::backend::webhooks::ONLINE_ROOM;
+use crate::backend::{WebhookEvent, Webhooks};
 use crate::error::{Error, Result};
 use crate::fanout::{ConnHandle, Hub, Payload};
 use crate::layer::{ChannelLayer, History, HistoryQuery, Page, Publication, Stored};
@@ -42,6 +44,7 @@ pub struct Rooms {
     layer: Arc<dyn ChannelLayer>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
+    webhooks: Option<Arc<Webhooks>>,
 }
 
 impl std::fmt::Debug for Rooms {
@@ -77,26 +80,50 @@ pub struct JoinRequest<'a> {
 }
 
 impl Rooms {
-    pub(crate) fn new(layer: Arc<dyn ChannelLayer>, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        layer: Arc<dyn ChannelLayer>,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        webhooks: Option<Arc<Webhooks>>,
+    ) -> Self {
         Self {
             layer,
             hub,
             metrics,
+            webhooks,
         }
+    }
+
+    /// Whether this node counts every connection in [`ONLINE_ROOM`] (for
+    /// the `user_online` / `user_offline` webhooks).
+    fn tracks_online(&self) -> bool {
+        self.webhooks
+            .as_ref()
+            .is_some_and(|w| w.config().tracks_online())
     }
 
     /// A connection opened: it can now be reached as its user (direct
     /// messages, renames) on every node, and is closed on shutdown.
-    pub(crate) async fn connect(&self, conn: &Arc<ConnHandle>) {
+    pub(crate) async fn connect(&self, conn: &Arc<ConnHandle>, member: &Member) {
         self.hub.register(conn);
         if let Err(e) = self.layer.connected(&conn.user_id).await {
             tracing::warn!(user = %conn.user_id, error = %e, "layer: connected");
+        }
+        if self.tracks_online() {
+            if let Err(e) = self.layer.presence_join(ONLINE_ROOM, member).await {
+                tracing::warn!(user = %conn.user_id, error = %e, "online presence");
+            }
         }
     }
 
     /// A connection closed (after it left its rooms).
     pub(crate) async fn disconnect(&self, conn: &ConnHandle) {
         self.hub.unregister(conn);
+        if self.tracks_online() {
+            if let Err(e) = self.layer.presence_leave(ONLINE_ROOM, &conn.user_id).await {
+                tracing::warn!(user = %conn.user_id, error = %e, "online presence");
+            }
+        }
         if let Err(e) = self.layer.disconnected(&conn.user_id).await {
             tracing::warn!(user = %conn.user_id, error = %e, "layer: disconnected");
         }
@@ -230,9 +257,21 @@ impl Rooms {
             payload,
             cid,
         };
+        let webhook = (self.webhooks.as_ref()).filter(|w| w.config().message_room(room));
+        let message = webhook.map(|_| (from.clone(), publication.payload.clone()));
         let stored = self.layer.publish(publication).await?;
         if stored.fresh {
             self.metrics.messages_in.fetch_add(1, Relaxed);
+            if let (Some(w), Some((from, payload))) = (webhook, message) {
+                w.emit(WebhookEvent::MessageStored(confab_protocol::Message {
+                    room: room.to_owned(),
+                    offset: stored.offset,
+                    from,
+                    ts: stored.ts,
+                    payload,
+                    cid: cid.map(str::to_owned),
+                }));
+            }
         } else {
             self.metrics.duplicates.fetch_add(1, Relaxed);
         }
@@ -302,7 +341,10 @@ impl Rooms {
 
     /// Every room with members, and how many (server API).
     pub async fn list(&self) -> Result<Vec<(String, usize)>> {
-        self.layer.rooms().await
+        let mut rooms = self.layer.rooms().await?;
+        // Internal rooms (a name clients cannot use) are not the API's.
+        rooms.retain(|(r, _)| !r.starts_with('@'));
+        Ok(rooms)
     }
 
     /// Closes every connection of `user_id`, on every node, with 4004.

@@ -125,7 +125,7 @@ async fn drive<Si, St, C>(
 {
     let state = cx.state.clone();
     state.metrics.connections.fetch_add(1, Relaxed);
-    state.rooms.connect(&cx.conn).await;
+    state.rooms.connect(&cx.conn, &cx.identity.member).await;
     // The send half is a task of its own (axum's chat example): a queued
     // outbound frame wakes only the writer, never the reader, whose every
     // poll costs a read attempt on the socket. Sharing one task made the

@@ -8,8 +8,8 @@ use confab_protocol::{Json, Member, Message, Presence};
 use rand::Rng;
 
 use super::{
-    ChannelLayer, Event, EventSink, History, HistoryQuery, Page, Payload, Publication, Retention,
-    Stored, StoredMessage,
+    ChannelLayer, Event, EventSink, History, HistoryQuery, Page, Payload, PresenceChange,
+    Publication, Retention, Stored, StoredMessage,
 };
 use crate::clock::now_ms;
 use crate::error::Result;
@@ -337,6 +337,11 @@ impl ChannelLayer for MemoryLayer {
                     joins: vec![joined],
                     ..Presence::default()
                 });
+                self.sink.presence_changed(PresenceChange::Joined {
+                    room: room.to_owned(),
+                    member: member.clone(),
+                    first: r.present.len() == 1,
+                });
             }
             r.members()
         });
@@ -353,8 +358,13 @@ impl ChannelLayer for MemoryLayer {
                 if let Some((member, _)) = r.present.remove(user_id) {
                     self.presence(Presence {
                         room: room.to_owned(),
-                        leaves: vec![member],
+                        leaves: vec![member.clone()],
                         ..Presence::default()
+                    });
+                    self.sink.presence_changed(PresenceChange::Left {
+                        room: room.to_owned(),
+                        member,
+                        last: r.present.is_empty(),
                     });
                 }
             }

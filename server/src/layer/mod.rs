@@ -22,7 +22,7 @@ pub use self::redis::RedisLayer;
 pub use durable::DurableLayer;
 pub use memory::MemoryLayer;
 
-pub use crate::fanout::{Event, EventSink, Payload, PresenceEvent, StoredMessage};
+pub use crate::fanout::{Event, EventSink, Payload, PresenceChange, PresenceEvent, StoredMessage};
 
 use crate::error::{Error, Result};
 
