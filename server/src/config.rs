@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
 
+use crate::backend::HookSettings;
 use crate::policy::Policy;
 
 /// Whether guests (connections without a token) are let in.
@@ -45,6 +46,11 @@ pub struct Config {
     /// there is none).
     #[arg(skip)]
     pub policy: Arc<Policy>,
+
+    /// The backend hooks (the `[hooks]` table of `--config`; none when
+    /// there is none). See docs/BACKEND.md.
+    #[arg(skip)]
+    pub hooks: Option<HookSettings>,
 
     /// `off`: every WebSocket needs a user token (401 without one).
     #[arg(long, env = "CONFAB_GUESTS", value_enum, default_value_t = Guests::On)]
@@ -438,6 +444,21 @@ impl Config {
         }))
     }
 
+    /// The `[hooks]` settings, if any, with the `--backend-secret` that
+    /// signs them (which they need); rooms the policy hooks need them.
+    pub fn hook_settings(&self) -> Result<Option<(HookSettings, String)>, String> {
+        let Some(settings) = self.hooks.clone() else {
+            if self.policy.has_hooks() {
+                return Err("the policy hooks rooms but there is no [hooks] table".to_owned());
+            }
+            return Ok(None);
+        };
+        let secret = (self.backend_secret.clone())
+            .filter(|s| !s.is_empty())
+            .ok_or("[hooks] needs --backend-secret (hooks are signed)")?;
+        Ok(Some((settings, secret)))
+    }
+
     /// `--max-token-lifetime` in seconds.
     pub fn max_token_lifetime(&self) -> u64 {
         self.max_token_lifetime_secs
@@ -494,6 +515,7 @@ impl Default for Config {
         Self {
             config: None,
             policy: Arc::default(),
+            hooks: None,
             guests: Guests::On,
             token_public_key: Vec::new(),
             jwks_url: None,
@@ -558,13 +580,24 @@ impl Default for Config {
     }
 }
 
+/// What a `--config` file adds to the command line.
+#[derive(Debug, Default)]
+pub struct FileSettings {
+    /// Its settings as extra `--flag=value` arguments, for every flag
+    /// neither the command line nor the environment set (so they win over
+    /// the file).
+    pub args: Vec<String>,
+    /// Its `[policy]` (open when there is none).
+    pub policy: Policy,
+    /// Its `[hooks]`, if any.
+    pub hooks: Option<HookSettings>,
+}
+
 /// Reads the `--config` file at `path` for a command line parsed into
-/// `matches` (the matches of [`Config`]'s arguments): its settings as
-/// extra `--flag=value` arguments, for every flag neither the command line
-/// nor the environment set (so they win over the file), and its
-/// `[policy]`. An unknown key, a value of the wrong shape or a bad policy
-/// is an error naming the file.
-pub fn file_settings(matches: &ArgMatches, path: &Path) -> Result<(Vec<String>, Policy), String> {
+/// `matches` (the matches of [`Config`]'s arguments). An unknown key, a
+/// value of the wrong shape, a bad policy or `[hooks]` table, or rooms
+/// hooked without a `[hooks]` table, is an error naming the file.
+pub fn file_settings(matches: &ArgMatches, path: &Path) -> Result<FileSettings, String> {
     let at = |e: String| format!("{}: {e}", path.display());
     let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
     let mut table: toml::Table = text
@@ -574,6 +607,15 @@ pub fn file_settings(matches: &ArgMatches, path: &Path) -> Result<(Vec<String>, 
         None => Policy::default(),
         Some(p) => Policy::from_toml(p).map_err(at)?,
     };
+    let hooks = (table.remove("hooks"))
+        .map(HookSettings::from_toml)
+        .transpose()
+        .map_err(at)?;
+    if hooks.is_none() && policy.has_hooks() {
+        return Err(at(
+            "[policy] names hooks but there is no [hooks] table with their url".to_owned(),
+        ));
+    }
     let command = Config::augment_args(clap::Command::new("confab-server"));
     let mut extra = Vec::new();
     for (key, value) in table {
@@ -615,5 +657,9 @@ pub fn file_settings(matches: &ArgMatches, path: &Path) -> Result<(Vec<String>, 
             extra.extend(args);
         }
     }
-    Ok((extra, policy))
+    Ok(FileSettings {
+        args: extra,
+        policy,
+        hooks,
+    })
 }

@@ -35,7 +35,7 @@ pub use config::Config;
 pub use error::{Error, Result};
 
 use auth::{GuestKey, Verifier};
-use backend::Webhooks;
+use backend::{Hooks, Webhooks};
 use fanout::Hub;
 use layer::{ChannelLayer, EventSink, MemoryLayer};
 use metrics::Metrics;
@@ -58,6 +58,8 @@ pub struct AppState {
     pub hosts: Arc<[String]>,
     /// Open WebSockets per client address and in all.
     pub connections: Arc<limits::ConnLimiter>,
+    /// The backend hooks (`[hooks]` of the config file), if any.
+    pub hooks: Option<Arc<Hooks>>,
 }
 
 impl AppState {
@@ -95,9 +97,13 @@ impl AppState {
         let layer = make(sink);
         let verifier = Verifier::new(&config.token_settings())
             .unwrap_or_else(|e| panic!("invalid token settings: {e}"));
-        Self::assemble(config, hub, layer, metrics, webhooks, &secret, verifier)
+        let hooks = hooks_for(&config).unwrap_or_else(|e| panic!("hook settings: {e}"));
+        Self::assemble(
+            config, hub, layer, metrics, webhooks, &secret, verifier, hooks,
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         mut config: Config,
         hub: Arc<Hub>,
@@ -106,6 +112,7 @@ impl AppState {
         webhooks: Option<Arc<Webhooks>>,
         guest_secret: &str,
         verifier: Verifier,
+        hooks: Option<Arc<Hooks>>,
     ) -> Self {
         // `--token-secret current,` parses as ["current", ""]: an empty
         // secret must never become a signing key.
@@ -121,6 +128,7 @@ impl AppState {
             metrics,
             guest_key: GuestKey::new(guest_secret),
             verifier: Arc::new(verifier),
+            hooks,
         }
     }
 
@@ -138,6 +146,7 @@ impl AppState {
     pub async fn from_config(mut config: Config) -> Result<Self> {
         let verifier = Verifier::new(&config.token_settings()).map_err(Error::Config)?;
         verifier.prefetch().await;
+        let hooks = hooks_for(&config).map_err(Error::Config)?;
         let metrics = Arc::new(Metrics::default());
         // One id for this node in Redis presence and the webhook queue.
         let node =
@@ -173,7 +182,7 @@ impl AppState {
             (layer, secret.unwrap_or_else(GuestKey::random_secret))
         };
         Ok(Self::assemble(
-            config, hub, layer, metrics, webhooks, &secret, verifier,
+            config, hub, layer, metrics, webhooks, &secret, verifier, hooks,
         ))
     }
 }
@@ -187,6 +196,14 @@ fn node_for(config: &Config, webhooks: Option<Arc<Webhooks>>) -> (Arc<Hub>, Arc<
         webhooks,
     });
     (hub, sink)
+}
+
+/// The hook client of the `[hooks]` settings ([`Config::hook_settings`]).
+fn hooks_for(config: &Config) -> std::result::Result<Option<Arc<Hooks>>, String> {
+    match config.hook_settings()? {
+        None => Ok(None),
+        Some((settings, secret)) => Ok(Some(Arc::new(Hooks::new(settings, secret)?))),
+    }
 }
 
 fn first_secret(config: &Config) -> Option<String> {

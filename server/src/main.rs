@@ -300,15 +300,16 @@ fn parse(args: Vec<OsString>) -> Result<Cli, String> {
     let Some((m, path)) = file else {
         return Cli::from_arg_matches(&matches).map_err(|e| e.to_string());
     };
-    let (extra, policy) = confab_server::config::file_settings(m, &path)?;
+    let file = confab_server::config::file_settings(m, &path)?;
     let mut all = args;
-    all.extend(extra.into_iter().map(OsString::from));
+    all.extend(file.args.into_iter().map(OsString::from));
     let mut cli = Cli::try_parse_from(all).map_err(|e| format!("{}: {e}", path.display()))?;
-    let policy = Arc::new(policy);
-    match &mut cli.command {
-        Some(Command::Serve(c)) => c.policy = policy,
-        _ => cli.serve.policy = policy,
-    }
+    let serve = match &mut cli.command {
+        Some(Command::Serve(c)) => c,
+        _ => &mut cli.serve,
+    };
+    serve.policy = Arc::new(file.policy);
+    serve.hooks = file.hooks;
     Ok(cli)
 }
 
@@ -337,6 +338,10 @@ fn run_server(mut config: Config) -> ExitCode {
         }
     };
     if let Err(e) = Verifier::new(&config.token_settings()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = config.hook_settings() {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }

@@ -133,6 +133,45 @@ impl fmt::Debug for Actions {
     }
 }
 
+/// The requests in a room the application's backend is asked about first
+/// (`hooks = ["join", "publish"]` on a rule; see docs/BACKEND.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HookPoints {
+    /// Ask before a join.
+    pub join: bool,
+    /// Ask before a publish.
+    pub publish: bool,
+}
+
+impl HookPoints {
+    /// No hook.
+    pub const NONE: HookPoints = HookPoints {
+        join: false,
+        publish: false,
+    };
+
+    /// The named hooks (`join`, `publish`); another name is an error.
+    pub fn parse<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Result<Self, String> {
+        names
+            .into_iter()
+            .try_fold(Self::NONE, |set, name| match name.as_ref() {
+                "join" => Ok(Self { join: true, ..set }),
+                "publish" => Ok(Self {
+                    publish: true,
+                    ..set
+                }),
+                other => Err(format!(
+                    "unknown hook {other:?} (rooms may hook join, publish)"
+                )),
+            })
+    }
+
+    /// Whether any request is hooked.
+    pub const fn any(self) -> bool {
+        self.join || self.publish
+    }
+}
+
 /// Longest pattern accepted (room names are at most 100 bytes).
 pub const MAX_PATTERN: usize = 100;
 
@@ -369,6 +408,8 @@ pub struct Rule {
     pub pattern: Pattern,
     /// What it allows.
     pub rights: Rights,
+    /// What the backend is asked about first in these rooms.
+    pub hooks: HookPoints,
 }
 
 /// The room policy: rules tried in order (the first whose pattern matches
@@ -379,6 +420,7 @@ pub struct Rule {
 pub struct Policy {
     rules: Vec<Rule>,
     default: Rights,
+    default_hooks: HookPoints,
 }
 
 impl Default for Policy {
@@ -386,6 +428,7 @@ impl Default for Policy {
         Self {
             rules: Vec::new(),
             default: Rights::OPEN,
+            default_hooks: HookPoints::NONE,
         }
     }
 }
@@ -398,6 +441,8 @@ struct RightsFile {
     #[serde(default)]
     user: Vec<String>,
     granted: Option<Vec<String>>,
+    #[serde(default)]
+    hooks: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -410,6 +455,8 @@ struct RuleFile {
     #[serde(default)]
     user: Vec<String>,
     granted: Option<Vec<String>>,
+    #[serde(default)]
+    hooks: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -426,7 +473,7 @@ struct FileWithPolicy {
 }
 
 impl RightsFile {
-    fn compile(self, what: &str) -> Result<Rights, String> {
+    fn compile(self, what: &str) -> Result<(Rights, HookPoints), String> {
         let err = |e: String| format!("{what}: {e}");
         let guest = Actions::parse(&self.guest).map_err(err)?;
         let user = Actions::parse(&self.user).map_err(err)?;
@@ -434,11 +481,13 @@ impl RightsFile {
             None => Actions::ALL,
             Some(g) => Actions::parse(&g).map_err(err)?,
         };
-        Ok(Rights {
+        let hooks = HookPoints::parse(&self.hooks).map_err(err)?;
+        let rights = Rights {
             guest,
             user,
             granted,
-        })
+        };
+        Ok((rights, hooks))
     }
 }
 
@@ -449,25 +498,33 @@ impl Policy {
         let file: PolicyFile = value
             .try_into()
             .map_err(|e: toml::de::Error| format!("[policy]: {}", e.message()))?;
-        let default = match file.default {
-            None => Rights::OPEN,
+        let (default, default_hooks) = match file.default {
+            None => (Rights::OPEN, HookPoints::NONE),
             Some(d) => d.compile("[policy.default]")?,
         };
         let rules = (file.rooms.into_iter().enumerate())
             .map(|(i, r)| {
                 let what = format!("[[policy.rooms]] #{} ({:?})", i + 1, r.pattern);
+                let pattern = Pattern::parse(&r.pattern).map_err(|e| format!("{what}: {e}"))?;
+                let (rights, hooks) = RightsFile {
+                    guest: r.guest,
+                    user: r.user,
+                    granted: r.granted,
+                    hooks: r.hooks,
+                }
+                .compile(&what)?;
                 Ok(Rule {
-                    pattern: Pattern::parse(&r.pattern).map_err(|e| format!("{what}: {e}"))?,
-                    rights: RightsFile {
-                        guest: r.guest,
-                        user: r.user,
-                        granted: r.granted,
-                    }
-                    .compile(&what)?,
+                    pattern,
+                    rights,
+                    hooks,
                 })
             })
             .collect::<Result<_, String>>()?;
-        Ok(Policy { rules, default })
+        Ok(Policy {
+            rules,
+            default,
+            default_hooks,
+        })
     }
 
     /// The policy of a whole config file's text (its `[policy]` table;
@@ -503,6 +560,23 @@ impl Policy {
                 .find(|r| r.pattern.matches(room))
                 .map_or(&self.default, |r| &r.rights),
         )
+    }
+
+    /// What the backend is asked about first in `room` (the first matching
+    /// rule's `hooks`, else the default's). Never a `dm:` room: those are
+    /// only for their two users, whatever the rules say.
+    pub fn hooks(&self, room: &str) -> HookPoints {
+        if dm_members(room).is_some() {
+            return HookPoints::NONE;
+        }
+        (self.rules.iter())
+            .find(|r| r.pattern.matches(room))
+            .map_or(self.default_hooks, |r| r.hooks)
+    }
+
+    /// Whether any room is hooked (then a `[hooks]` table is needed).
+    pub fn has_hooks(&self) -> bool {
+        self.default_hooks.any() || self.rules.iter().any(|r| r.hooks.any())
     }
 
     /// Every action `who` may take in `room`. A `dm:` room: everything for
@@ -644,6 +718,39 @@ mod tests {
     }
 
     #[test]
+    fn hooks_follow_the_first_matching_rule_and_never_dm_rooms() {
+        let policy = Policy::from_toml_str(
+            r#"
+            [policy.default]
+            user = ["join"]
+            hooks = ["publish"]
+            [[policy.rooms]]
+            match = "team.**"
+            hooks = ["join", "publish"]
+            [[policy.rooms]]
+            match = "lobby"
+            "#,
+        )
+        .unwrap();
+        let both = HookPoints {
+            join: true,
+            publish: true,
+        };
+        assert_eq!(policy.hooks("team.42.general"), both);
+        assert_eq!(policy.hooks("lobby"), HookPoints::NONE);
+        assert_eq!(
+            policy.hooks("elsewhere"),
+            HookPoints {
+                join: false,
+                publish: true
+            }
+        );
+        assert_eq!(policy.hooks("dm:alice:bob"), HookPoints::NONE);
+        assert!(policy.has_hooks());
+        assert!(!Policy::default().has_hooks());
+    }
+
+    #[test]
     fn mistakes_in_the_file_are_errors() {
         for (text, needle) in [
             ("[policy]\nroom = []", "unknown field"),
@@ -656,6 +763,10 @@ mod tests {
             (
                 "[[policy.rooms]]\nmatch = \"a\"\nusers = []",
                 "unknown field",
+            ),
+            (
+                "[[policy.rooms]]\nmatch = \"a\"\nhooks = [\"leave\"]",
+                "unknown hook",
             ),
         ] {
             let e = Policy::from_toml_str(text).unwrap_err();

@@ -334,11 +334,26 @@ impl Rooms {
     /// The name belongs to the user, not to one connection: every room any
     /// of the user's connections here is in gets the `updates` diff, their
     /// other connections here pick the name up ([`Rooms::user_name`]), and
-    /// the layer tells the other nodes, which do the same for theirs.
-    pub(crate) async fn rename(&self, member: &Member) -> Result<()> {
+    /// the layer tells the other nodes, which do the same for theirs. In a
+    /// room where `info_in` gives an info (a join hook's), the member keeps
+    /// that one.
+    pub(crate) async fn rename(
+        &self,
+        member: &Member,
+        info_in: impl Fn(&str) -> Option<Json>,
+    ) -> Result<()> {
         self.hub.rename_user(&member.id, &member.name);
         for room in self.hub.rooms_of_user(&member.id) {
-            self.layer.presence_update(&room, member).await?;
+            match info_in(&room) {
+                None => self.layer.presence_update(&room, member).await?,
+                Some(info) => {
+                    let here = Member {
+                        info: Some(info),
+                        ..member.clone()
+                    };
+                    self.layer.presence_update(&room, &here).await?
+                }
+            }
         }
         self.layer.renamed(member).await
     }

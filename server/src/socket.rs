@@ -47,11 +47,20 @@ impl Ctx {
     }
 }
 
-/// The behaviour of one endpoint, called by the driver in order:
-/// `connect`, then `receive` per text frame (and `tick` if it asks for one),
-/// then `disconnect` exactly once.
+/// A refused handshake: status and a one-line reason.
+pub(crate) type Rejection = (axum::http::StatusCode, String);
+
+/// The behaviour of one endpoint: `admit` answers the handshake; then the
+/// driver calls, in order, `connect`, `receive` per text frame (and `tick`
+/// if it asks for one), and `disconnect` exactly once.
 #[async_trait]
 pub(crate) trait Consumer: Send + 'static {
+    /// The endpoint's last say before the upgrade, after the connection
+    /// limits and the connect hook (e.g. a compat room's join hook): a
+    /// refusal is the handshake's answer. Default: admitted.
+    async fn admit(&mut self, _state: &AppState) -> Result<(), Rejection> {
+        Ok(())
+    }
     /// After the upgrade, before any frame is read.
     async fn connect(&mut self, cx: &Ctx);
     /// One text frame within the limits.

@@ -467,6 +467,7 @@ fn identity(claims: &Claims) -> Result<Identity, TokenError> {
     member.info = info;
     Ok(Identity {
         member,
+        guest: false,
         expires: Some(claims.exp),
         grants,
     })

@@ -11,7 +11,9 @@ use rand::Rng;
 pub use crate::clock::unix_now;
 use crate::policy::{Action, Grants, Policy, Who};
 pub use guest::{is_guest_id, GuestKey, GUEST_TOKEN_TTL_SECS};
-pub use jwt::{mint, verify, Audience, Claims, TokenError, TokenSettings, Verifier};
+pub use jwt::{
+    mint, verify, Audience, Claims, TokenError, TokenSettings, Verifier, MAX_INFO_BYTES,
+};
 
 /// Longest user id accepted from a token.
 pub const MAX_USER_ID: usize = 40;
@@ -116,9 +118,11 @@ pub fn parse_ttl(s: &str) -> Result<u64, String> {
 pub struct Identity {
     /// Id, display name and the token's `info`.
     pub member: Member,
-    /// Token expiry (seconds since the epoch), `None` for guests.
+    /// A guest: no token, and no user given by the connect hook.
+    pub guest: bool,
+    /// Token expiry (seconds since the epoch); `None` without a token.
     pub expires: Option<u64>,
-    /// The rooms the token grants (none for guests).
+    /// The rooms the token (or the connect hook) grants.
     pub grants: Grants,
 }
 
@@ -139,14 +143,16 @@ impl Identity {
         );
         Self {
             member: Member::new(id, name),
+            guest: true,
             expires: None,
             grants: Grants::default(),
         }
     }
 
-    /// Whether this is a guest (no token).
+    /// Whether this is a guest (no token, and no user from the connect
+    /// hook).
     pub fn is_guest(&self) -> bool {
-        self.expires.is_none()
+        self.guest
     }
 
     /// Who this is, for [`Policy`] decisions.

@@ -30,6 +30,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use crate::auth::{api_key_matches, bearer, unix_now, valid_user_id, Identity};
+use crate::backend::hooks;
 use crate::error::Error;
 use crate::policy::Action;
 use crate::AppState;
@@ -190,6 +191,39 @@ async fn authorize_for(
     Ok(caller)
 }
 
+/// A user's publish goes through the room's publish hook, as over a
+/// WebSocket (the application's own, with the API key, does not): 403
+/// `hook_denied`, 503 `hook_unavailable`, or the payload to store.
+async fn publish_hook(
+    state: &AppState,
+    caller: &Caller,
+    room: &str,
+    payload: Arc<RawValue>,
+) -> Result<Arc<RawValue>, Refusal> {
+    let (Caller::User(id), Some(hooks)) = (caller, state.hooks.as_ref()) else {
+        return Ok(payload);
+    };
+    if !state.config.policy.hooks(room).publish {
+        return Ok(payload);
+    }
+    let max = state.config.max_message_bytes;
+    match hooks.publish(room, &id.member, &payload, max).await {
+        Ok(None) => Ok(payload),
+        Ok(Some(changed)) => Ok(Arc::from(changed)),
+        Err(refusal) => {
+            state.metrics.error(refusal.code());
+            let status = match refusal {
+                hooks::Refusal::Denied { .. } => StatusCode::FORBIDDEN,
+                hooks::Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            Err(Refusal {
+                room: Some(room.to_owned()),
+                ..error(status, refusal.code(), &refusal.message())
+            })
+        }
+    }
+}
+
 fn check_room(room: &str) -> Result<(), Refusal> {
     validate_room_name(room).map_err(|e| {
         error(
@@ -289,6 +323,10 @@ pub async fn publish(
         Err(r) => return r.into_response(),
     };
     let payload = match body_of(&state, request).await.and_then(|b| json_body(&b)) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let payload = match publish_hook(&state, &caller, &room, payload).await {
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
@@ -511,9 +549,9 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
                 .into_response();
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.rooms.local_room_count()),
-    )
-        .into_response()
+    let mut text = state.metrics.render(state.rooms.local_room_count());
+    if let Some(hooks) = &state.hooks {
+        hooks.render_metrics(&mut text);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -5,7 +5,9 @@
 //! and `/ws/chat/` is native room [`GLOBAL_ROOM`]. The room policy applies
 //! to them at the handshake: without `join` the handshake is refused with
 //! 403; without `publish` the socket receives but its frames are dropped
-//! (the seed protocol has no error frame).
+//! (the seed protocol has no error frame). Hooks too: a room's join hook
+//! answers the handshake (403 for a deny, 503 when the backend cannot be
+//! asked), and a frame its publish hook refuses is dropped.
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use confab_protocol::Member;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{forbidden, upgrade, Handshake, Rejection};
+use super::{forbidden, hook_refusal, upgrade, Handshake, Rejection};
 use crate::auth::Identity;
 use crate::fanout::Flavor;
 use crate::layer::Payload;
@@ -115,6 +117,27 @@ pub(crate) fn compat_access(
     Ok(identity.may(policy, room, Action::Publish))
 }
 
+/// The join hook of `room` at the handshake, if the policy hooks it: a
+/// refusal answers the handshake; `member` gets the info the backend set.
+pub(crate) async fn join_hook(
+    state: &AppState,
+    room: &str,
+    member: &mut Member,
+) -> Result<(), Rejection> {
+    let Some(hooks) = state.hooks.as_ref() else {
+        return Ok(());
+    };
+    if !state.config.policy.hooks(room).join {
+        return Ok(());
+    }
+    match hooks.join(room, member).await {
+        Ok(Some(info)) => member.info = Some(info),
+        Ok(None) => {}
+        Err(refusal) => return Err(hook_refusal(state, &refusal)),
+    }
+    Ok(())
+}
+
 /// Joins the group as a compat connection; closes with 1011 on layer failure.
 pub(crate) async fn join_group(cx: &Ctx, room: &str, member: &Member) -> bool {
     match cx.state.rooms.join_live(room, &cx.conn, member).await {
@@ -137,9 +160,25 @@ pub(crate) async fn leave_group(cx: &Ctx, room: &str) {
     }
 }
 
-/// Publishes a compat payload to the room; a layer failure is logged (the
-/// seed protocol has no error frame).
+/// Publishes a compat payload to the room, after its publish hook if the
+/// policy hooks it (a refused frame is dropped and counted); a layer
+/// failure is logged (the seed protocol has no error frame).
 pub(crate) async fn publish(cx: &Ctx, room: &str, member: &Member, payload: Payload) {
+    let hooks = (cx.state.hooks.as_ref()).filter(|_| cx.state.config.policy.hooks(room).publish);
+    let payload = match hooks {
+        None => payload,
+        Some(hooks) => {
+            let max = cx.state.config.max_message_bytes;
+            match hooks.publish(room, member, &payload, max).await {
+                Ok(None) => payload,
+                Ok(Some(changed)) => Payload::from(changed),
+                Err(refusal) => {
+                    cx.state.metrics.error(refusal.code());
+                    return;
+                }
+            }
+        }
+    };
     if let Err(e) = cx.state.rooms.publish(room, member, payload, None).await {
         tracing::warn!(room, error = %e, "compat publish failed");
     }
@@ -147,6 +186,10 @@ pub(crate) async fn publish(cx: &Ctx, room: &str, member: &Member, payload: Payl
 
 #[async_trait]
 impl Consumer for ChatConsumer {
+    async fn admit(&mut self, state: &AppState) -> Result<(), Rejection> {
+        join_hook(state, &self.room, &mut self.member).await
+    }
+
     async fn connect(&mut self, cx: &Ctx) {
         self.joined = join_group(cx, &self.room, &self.member).await;
     }

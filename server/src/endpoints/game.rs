@@ -11,9 +11,10 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::compat::{
-    compat_access, compat_payload, compat_room_not_found, join_group, leave_group, publish,
+    compat_access, compat_payload, compat_room_not_found, join_group, join_hook, leave_group,
+    publish,
 };
-use super::{upgrade, Handshake};
+use super::{upgrade, Handshake, Rejection};
 use crate::fanout::Flavor;
 use crate::layer::Payload;
 use crate::socket::{Consumer, Ctx};
@@ -40,6 +41,10 @@ struct Game {
 
 #[async_trait]
 impl Consumer for Game {
+    async fn admit(&mut self, state: &AppState) -> Result<(), Rejection> {
+        join_hook(state, &self.room, &mut self.member).await
+    }
+
     async fn connect(&mut self, cx: &Ctx) {
         self.joined = join_group(cx, &self.room, &self.member).await;
         if self.joined && self.may_publish {

@@ -24,6 +24,7 @@ use confab_protocol::SUBPROTOCOL;
 use serde::Deserialize;
 
 use crate::auth::{bearer, display_name, unix_now, Identity, NAME_RULE};
+use crate::backend::{Hooks, Refusal};
 use crate::config::Guests;
 use crate::fanout::{ConnHandle, Flavor};
 use crate::limits::ConnRefusal;
@@ -128,8 +129,7 @@ pub struct ConnectParams {
     pub guest: Option<String>,
 }
 
-/// A refused handshake: status and a one-line reason.
-pub(crate) type Rejection = (StatusCode, String);
+pub(crate) use crate::socket::Rejection;
 
 fn reject(status: StatusCode, msg: &str) -> Rejection {
     (status, format!("{msg}\n"))
@@ -196,11 +196,10 @@ async fn identify(
             .await
             .map_err(|e| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
     }
-    if state.config.guests == Guests::Off {
-        return Err(reject(
-            StatusCode::UNAUTHORIZED,
-            "this server admits no guests: connect with a user token",
-        ));
+    // With a connect hook the backend may still say who this is (from a
+    // cookie, say); `admit` refuses a guest it leaves a guest.
+    if state.config.guests == Guests::Off && connect_hook(state).is_none() {
+        return Err(no_guests());
     }
     let name = match params.name.as_deref().filter(|n| !n.trim().is_empty()) {
         None => None,
@@ -216,6 +215,54 @@ async fn identify(
     })
 }
 
+fn no_guests() -> Rejection {
+    reject(
+        StatusCode::UNAUTHORIZED,
+        "this server admits no guests: connect with a user token",
+    )
+}
+
+/// The hooks, when the backend is asked at every connection.
+fn connect_hook(state: &AppState) -> Option<&Hooks> {
+    state.hooks.as_deref().filter(|h| h.settings().connect)
+}
+
+/// The connect hook's say on `identity` (when configured): the identity as
+/// the backend changed it, or the handshake's refusal (403 for a deny,
+/// 503 when the backend cannot be asked, 401 for a guest with `--guests
+/// off` the backend did not identify).
+async fn admit(
+    state: &AppState,
+    mut identity: Identity,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> Result<Identity, Rejection> {
+    let Some(hooks) = connect_hook(state) else {
+        return Ok(identity);
+    };
+    match hooks.connect(&identity, ip, headers).await {
+        Ok(Some(change)) => change.apply(&mut identity),
+        Ok(None) => {}
+        Err(refusal) => return Err(hook_refusal(state, &refusal)),
+    }
+    if identity.is_guest() && state.config.guests == Guests::Off {
+        return Err(no_guests());
+    }
+    Ok(identity)
+}
+
+/// A handshake refused by a hook: 403 for a deny, 503 when the backend
+/// could not be asked; the body is `<error code>: <what the client is told>`.
+pub(crate) fn hook_refusal(state: &AppState, refusal: &Refusal) -> Rejection {
+    let code = refusal.code();
+    state.metrics.error(code);
+    let status = match refusal {
+        Refusal::Denied { .. } => StatusCode::FORBIDDEN,
+        Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    reject(status, &format!("{code}: {}", refusal.message()))
+}
+
 /// A handshake refused by an endpoint after the identity is known (e.g. a
 /// compat room the policy closes to this user): 403 with `reason`.
 pub(crate) fn forbidden(reason: &str) -> Rejection {
@@ -223,10 +270,11 @@ pub(crate) fn forbidden(reason: &str) -> Rejection {
 }
 
 /// The common handshake: origin check (403), identity (401/400), the
-/// endpoint's own check of that identity (`consumer` may refuse, e.g. 403
-/// for a room the policy closes), the connection limits (429 for the
-/// client's address, 503 for the server), then the upgrade with the size
-/// limits, running the consumer on the socket.
+/// connection limits (429 for the client's address, 503 for the server),
+/// the connect hook (403/503), the endpoint's own check of that identity
+/// (`consumer` may refuse, e.g. 403 for a room the policy closes, and its
+/// [`Consumer::admit`], e.g. a room's join hook), then the upgrade with the
+/// size limits, running the consumer on the socket.
 pub(crate) async fn upgrade<C: Consumer>(
     state: AppState,
     hs: Handshake,
@@ -246,10 +294,6 @@ pub(crate) async fn upgrade<C: Consumer>(
         Ok(i) => i,
         Err(r) => return r.into_response(),
     };
-    let consumer = match consumer(&identity) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
     let ws = match ws {
         Ok(ws) => ws,
         Err(e) => return e.into_response(),
@@ -257,29 +301,35 @@ pub(crate) async fn upgrade<C: Consumer>(
     let ip = guard::client_ip(peer.as_ref(), &headers, &state.config.trusted_proxies);
     let permit = match state.connections.acquire(ip) {
         Ok(p) => p,
-        Err(ConnRefusal::PerIp) => {
+        Err(refusal) => {
             state
                 .metrics
                 .refused_connections
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return reject(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many connections from this address",
-            )
-            .into_response();
-        }
-        Err(ConnRefusal::Total) => {
-            state
-                .metrics
-                .refused_connections
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return reject(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server at its connection limit",
-            )
+            return match refusal {
+                ConnRefusal::PerIp => reject(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many connections from this address",
+                ),
+                ConnRefusal::Total => reject(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server at its connection limit",
+                ),
+            }
             .into_response();
         }
     };
+    let identity = match admit(&state, identity, ip, &headers).await {
+        Ok(i) => i,
+        Err(r) => return r.into_response(),
+    };
+    let mut consumer = match consumer(&identity) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = consumer.admit(&state).await {
+        return r.into_response();
+    }
     let max = state.config.max_message_bytes;
     let queue = state.config.outbound();
     // tungstenite reads into a buffer allocated per connection (128 KiB by

@@ -1,6 +1,7 @@
 //! `/ws`: the native multiplexed protocol (see `confab_protocol`).
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,13 +10,14 @@ use axum::extract::State;
 use axum::response::Response;
 use confab_protocol::{
     decode_client, dm_members, dm_room, validate_room_name, Ack, ClientMsg, Direct, ErrorCode,
-    ErrorMsg, HistoryPage, HistoryReq, Join, Joined, Leave, Limits, List, Member, Members, Pong,
-    Publish, RawPayload, Refresh, Rename, ServerMsg, SetState, SignalReq, Welcome,
+    ErrorMsg, HistoryPage, HistoryReq, Join, Joined, Json, Leave, Limits, List, Member, Members,
+    Pong, Publish, RawPayload, Refresh, Rename, ServerMsg, SetState, SignalReq, Welcome,
     PROTOCOL_VERSION,
 };
 
 use super::{upgrade, Handshake};
 use crate::auth::{display_name, valid_user_id, NAME_RULE};
+use crate::backend::Refusal;
 use crate::clock::{now_ms, unix_now};
 use crate::fanout::encode;
 use crate::fanout::{Flavor, Payload};
@@ -32,9 +34,11 @@ pub async fn handler(State(state): State<AppState>, hs: Handshake) -> Response {
     upgrade(state, hs, Flavor::Native, |id| {
         Ok(Native {
             member: id.member.clone(),
+            guest: id.is_guest(),
             expires: id.expires,
             grants: id.grants.clone(),
             rooms: HashSet::new(),
+            room_info: HashMap::new(),
             signals,
         })
     })
@@ -63,6 +67,12 @@ impl Fail {
     }
 }
 
+impl From<Refusal> for Fail {
+    fn from(r: Refusal) -> Self {
+        Self::new(r.code(), r.message())
+    }
+}
+
 impl From<crate::Error> for Fail {
     fn from(e: crate::Error) -> Self {
         if e.is_server_fault() {
@@ -77,11 +87,15 @@ type Reply = Result<(), Fail>;
 /// One native connection's state.
 struct Native {
     member: Member,
-    /// Expiry of the newest token (`None`: a guest; `refresh` moves it).
+    /// A guest (the policy's guest rights; a guest token in `welcome`).
+    guest: bool,
+    /// Expiry of the newest token (`None`: no token; `refresh` moves it).
     expires: Option<u64>,
     /// Room grants of the newest token (`refresh` replaces them).
     grants: Grants,
     rooms: HashSet<String>,
+    /// The member's info in rooms whose join hook set one.
+    room_info: HashMap<String, Json>,
     /// The separate budget of ephemeral signals.
     signals: RateLimiter,
 }
@@ -159,11 +173,65 @@ impl Native {
     }
 
     fn may(&self, cx: &Ctx, room: &str, action: Action) -> bool {
-        let who = match self.expires {
-            None => Who::guest(&self.member.id),
-            Some(_) => Who::user(&self.member.id, &self.grants),
+        let who = if self.guest {
+            Who::guest(&self.member.id)
+        } else {
+            Who::user(&self.member.id, &self.grants)
         };
         cx.state.config.policy.allows(who, room, action)
+    }
+
+    /// This member as seen in `room`: with the info its join hook set.
+    fn member_in(&self, room: &str) -> Cow<'_, Member> {
+        match self.room_info.get(room) {
+            None => Cow::Borrowed(&self.member),
+            Some(info) => Cow::Owned(Member {
+                info: Some(info.clone()),
+                ..self.member.clone()
+            }),
+        }
+    }
+
+    /// The room's join hook, if the policy hooks it: the member's info
+    /// there is what the backend set (or the connection's).
+    async fn join_hook(&mut self, cx: &Ctx, room: &str) -> Reply {
+        let Some(hooks) = cx.state.hooks.as_ref() else {
+            return Ok(());
+        };
+        if !cx.state.config.policy.hooks(room).join {
+            return Ok(());
+        }
+        match hooks.join(room, &self.member).await {
+            Ok(Some(info)) => self.room_info.insert(room.to_owned(), info),
+            Ok(None) => self.room_info.remove(room),
+            Err(refusal) => return Err(Fail::from(refusal).room(room)),
+        };
+        Ok(())
+    }
+
+    /// The room's publish hook, if the policy hooks it: the payload to
+    /// store (the backend's, or `payload`).
+    async fn publish_hook(
+        &self,
+        cx: &Ctx,
+        room: &str,
+        payload: RawPayload,
+    ) -> Result<RawPayload, Fail> {
+        let Some(hooks) = cx.state.hooks.as_ref() else {
+            return Ok(payload);
+        };
+        if !cx.state.config.policy.hooks(room).publish {
+            return Ok(payload);
+        }
+        let max = cx.state.config.max_message_bytes;
+        match hooks
+            .publish(room, &self.member_in(room), &payload, max)
+            .await
+        {
+            Ok(Some(changed)) => Ok(changed),
+            Ok(None) => Ok(payload),
+            Err(refusal) => Err(Fail::from(refusal).room(room)),
+        }
     }
 
     async fn join(&mut self, cx: &Ctx, m: Join) -> Reply {
@@ -183,6 +251,9 @@ impl Native {
             )
             .room(&m.room));
         }
+        if !rejoin {
+            self.join_hook(cx, &m.room).await?;
+        }
         let request = JoinRequest {
             room: &m.room,
             rejoin,
@@ -193,7 +264,7 @@ impl Native {
         };
         let reference = m.reference;
         (cx.state.rooms)
-            .join(request, &cx.conn, &self.member, |snap| {
+            .join(request, &cx.conn, &self.member_in(&m.room), |snap| {
                 encode::reply(&ServerMsg::Joined(Joined {
                     reference,
                     room: m.room.clone(),
@@ -217,6 +288,7 @@ impl Native {
         if !self.rooms.remove(&m.room) {
             return Err(Fail::new(ErrorCode::NotJoined, "not joined to this room").room(&m.room));
         }
+        self.room_info.remove(&m.room);
         cx.state
             .rooms
             .leave(&m.room, &cx.conn)
@@ -235,8 +307,14 @@ impl Native {
             );
         }
         self.check_policy(cx, &m.room, Action::Publish)?;
+        let body = self.publish_hook(cx, &m.room, m.payload).await?;
         let stored = (cx.state.rooms)
-            .publish(&m.room, &self.member, payload(m.payload), m.cid.as_deref())
+            .publish(
+                &m.room,
+                &self.member_in(&m.room),
+                payload(body),
+                m.cid.as_deref(),
+            )
             .await
             .map_err(|e| Fail::from(e).room(&m.room))?;
         let (offset, ts) = (Some(stored.offset), Some(stored.ts));
@@ -280,7 +358,7 @@ impl Native {
             );
         }
         (cx.state.rooms)
-            .signal(&m.room, &self.member, payload(m.payload))
+            .signal(&m.room, &self.member_in(&m.room), payload(m.payload))
             .await
             .map_err(|e| Fail::from(e).room(&m.room))
     }
@@ -327,7 +405,8 @@ impl Native {
         let name =
             display_name(&m.name).ok_or_else(|| Fail::new(ErrorCode::NameInvalid, NAME_RULE))?;
         self.member.name = name;
-        cx.state.rooms.rename(&self.member).await?;
+        let info = |room: &str| self.room_info.get(room).cloned();
+        cx.state.rooms.rename(&self.member, info).await?;
         ack(cx, m.reference, None, None, None);
         Ok(())
     }
@@ -370,7 +449,7 @@ impl Native {
         if self.expires.is_none() {
             return Err(Fail::new(
                 ErrorCode::Unauthorized,
-                "a guest connection has no token to refresh: reconnect with one",
+                "this connection has no token to refresh: reconnect with one",
             ));
         }
         let fresh = (cx.state.verifier)
@@ -402,6 +481,7 @@ impl Native {
         lost.sort();
         for room in lost {
             self.rooms.remove(&room);
+            self.room_info.remove(&room);
             if let Err(e) = cx.state.rooms.leave(&room, &cx.conn).await {
                 tracing::warn!(room, error = %e, "leave after refresh failed");
             }
@@ -436,7 +516,7 @@ impl Consumer for Native {
                     max_rooms: c.max_rooms,
                     rate_per_sec: c.rate_per_sec,
                 },
-                guest_token: (self.expires.is_none())
+                guest_token: (self.guest)
                     .then(|| cx.state.guest_key.mint(&self.member.id, unix_now())),
                 expires: self.expires,
             }),
@@ -491,6 +571,7 @@ impl Consumer for Native {
         if !self.rooms.remove(room) {
             return;
         }
+        self.room_info.remove(room);
         if let Err(e) = cx.state.rooms.leave(room, &cx.conn).await {
             tracing::warn!(room, error = %e, "leave after removal failed");
         }
