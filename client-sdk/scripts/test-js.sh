@@ -20,7 +20,8 @@ SDK="$ROOT/client-sdk"
 BUNDLERS="$ROOT/tools/bundlers/node_modules"
 export PATH="$ROOT/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 : "${CONFAB_TEST_URL:?}" "${STATIC_PORT:?}" "${WORK:?}"
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each step with the seconds since the start (what this script adds to CI).
+say() { printf '\n\033[1m== [%3d s] %s\033[0m\n' "$SECONDS" "$*"; }
 # A missing tool is a failure, never a skip.
 [[ -x "$BUNDLERS/.bin/tsc" && -d "$BUNDLERS/vite7" ]] \
   || { echo "tools/bundlers is not installed: run scripts/install-tools.sh" >&2; exit 1; }
@@ -78,3 +79,5 @@ node "$SDK/tests/bundlers/run.mjs" "$TARBALL" "$WORK/bundlers" "$CONFAB_TEST_URL
 
 say "Node.js (server render): import, use without and with a WebSocket"
 bash "$SDK/tests/bundlers/ssr.sh" "$TARBALL" "$WORK" "$CONFAB_TEST_URL"
+
+say "npm package: all tests passed"
