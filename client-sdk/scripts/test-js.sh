@@ -13,7 +13,9 @@
 #      dev and build, webpack current and 5.99, esbuild, Rollup, a plain
 #      <script type="module">), each page joining a room and receiving a
 #      message from the real server
-#   5. Node.js as a server render imports it (tests/bundlers/ssr.sh)
+#   5. Node.js as a server render imports it, and the READMEs' JS snippets
+#      run there against the server (tests/bundlers/ssr.sh, readme.mjs; the
+#      TypeScript snippet is type-checked in step 3)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SDK="$ROOT/client-sdk"
@@ -57,6 +59,13 @@ for ts in 5 7; do
     say "tsc $("$tsc_bin" --version) --noEmit, $cfg's tsconfig, skipLibCheck off"
     (cd "$dir" && "$tsc_bin" -p tsconfig.json --noEmit)
   done
+  # client-sdk/README.md's TypeScript snippet, as written there (its
+  # example locals are unused: noUnusedLocals off, the rest as create-vite's).
+  dir="$WORK/ts$ts-create-vite"
+  node "$SDK/tests/bundlers/readme.mjs" ts "$dir" >/dev/null
+  echo '{"extends": "./tsconfig.json", "compilerOptions": {"noUnusedLocals": false}, "files": ["readme.ts"]}' >"$dir/readme.tsconfig.json"
+  say "tsc $("$tsc_bin" --version) --noEmit: client-sdk/README.md's TypeScript snippet"
+  (cd "$dir" && "$tsc_bin" -p readme.tsconfig.json --noEmit)
 done
 
 say "esbuild bundle of examples/app.ts (the README's esbuild line)"
