@@ -37,6 +37,7 @@ ${code.replaceAll(url, ws)}// ---- end ----
 bob.close();
 clearTimeout(timer);
 console.log("ok   readme snippet ${n} (${file}) ran to its end under Node.js " + process.version);
+process.exit(0); // a snippet may leave its client open (the first one does)
 `);
       written.push(out);
     }
