@@ -59,6 +59,15 @@ if [ -f "$root/tools/package.json" ]; then
     (cd "$root/tools" && npm ci --no-audit --no-fund --silent)
   fi
 fi
+# The JS bundlers the npm package is tested with (client-sdk/tests/bundlers:
+# Vite 7 and 8, webpack current and 5.99, esbuild, Rollup, TypeScript 7),
+# pinned by tools/bundlers/package-lock.json; only the full test run needs them.
+if [ "$mode" = all ]; then
+  if [ ! -d "$root/tools/bundlers/node_modules/vite7" ] || [ "$root/tools/bundlers/package-lock.json" -nt "$root/tools/bundlers/node_modules/.package-lock.json" ]; then
+    log "npm ci in tools/bundlers/"
+    (cd "$root/tools/bundlers" && npm ci --no-audit --no-fund --silent)
+  fi
+fi
 # PyJWT for the test that connects with a token minted by a standard JWT
 # library (server/tests/interop.rs): a venv in tools/pyenv.
 PYJWT_VERSION=2.15.1

@@ -1,7 +1,8 @@
-// A small TypeScript app on the npm package: type-checked with
-// `tsc --noEmit` against the generated .d.ts, bundled with esbuild and run
-// in headless Chromium by scripts/test-js.sh (from an installed `npm pack`
-// tarball, the way a user gets it).
+// A small TypeScript app on the npm package: type-checked with `tsc`
+// (strict, no skipLibCheck) under create-vite's tsconfig and `tsc --init`'s
+// defaults, bundled with esbuild and run in headless Chromium by
+// scripts/test-js.sh (from an installed `npm pack` tarball, the way a user
+// gets it). Payload types go through the generics, with no casts.
 import {
   ConfabClient,
   ConfabSocket,
@@ -66,13 +67,13 @@ async function main(ws: string): Promise<number> {
   const lobby = await alice.join(room);
   const bobLobby = await bob.join(room);
   const received: ConfabMessage<Chat>[] = [];
-  bobLobby.on("message", (m) => received.push(m as ConfabMessage<Chat>));
+  bobLobby.on("message", (m: ConfabMessage<Chat>) => received.push(m));
   bobLobby.on("presence", (p: PresenceDiff) => log(`presence: +${p.joins.length} -${p.leaves.length}`));
 
   const acks: Ack[] = [];
   for (let n = 0; n < 5; n++) {
     const chat: Chat = { text: `hello ${n}`, n };
-    acks.push(await lobby.publish(chat));
+    acks.push(await lobby.publish<Chat>(chat));
   }
   await until("5 messages", 5000, () => received.length === 5);
   if (received.map((m) => m.payload.n).join() !== "0,1,2,3,4") throw new Error("order");
@@ -86,13 +87,16 @@ async function main(ws: string): Promise<number> {
   bobLobby.on("signal", (s: RoomSignal) => signals.push(s));
   lobby.signal({ typing: true });
   await until("signal", 5000, () => signals.length === 1);
-  const page: HistoryPage<Chat> = (await bobLobby.history({ before: 3, limit: 10 })) as HistoryPage<Chat>;
+  const page: HistoryPage<Chat> = await bobLobby.history<Chat>({ before: 3, limit: 10 });
   if (page.messages.map((m) => m.payload.n).join() !== "0,1" || page.more) throw new Error("history page");
   const ack: Ack = await lobby.setState({ read: 5 } satisfies Receipt);
   void ack;
-  await until("receipt", 5000, () =>
-    (bobLobby.members() as Member<unknown, Receipt>[]).some((m) => m.state?.read === 5),
-  );
+  await until("receipt", 5000, () => bobLobby.members<unknown, Receipt>().some((m) => m.state?.read === 5));
+  // The generics check what the application says its payloads are.
+  // @ts-expect-error: `n` is a number in Chat
+  void (() => lobby.publish<Chat>({ text: "x", n: "1" }));
+  // @ts-expect-error: no `missing` in Chat
+  bobLobby.on("message", (m: ConfabMessage<Chat>) => m.payload.missing);
 
   // The generic socket, iterated with for await.
   const sock = new ConfabSocket(ws.replace(/\/ws$/, `/ws/chat/${room}/`), { readBuffer: 100 });

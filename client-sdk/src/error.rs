@@ -45,6 +45,9 @@ pub enum Error {
     Serde(String),
     /// The URL was refused by the browser's `WebSocket` constructor.
     InvalidUrl,
+    /// This JavaScript environment has no global `WebSocket` (Node.js
+    /// before 22 without `--experimental-websocket`, a server render).
+    NoWebSocket,
     /// A JavaScript exception from a browser API.
     Js(String),
 }
@@ -69,6 +72,7 @@ impl Error {
             Self::RoomName(_) => "room_name_invalid",
             Self::Serde(_) => "serde",
             Self::InvalidUrl => "invalid_url",
+            Self::NoWebSocket => "no_websocket",
             Self::Js(_) => "js",
         }
     }
@@ -157,6 +161,10 @@ impl Error {
             ),
             Self::Serde(m) => ("serialization: ", m),
             Self::InvalidUrl => ("invalid url", ""),
+            Self::NoWebSocket => (
+                "no WebSocket in this JavaScript environment (Node.js: 22 or later, ",
+                "or --experimental-websocket, or set globalThis.WebSocket)",
+            ),
             Self::Js(m) => ("javascript error: ", m),
         };
         let mut s = String::from(head);
@@ -230,11 +238,12 @@ mod tests {
             Error::RoomName(RoomNameError::Empty),
             Error::Serde(String::new()),
             Error::InvalidUrl,
+            Error::NoWebSocket,
             Error::Js(String::new()),
         ]
     }
 
-    const VARIANTS: usize = 11;
+    const VARIANTS: usize = 12;
 
     fn variant(e: &Error) -> usize {
         match e {
@@ -249,6 +258,7 @@ mod tests {
             Error::Serde(_) => 8,
             Error::InvalidUrl => 9,
             Error::Js(_) => 10,
+            Error::NoWebSocket => 11,
         }
     }
 

@@ -6,7 +6,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{ack_js, member_js, message_js, opt_str, state_info};
-use super::glue::{ack_promise, promise, to_js_error, Listeners};
+use super::glue::{ack_promise, promise, require_websocket, to_js_error, Listeners};
 use super::options::{client_options, JsClientOptions};
 use super::room::JsRoom;
 use crate::{Client, ClientEvent, Payload, Subscription};
@@ -28,9 +28,11 @@ pub struct JsClient {
 
 #[wasm_bindgen(js_class = ConfabClient)]
 impl JsClient {
-    /// Connects (in the background) to the native endpoint `url`.
+    /// Connects (in the background) to the native endpoint `url`. Throws
+    /// a `ConfabError` (`no_websocket`) where there is no `WebSocket`.
     #[wasm_bindgen(constructor)]
-    pub fn new(url: String, options: Option<JsClientOptions>) -> JsClient {
+    pub fn new(url: String, options: Option<JsClientOptions>) -> Result<JsClient, JsValue> {
+        require_websocket()?;
         let client = Client::connect(client_options(url, options));
         let listeners = Rc::new(Listeners::default());
         let l = listeners.clone();
@@ -40,11 +42,11 @@ impl JsClient {
             ClientEvent::Direct(m) => l.emit("direct", || message_js(m)),
             ClientEvent::Error(e) => l.emit("error", || to_js_error(e)),
         });
-        JsClient {
+        Ok(JsClient {
             client,
             listeners,
             _sub: sub,
-        }
+        })
     }
 
     /// `"connecting" | "open" | "reconnecting" | "closed"`.
@@ -103,7 +105,7 @@ impl JsClient {
     }
 
     /// Sends a direct message to user `to`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
+    #[wasm_bindgen(skip_typescript)]
     pub fn direct(
         &self,
         to: String,

@@ -43,6 +43,17 @@ pub(super) fn to_js_error(e: &Error) -> JsValue {
     js_error(&e.message(), e.code(), e.room())
 }
 
+/// The constructors' check: without a global `WebSocket` (a server
+/// render in Node.js 20, say) they throw a `no_websocket` error at once
+/// instead of a client that never connects.
+pub(super) fn require_websocket() -> Result<(), JsValue> {
+    if crate::transport::ws::available() {
+        Ok(())
+    } else {
+        Err(to_js_error(&Error::NoWebSocket))
+    }
+}
+
 /// Listeners by event name (a JS `Map`, see `glue.js`).
 pub(super) struct Listeners(JsValue);
 

@@ -90,14 +90,15 @@ impl JsRoom {
         self.room.gaps()
     }
 
-    /// Who is in the room.
-    #[wasm_bindgen(unchecked_return_type = "Member[]")]
+    /// Who is in the room. (Typed in `types.d.ts`, with the methods
+    /// below that carry application JSON.)
+    #[wasm_bindgen(skip_typescript)]
     pub fn members(&self) -> JsValue {
         members_js(&self.room.members())
     }
 
     /// Messages seen since the room was joined, oldest first, deduplicated.
-    #[wasm_bindgen(unchecked_return_type = "ConfabMessage[]")]
+    #[wasm_bindgen(skip_typescript)]
     pub fn recent(&self) -> JsValue {
         self.room
             .recent()
@@ -109,7 +110,7 @@ impl JsRoom {
 
     /// Older messages from the server: `{before, limit}`; resolves with
     /// `{messages, more}`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<HistoryPage>")]
+    #[wasm_bindgen(skip_typescript)]
     pub fn history(&self, options: Option<JsHistoryOptions>) -> Promise {
         let o: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         let before = get_f64(&o, "before").map(|n| n as u64);
@@ -119,7 +120,7 @@ impl JsRoom {
     }
 
     /// Publishes a JSON-compatible value; resolves with the ack.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Ack>")]
+    #[wasm_bindgen(skip_typescript)]
     pub fn publish(
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
@@ -132,6 +133,7 @@ impl JsRoom {
 
     /// Sends an ephemeral signal to the room's members (no ack). Throws a
     /// `ConfabError` (`not_joined`, `closed`, `serde`).
+    #[wasm_bindgen(skip_typescript)]
     pub fn signal(
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
@@ -143,7 +145,7 @@ impl JsRoom {
 
     /// Sets this user's JSON state in the room (`null` clears it);
     /// resolves with the ack.
-    #[wasm_bindgen(js_name = setState, unchecked_return_type = "Promise<Ack>")]
+    #[wasm_bindgen(skip_typescript, js_name = setState)]
     pub fn set_state(
         &self,
         #[wasm_bindgen(unchecked_param_type = "unknown")] state: JsValue,

@@ -6,7 +6,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::convert::state_info;
-use super::glue::{promise, to_js_error, Listeners};
+use super::glue::{promise, require_websocket, to_js_error, Listeners};
 use super::options::{socket_options_of, JsSocketOptions};
 use crate::{Socket, Subscription};
 
@@ -34,19 +34,21 @@ pub struct JsSocket {
 #[wasm_bindgen(js_class = ConfabSocket)]
 impl JsSocket {
     /// Opens (in the background) and keeps reconnecting until `close()`.
+    /// Throws a `ConfabError` (`no_websocket`) where there is no `WebSocket`.
     #[wasm_bindgen(constructor)]
-    pub fn new(url: String, options: Option<JsSocketOptions>) -> JsSocket {
+    pub fn new(url: String, options: Option<JsSocketOptions>) -> Result<JsSocket, JsValue> {
+        require_websocket()?;
         let socket = Socket::open(socket_options_of(url, options));
         let listeners = Rc::new(Listeners::default());
         let l = listeners.clone();
         let s1 = socket.on_message(move |v| l.emit("message", || v.clone()));
         let l = listeners.clone();
         let s2 = socket.on_state(move |st| l.emit("state", || state_info(st)));
-        JsSocket {
+        Ok(JsSocket {
             socket,
             listeners,
             _subs: vec![s1, s2],
-        }
+        })
     }
 
     /// `"connecting" | "open" | "reconnecting" | "closed"`.

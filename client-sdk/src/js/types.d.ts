@@ -34,11 +34,11 @@ export interface ConnectionStateInfo {
 }
 export type RoomStateName = "joining" | "joined" | "leaving" | "left" | "errored";
 /** `updates`: members whose name, `info` or `state` changed, each as it is now. */
-export interface PresenceDiff { joins: Member[]; leaves: Member[]; updates: Member[] }
+export interface PresenceDiff<Info = unknown, State = unknown> { joins: Member<Info, State>[]; leaves: Member<Info, State>[]; updates: Member<Info, State>[] }
 /** SDK codes, plus the server's error codes (`not_joined`, `rate_limited`, ...). */
 export type ConfabErrorCode =
   | "ack_timeout" | "disconnected" | "closed" | "buffer_full" | "buffer_overflow" | "not_joined"
-  | "room_name_invalid" | "serde" | "invalid_url" | "js" | "bad_json" | "unknown_type" | "bad_request"
+  | "room_name_invalid" | "serde" | "invalid_url" | "no_websocket" | "js" | "bad_json" | "unknown_type" | "bad_request"
   | "name_invalid" | "too_large" | "rate_limited" | "unauthorized" | "too_many_rooms" | "unknown_user"
   | "forbidden" | "hook_denied" | "hook_unavailable" | "unavailable" | "outcome_unknown" | "internal";
 /** Every promise the SDK rejects rejects with one of these. */
@@ -83,15 +83,43 @@ export interface ClientEvents { state: ConnectionStateInfo; welcome: Member; dir
 /** `error`: the server refused to (re-)join the room (state `errored`; `unauthorized`, `forbidden`, `hook_denied` and `room_name_invalid` are final: not retried on reconnect). */
 export interface RoomEvents { message: ConfabMessage; presence: PresenceDiff; members: Member[]; signal: RoomSignal; state: RoomStateName; gap: undefined; error: ConfabError }
 export interface SocketEvents { message: unknown; state: ConnectionStateInfo }
+// The methods that carry application JSON are declared here, with a type
+// parameter for it (`room.on("message", (m: ConfabMessage<Chat>) => …)`,
+// `room.publish<Chat>(…)`, `room.history<Chat>()`): the SDK does not check
+// payloads, so `P` is what the application says its payloads are.
 export interface ConfabClient {
-  /** Adds a listener. */
+  /** Adds a listener; `direct` messages carry a payload of type `P`. */
+  on<P = unknown>(event: "direct", listener: (e: ConfabMessage<P>) => void): void;
   on<K extends keyof ClientEvents>(event: K, listener: (e: ClientEvents[K]) => void): void;
   /** Removes a listener added with `on`. */
+  off<P = unknown>(event: "direct", listener: (e: ConfabMessage<P>) => void): void;
   off<K extends keyof ClientEvents>(event: K, listener: (e: ClientEvents[K]) => void): void;
+  /** Sends a direct message to user `to`; resolves with the ack. */
+  direct<P = unknown>(to: string, payload: P): Promise<Ack>;
 }
 export interface ConfabRoom {
+  /** Adds a listener (`message`, `presence`, `members`, `signal`, `state`, `gap`, `error`). */
+  on<P = unknown>(event: "message", listener: (e: ConfabMessage<P>) => void): void;
+  on<P = unknown>(event: "signal", listener: (e: RoomSignal<P>) => void): void;
+  on<Info = unknown, State = unknown>(event: "presence", listener: (e: PresenceDiff<Info, State>) => void): void;
   on<K extends keyof RoomEvents>(event: K, listener: (e: RoomEvents[K]) => void): void;
+  /** Removes a listener added with `on`. */
+  off<P = unknown>(event: "message", listener: (e: ConfabMessage<P>) => void): void;
+  off<P = unknown>(event: "signal", listener: (e: RoomSignal<P>) => void): void;
+  off<Info = unknown, State = unknown>(event: "presence", listener: (e: PresenceDiff<Info, State>) => void): void;
   off<K extends keyof RoomEvents>(event: K, listener: (e: RoomEvents[K]) => void): void;
+  /** Publishes a JSON-compatible value; resolves with the ack (`offset`, `ts`). */
+  publish<P = unknown>(payload: P): Promise<Ack>;
+  /** Sends an ephemeral signal to the room's members (no ack). Throws a `ConfabError` (`not_joined`, `closed`, `serde`). */
+  signal<P = unknown>(payload: P): void;
+  /** Sets this user's JSON state in the room (`null` clears it); resolves with the ack. */
+  setState<S = unknown>(state: S): Promise<Ack>;
+  /** Older messages from the server: `{before, limit}`; resolves with `{messages, more}`. */
+  history<P = unknown>(options?: HistoryOptions): Promise<HistoryPage<P>>;
+  /** Messages seen since the room was joined, oldest first, deduplicated. */
+  recent<P = unknown>(): ConfabMessage<P>[];
+  /** Who is in the room. */
+  members<Info = unknown, State = unknown>(): Member<Info, State>[];
 }
 export interface ConfabSocket {
   on<K extends keyof SocketEvents>(event: K, listener: (e: SocketEvents[K]) => void): void;

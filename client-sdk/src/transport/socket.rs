@@ -331,31 +331,28 @@ fn open_ws(shared: &Rc<Shared>, generation: u64, token: Option<String>) {
                 on_ws_event(&s, ev);
             }
         };
-        match WsConn::open(&url, &inner.opts.protocols, handler) {
-            Ok(conn) => {
-                inner.conn = Some(conn);
-                let weak = Rc::downgrade(shared);
-                let ms = inner.opts.connect_timeout.as_millis() as u32;
-                inner.connect_guard = Some(Timer::once(ms, move || {
-                    if let Some(s) = weak.upgrade() {
-                        s.inner.write().connect_guard = None;
-                        if matches!(s.inner.read().state.get(), ConnectionState::Connecting) {
-                            force_reconnect(&s, "connect timeout");
-                        }
+        WsConn::open(&url, &inner.opts.protocols, handler).map(|conn| {
+            inner.conn = Some(conn);
+            let weak = Rc::downgrade(shared);
+            let ms = inner.opts.connect_timeout.as_millis() as u32;
+            inner.connect_guard = Some(Timer::once(ms, move || {
+                if let Some(s) = weak.upgrade() {
+                    s.inner.write().connect_guard = None;
+                    if matches!(s.inner.read().state.get(), ConnectionState::Connecting) {
+                        force_reconnect(&s, "connect timeout");
                     }
-                }));
-                true
-            }
-            Err(_) => false,
-        }
+                }
+            }));
+        })
     };
-    if !opened {
-        // A URL the browser refuses will never work: stop.
+    if let Err(e) = opened {
+        // A URL the browser refuses, or no WebSocket at all, will never
+        // work: stop, with the reason.
         set_state(
             shared,
             ConnectionState::Closed {
                 code: 1006,
-                reason: "invalid url".to_owned(),
+                reason: e.message(),
             },
         );
         teardown(shared);

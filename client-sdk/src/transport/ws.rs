@@ -1,11 +1,20 @@
-//! One browser `WebSocket` and the closures attached to it.
+//! One `WebSocket` (the browser's, or any host's global one, e.g.
+//! Node.js 22's) and the closures attached to it.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
 use crate::debug::Tracked;
 use crate::runtime::callback::{callback, Callback};
+use crate::Error;
+
+/// Whether this JavaScript environment has a global `WebSocket` (Node.js
+/// 20 has none without `--experimental-websocket`).
+pub(crate) fn available() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("WebSocket"))
+        .is_ok_and(|v| v.is_function())
+}
 
 /// What the socket reports to its owner.
 pub(crate) enum WsEvent {
@@ -29,24 +38,33 @@ impl WsConn {
         url: &str,
         protocols: &[String],
         on_event: impl Fn(WsEvent) + 'static,
-    ) -> Result<Self, JsValue> {
+    ) -> Result<Self, Error> {
+        if !available() {
+            return Err(Error::NoWebSocket);
+        }
         let ws = if protocols.is_empty() {
-            WebSocket::new(url)?
+            WebSocket::new(url)
         } else {
             let list: js_sys::Array = protocols.iter().map(|p| JsValue::from_str(p)).collect();
-            WebSocket::new_with_str_sequence(url, &list)?
-        };
+            WebSocket::new_with_str_sequence(url, &list)
+        }
+        .map_err(|_| Error::InvalidUrl)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let handler = callback(Box::new(move |e: JsValue| {
-            if let Some(m) = e.dyn_ref::<MessageEvent>() {
-                let data = m.data();
+            // Events are told apart by `type`, and read by property: not
+            // every host's events are instances of the page's `MessageEvent`
+            // / `CloseEvent` (Node.js's WebSocket has its own classes).
+            let kind = e.unchecked_ref::<Event>().type_();
+            if kind == "message" {
+                let data = e.unchecked_ref::<MessageEvent>().data();
                 let value = match data.as_string() {
                     // JSON frames become JS values; other text stays a string.
                     Some(text) => js_sys::JSON::parse(&text).unwrap_or(data),
                     None => data,
                 };
                 on_event(WsEvent::Message(value));
-            } else if let Some(c) = e.dyn_ref::<CloseEvent>() {
+            } else if kind == "close" {
+                let c = e.unchecked_ref::<CloseEvent>();
                 on_event(WsEvent::Close {
                     code: c.code(),
                     reason: c.reason(),
