@@ -118,10 +118,25 @@ async fn brotli_gzip_or_identity_by_accept_encoding_with_vary() {
     dist(&dir);
     let s = server(&dir).await;
     for (path, accept, encoding, body) in [
-        ("/", Some("gzip, deflate, br, zstd"), Some("br"), "br:<h1>demo index</h1>"),
-        ("/index.html", Some("br"), Some("br"), "br:<h1>demo index</h1>"),
+        (
+            "/",
+            Some("gzip, deflate, br, zstd"),
+            Some("br"),
+            "br:<h1>demo index</h1>",
+        ),
+        (
+            "/index.html",
+            Some("br"),
+            Some("br"),
+            "br:<h1>demo index</h1>",
+        ),
         ("/", Some("gzip"), Some("gzip"), "gz:<h1>demo index</h1>"),
-        ("/", Some("br;q=0, gzip"), Some("gzip"), "gz:<h1>demo index</h1>"),
+        (
+            "/",
+            Some("br;q=0, gzip"),
+            Some("gzip"),
+            "gz:<h1>demo index</h1>",
+        ),
         ("/", None, None, "<h1>demo index</h1>"),
         ("/", Some("identity"), None, "<h1>demo index</h1>"),
         (WASM, Some("br, gzip"), Some("br"), "br:WASM"),
@@ -178,7 +193,10 @@ async fn hashed_files_are_immutable_the_page_revalidates() {
         assert_eq!(a.status, 200, "{path}");
         assert_eq!(a.header("cache-control"), Some(cache), "{path}");
         assert!(a.header("etag").is_some(), "{path}: an ETag");
-        assert!(a.header("last-modified").is_some(), "{path}: a Last-Modified");
+        assert!(
+            a.header("last-modified").is_some(),
+            "{path}: a Last-Modified"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -221,7 +239,10 @@ async fn etag_and_last_modified_answer_304() {
     for path in ["/", "/rooms/lobby", WASM] {
         let first = get(s.addr, "GET", path, &[br]).await;
         let etag = first.header("etag").expect("etag").to_owned();
-        let modified = first.header("last-modified").expect("last-modified").to_owned();
+        let modified = first
+            .header("last-modified")
+            .expect("last-modified")
+            .to_owned();
         assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
 
         let again = get(s.addr, "GET", path, &[br, ("If-None-Match", &etag)]).await;
@@ -265,7 +286,10 @@ async fn etag_and_last_modified_answer_304() {
             "{tags:?}"
         );
         let a = get(s.addr, "GET", path, &[("If-None-Match", &etag)]).await;
-        assert_eq!(a.status, 200, "{path}: the brotli tag does not match identity");
+        assert_eq!(
+            a.status, 200,
+            "{path}: the brotli tag does not match identity"
+        );
     }
     // A new build changes the page: its tag changes, the old one is a 200.
     let old = get(s.addr, "GET", "/", &[br]).await;
