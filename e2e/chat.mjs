@@ -142,7 +142,7 @@ async function openUser(browser, name, viewport, hash = "") {
 
 /** Sends text from the write box (Enter, or the Send button). */
 async function send(page, text, { button = false } = {}) {
-  const input = page.locator(".composer input");
+  const input = page.locator(".composer textarea");
   await input.fill(text);
   if (button) await page.locator(".composer button.send").click();
   else await input.press("Enter");
@@ -237,7 +237,7 @@ async function run(browser) {
   log("the write box placeholder fits a phone's width (the /name hint is its tooltip)");
   {
     const fit = await carol.evaluate(() => {
-      const input = document.querySelector(".composer input");
+      const input = document.querySelector(".composer textarea");
       const style = getComputedStyle(input);
       const ctx = document.createElement("canvas").getContext("2d");
       ctx.font = `${style.fontSize} ${style.fontFamily}`;
@@ -266,14 +266,14 @@ async function run(browser) {
   await shot(alice, "desktop-receipts");
 
   log("typing: 'Bob is typing…', then 'Bob and Carol are typing…', gone when they send or stop");
-  await bob.locator(".composer input").fill("I am writing a long");
+  await bob.locator(".composer textarea").fill("I am writing a long");
   await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Bob is typing…");
-  await carol.locator(".composer input").fill("me too");
+  await carol.locator(".composer textarea").fill("me too");
   await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Bob and Carol are typing…");
   await bob.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Carol is typing…");
   await shot(alice, "desktop-typing");
   await shot(bob, "desktop-typing-bob");
-  await bob.locator(".composer input").press("Enter");
+  await bob.locator(".composer textarea").press("Enter");
   await waitBubble(alice, "I am writing a long", "theirs");
   await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Carol is typing…");
   // Carol stops without sending: no more signals, the indicator expires.
@@ -281,7 +281,7 @@ async function run(browser) {
   await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "", null, { timeout: 8_000 });
   const expiredAfter = Date.now() - stopped;
   check(expiredAfter < 6_000, `the indicator expired on the receiver (${expiredAfter} ms)`);
-  await carol.locator(".composer input").fill("");
+  await carol.locator(".composer textarea").fill("");
 
   log("the XSS string renders literally and runs nothing");
   await send(alice, XSS);

@@ -1346,7 +1346,11 @@ mod tests {
         let first = s.link_sentence();
         s = reduce(s, Action::Link(Link::Connecting));
         s = reduce(s, lost(2));
-        assert_eq!(s.link_sentence(), first, "the same sentence for every retry");
+        assert_eq!(
+            s.link_sentence(),
+            first,
+            "the same sentence for every retry"
+        );
     }
 
     #[test]
