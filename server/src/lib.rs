@@ -21,6 +21,7 @@ pub mod layer;
 pub mod limits;
 pub mod metrics;
 mod node;
+pub mod policy;
 pub mod rooms;
 pub mod serve;
 pub mod shutdown;
@@ -33,8 +34,8 @@ use axum::Router;
 pub use config::Config;
 pub use error::{Error, Result};
 
-use auth::GuestKey;
-use backend::Webhooks;
+use auth::{GuestKey, Verifier};
+use backend::{Hooks, Webhooks};
 use fanout::Hub;
 use layer::{ChannelLayer, EventSink, MemoryLayer};
 use metrics::Metrics;
@@ -51,14 +52,23 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs and checks guest tokens (`welcome.guest_token`, `?guest=`).
     pub guest_key: GuestKey,
+    /// Checks user tokens (JWTs) against the configured keys.
+    pub verifier: Arc<Verifier>,
     /// The host names requests may name (`--allowed-hosts` or its default).
     pub hosts: Arc<[String]>,
     /// Open WebSockets per client address and in all.
     pub connections: Arc<limits::ConnLimiter>,
+    /// The backend hooks (`[hooks]` of the config file), if any.
+    pub hooks: Option<Arc<Hooks>>,
 }
 
 impl AppState {
     /// State with the in-memory channel layer.
+    ///
+    /// # Panics
+    ///
+    /// When a `--token-public-key` file cannot be read or the `--jwks-url`
+    /// is invalid ([`AppState::from_config`] returns that as an error).
     pub fn new(config: Config) -> Self {
         let retention = config.retention();
         Self::with_layer(config, |sink| Arc::new(MemoryLayer::new(retention, sink)))
@@ -71,7 +81,8 @@ impl AppState {
     /// restarts).
     ///
     /// Webhooks (`--webhook-url`) are queued in memory. Panics when the
-    /// webhook settings are invalid (see [`Config::webhooks`]).
+    /// webhook settings are invalid (see [`Config::webhooks`]), or as
+    /// [`AppState::new`].
     pub fn with_layer(
         config: Config,
         make: impl FnOnce(Arc<dyn EventSink>) -> Arc<dyn ChannelLayer>,
@@ -84,9 +95,15 @@ impl AppState {
         };
         let (hub, sink) = node_for(&config, webhooks.clone());
         let layer = make(sink);
-        Self::assemble(config, hub, layer, metrics, webhooks, &secret)
+        let verifier = Verifier::new(&config.token_settings())
+            .unwrap_or_else(|e| panic!("invalid token settings: {e}"));
+        let hooks = hooks_for(&config).unwrap_or_else(|e| panic!("hook settings: {e}"));
+        Self::assemble(
+            config, hub, layer, metrics, webhooks, &secret, verifier, hooks,
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         mut config: Config,
         hub: Arc<Hub>,
@@ -94,6 +111,8 @@ impl AppState {
         metrics: Arc<Metrics>,
         webhooks: Option<Arc<Webhooks>>,
         guest_secret: &str,
+        verifier: Verifier,
+        hooks: Option<Arc<Hooks>>,
     ) -> Self {
         // `--token-secret current,` parses as ["current", ""]: an empty
         // secret must never become a signing key.
@@ -108,6 +127,8 @@ impl AppState {
             rooms: Rooms::new(layer, hub, metrics.clone(), webhooks),
             metrics,
             guest_key: GuestKey::new(guest_secret),
+            verifier: Arc::new(verifier),
+            hooks,
         }
     }
 
@@ -123,6 +144,9 @@ impl AppState {
     /// keeps their id across restarts and nodes; with neither it is random
     /// per process.
     pub async fn from_config(mut config: Config) -> Result<Self> {
+        let verifier = Verifier::new(&config.token_settings()).map_err(Error::Config)?;
+        verifier.prefetch().await;
+        let hooks = hooks_for(&config).map_err(Error::Config)?;
         let metrics = Arc::new(Metrics::default());
         // One id for this node in Redis presence and the webhook queue.
         let node =
@@ -158,7 +182,7 @@ impl AppState {
             (layer, secret.unwrap_or_else(GuestKey::random_secret))
         };
         Ok(Self::assemble(
-            config, hub, layer, metrics, webhooks, &secret,
+            config, hub, layer, metrics, webhooks, &secret, verifier, hooks,
         ))
     }
 }
@@ -172,6 +196,14 @@ fn node_for(config: &Config, webhooks: Option<Arc<Webhooks>>) -> (Arc<Hub>, Arc<
         webhooks,
     });
     (hub, sink)
+}
+
+/// The hook client of the `[hooks]` settings ([`Config::hook_settings`]).
+fn hooks_for(config: &Config) -> std::result::Result<Option<Arc<Hooks>>, String> {
+    match config.hook_settings()? {
+        None => Ok(None),
+        Some((settings, secret)) => Ok(Some(Arc::new(Hooks::new(settings, secret)?))),
+    }
 }
 
 fn first_secret(config: &Config) -> Option<String> {

@@ -77,6 +77,9 @@ pub struct JoinRequest<'a> {
     /// Most bytes of history in the reply; a resume needing more is not
     /// recovered (the client is told, and pages older history itself).
     pub max_bytes: usize,
+    /// Whether the connection receives the room's presence diffs (the
+    /// room policy's `presence`, decided here, never per delivery).
+    pub presence: bool,
 }
 
 impl Rooms {
@@ -129,8 +132,14 @@ impl Rooms {
         }
     }
 
-    async fn subscribe(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> Result<()> {
-        if self.hub.add(room, conn, pending) {
+    async fn subscribe(
+        &self,
+        room: &str,
+        conn: &Arc<ConnHandle>,
+        pending: bool,
+        presence: bool,
+    ) -> Result<()> {
+        if self.hub.add(room, conn, pending, presence) {
             if let Err(e) = self.layer.subscribe(room).await {
                 self.hub.remove(room, conn);
                 return Err(e);
@@ -155,7 +164,7 @@ impl Rooms {
         conn: &Arc<ConnHandle>,
         member: &Member,
     ) -> Result<()> {
-        self.subscribe(room, conn, false).await?;
+        self.subscribe(room, conn, false, true).await?;
         if let Err(e) = self.layer.presence_join(room, member).await {
             self.unsubscribe(room, conn).await;
             return Err(e);
@@ -181,8 +190,9 @@ impl Rooms {
             since,
             limit,
             max_bytes,
+            presence,
         } = request;
-        self.subscribe(room, conn, true).await?;
+        self.subscribe(room, conn, true, presence).await?;
         let members = if rejoin {
             self.layer.members(room).await
         } else {
@@ -324,11 +334,26 @@ impl Rooms {
     /// The name belongs to the user, not to one connection: every room any
     /// of the user's connections here is in gets the `updates` diff, their
     /// other connections here pick the name up ([`Rooms::user_name`]), and
-    /// the layer tells the other nodes, which do the same for theirs.
-    pub(crate) async fn rename(&self, member: &Member) -> Result<()> {
+    /// the layer tells the other nodes, which do the same for theirs. In a
+    /// room where `info_in` gives an info (a join hook's), the member keeps
+    /// that one.
+    pub(crate) async fn rename(
+        &self,
+        member: &Member,
+        info_in: impl Fn(&str) -> Option<Json>,
+    ) -> Result<()> {
         self.hub.rename_user(&member.id, &member.name);
         for room in self.hub.rooms_of_user(&member.id) {
-            self.layer.presence_update(&room, member).await?;
+            match info_in(&room) {
+                None => self.layer.presence_update(&room, member).await?,
+                Some(info) => {
+                    let here = Member {
+                        info: Some(info),
+                        ..member.clone()
+                    };
+                    self.layer.presence_update(&room, &here).await?
+                }
+            }
         }
         self.layer.renamed(member).await
     }

@@ -47,15 +47,30 @@ impl Ctx {
     }
 }
 
-/// The behaviour of one endpoint, called by the driver in order:
-/// `connect`, then `receive` per text frame (and `tick` if it asks for one),
-/// then `disconnect` exactly once.
+/// A refused handshake: status and a one-line reason.
+pub(crate) type Rejection = (axum::http::StatusCode, String);
+
+/// The behaviour of one endpoint: `admit` answers the handshake; then the
+/// driver calls, in order, `connect`, `receive` per text frame (and `tick`
+/// if it asks for one), and `disconnect` exactly once.
 #[async_trait]
 pub(crate) trait Consumer: Send + 'static {
+    /// The endpoint's last say before the upgrade, after the connection
+    /// limits and the connect hook (e.g. a compat room's join hook): a
+    /// refusal is the handshake's answer. Default: admitted.
+    async fn admit(&mut self, _state: &AppState) -> Result<(), Rejection> {
+        Ok(())
+    }
     /// After the upgrade, before any frame is read.
     async fn connect(&mut self, cx: &Ctx);
     /// One text frame within the limits.
     async fn receive(&mut self, cx: &Ctx, text: Utf8Bytes);
+    /// When the connection's token expires (seconds since the epoch; it
+    /// is then closed with 4003). Default: the handshake's token; an
+    /// endpoint that accepts `refresh` returns the newest one.
+    fn expires(&self, cx: &Ctx) -> Option<u64> {
+        cx.identity.expires
+    }
     /// A text frame refused by the rate limiter (default: dropped).
     fn rate_limited(&mut self, _cx: &Ctx, _text: &str) {}
     /// How often [`Consumer::tick`] runs, if at all.
@@ -285,7 +300,7 @@ where
                         return End::Peer;
                     }
                     cx.close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
-                } else if cx.identity.expires.is_some_and(|exp| exp <= unix_now()) {
+                } else if consumer.expires(cx).is_some_and(|exp| exp <= unix_now()) {
                     cx.close(close::TOKEN_EXPIRED, "token expired");
                 } else {
                     conn.send(Message::Ping(Default::default()));

@@ -83,7 +83,16 @@ fn seen(r: &Received) -> Vec<(String, String, String)> {
 
 /// Waits until `pred` holds for what was received (panics after 20 s).
 async fn wait_for(r: &Received, pred: impl Fn(&[(String, String, String)]) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    wait_within(r, Duration::from_secs(20), pred).await
+}
+
+/// Waits until `pred` holds for what was received (panics after `within`).
+async fn wait_within(
+    r: &Received,
+    within: Duration,
+    pred: impl Fn(&[(String, String, String)]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         if pred(&seen(r)) {
             return;
@@ -183,18 +192,22 @@ async fn a_receiver_that_was_down_gets_every_event_once_it_is_back() {
     let (addr, received) = receiver().await;
     received.down.store(true, Ordering::SeqCst);
     let server = start(hooks(addr)).await;
+    // The receiver is down for 30 s while members keep joining (retried
+    // with backoff all along), then back.
+    let down_since = tokio::time::Instant::now();
     let mut clients = Vec::new();
     for i in 0..5 {
         let (mut ws, _) = native(&server, &format!("?name=c{i}")).await;
         join(&mut ws, "busy").await;
         clients.push(ws);
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
-    // Refused for a while (retried with backoff), then back.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep_until(down_since + Duration::from_secs(30)).await;
     assert!(seen(&received).is_empty());
     assert!(!received.refused.lock().unwrap().is_empty(), "it was tried");
     received.down.store(false, Ordering::SeqCst);
-    wait_for(&received, |got| {
+    // The next retry comes within the longest backoff (30 s).
+    wait_within(&received, Duration::from_secs(45), |got| {
         got.iter().filter(|e| e.0 == "member_joined").count() == 5
     })
     .await;

@@ -40,6 +40,21 @@ pub fn signature(secret: &str, timestamp: u64, body: &[u8]) -> String {
     out
 }
 
+/// `request` with `body` as its JSON body, signed now with `secret`.
+pub fn signed(
+    request: reqwest::RequestBuilder,
+    secret: &str,
+    body: impl Into<Vec<u8>>,
+) -> reqwest::RequestBuilder {
+    let body = body.into();
+    let ts = crate::clock::unix_now();
+    request
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(TIMESTAMP_HEADER, ts.to_string())
+        .header(SIGNATURE_HEADER, signature(secret, ts, &body))
+        .body(body)
+}
+
 /// Whether `header` is the signature of `body` at `timestamp` and the
 /// timestamp is within [`MAX_SKEW_SECS`] of `now` (what a backend checks;
 /// here for tests and for Rust backends).

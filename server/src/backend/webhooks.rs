@@ -26,7 +26,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, Notify};
 
 use super::sign;
-use crate::clock::{now_ms, unix_now};
+use crate::clock::now_ms;
 use crate::fanout::{Payload, PresenceChange};
 use crate::metrics::Metrics;
 
@@ -586,16 +586,8 @@ async fn post_until_taken(hooks: &Webhooks, client: &reqwest::Client, batch: &[(
     let body = batch_body(batch);
     let mut attempt = 0;
     loop {
-        let ts = unix_now();
-        let sent = client
-            .post(&hooks.config.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(sign::TIMESTAMP_HEADER, ts.to_string())
-            .header(
-                sign::SIGNATURE_HEADER,
-                sign::signature(&hooks.config.secret, ts, body.as_bytes()),
-            )
-            .body(body.clone())
+        let post = client.post(&hooks.config.url);
+        let sent = sign::signed(post, &hooks.config.secret, body.as_bytes())
             .send()
             .await;
         match sent {

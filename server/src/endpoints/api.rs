@@ -4,7 +4,15 @@
 //! presence and history, disconnect a user, remove a user from a room; and
 //! `/metrics`.
 //!
-//! Every route checks the key before it reads a byte of a body, refuses an
+//! A user token (a JWT, `Authorization: Bearer <token>`) may also call
+//! three routes — publish to a room, a room's presence, its history — and
+//! gets exactly what the room policy gives that user over a WebSocket (403
+//! `forbidden` naming the room otherwise). The API key is the application:
+//! the policy does not apply to it (publishing with the key to a room the
+//! policy closes to everyone is fine). No credential is 401: the API has
+//! no guests.
+//!
+//! Every route checks the credential before it reads a byte of a body, refuses an
 //! announced `Content-Length` over the limit at once (413) and reads bodies
 //! under a total deadline (408). Errors are `{"code","message"}` JSON.
 
@@ -21,8 +29,10 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::auth::{api_key_matches, bearer, valid_user_id};
+use crate::auth::{api_key_matches, bearer, unix_now, valid_user_id, Identity};
+use crate::backend::hooks;
 use crate::error::Error;
+use crate::policy::Action;
 use crate::AppState;
 
 /// Most rooms one `POST /api/publish` may name.
@@ -41,11 +51,16 @@ struct Refusal {
     message: String,
     /// Close the connection after answering (a body that never came).
     close: bool,
+    /// The room a `forbidden` is about.
+    room: Option<String>,
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let body = Json(json!({"code": self.code, "message": self.message}));
+        let body = match self.room {
+            None => Json(json!({"code": self.code, "message": self.message})),
+            Some(room) => Json(json!({"code": self.code, "message": self.message, "room": room})),
+        };
         if self.close {
             (self.status, [(header::CONNECTION, "close")], body).into_response()
         } else {
@@ -60,6 +75,7 @@ fn error(status: StatusCode, code: ErrorCode, message: &str) -> Refusal {
         code,
         message: message.to_owned(),
         close: false,
+        room: None,
     }
 }
 
@@ -99,6 +115,112 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
             ErrorCode::Unauthorized,
             "missing or wrong API key (Authorization: Bearer <key>)",
         ))
+    }
+}
+
+/// Who is calling a route users may call too.
+enum Caller {
+    /// The application (the API key): no policy.
+    App,
+    /// A token user: the room policy applies.
+    User(Box<Identity>),
+}
+
+impl Caller {
+    /// Who a message is from.
+    fn member(&self) -> Member {
+        match self {
+            Caller::App => server_member(),
+            Caller::User(id) => id.member.clone(),
+        }
+    }
+}
+
+/// The caller of a route for `action` in `room`: the API key, or a user
+/// token (a bearer credential with two dots) the policy lets take
+/// `action` there. 503 when the server has neither an API key nor a token
+/// key; 401 a missing or bad credential; 400 an invalid room; 403
+/// `forbidden` (naming the room) when the policy refuses the user.
+async fn authorize_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    room: &str,
+    action: Action,
+) -> Result<Caller, Refusal> {
+    let key = state.config.api_key.as_deref();
+    if key.is_none() && !state.verifier.enabled() {
+        return authorize(state, headers).map(|()| Caller::App);
+    }
+    let presented = bearer(headers);
+    let caller =
+        if presented.is_some_and(|p| key.is_some_and(|k| api_key_matches(k, p))) {
+            Caller::App
+        } else {
+            match presented.filter(|p| state.verifier.enabled() && p.matches('.').count() == 2) {
+                Some(token) => match state.verifier.identify(token, unix_now()).await {
+                    Ok(id) => Caller::User(Box::new(id)),
+                    Err(e) => {
+                        return Err(error(
+                            StatusCode::UNAUTHORIZED,
+                            ErrorCode::Unauthorized,
+                            &format!("{e} (Authorization: Bearer <API key or user token>)"),
+                        ))
+                    }
+                },
+                None => return Err(error(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthorized,
+                    "missing or wrong API key or user token (Authorization: Bearer <key or token>)",
+                )),
+            }
+        };
+    check_room(room)?;
+    if let Caller::User(id) = &caller {
+        if !id.may(&state.config.policy, room, action) {
+            state.metrics.error(ErrorCode::Forbidden);
+            return Err(Refusal {
+                room: Some(room.to_owned()),
+                ..error(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    &format!("you may not {action} in room {room}"),
+                )
+            });
+        }
+    }
+    Ok(caller)
+}
+
+/// A user's publish goes through the room's publish hook, as over a
+/// WebSocket (the application's own, with the API key, does not): 403
+/// `hook_denied`, 503 `hook_unavailable`, or the payload to store.
+async fn publish_hook(
+    state: &AppState,
+    caller: &Caller,
+    room: &str,
+    payload: Arc<RawValue>,
+) -> Result<Arc<RawValue>, Refusal> {
+    let (Caller::User(id), Some(hooks)) = (caller, state.hooks.as_ref()) else {
+        return Ok(payload);
+    };
+    if !state.config.policy.hooks(room).publish {
+        return Ok(payload);
+    }
+    let max = state.config.max_message_bytes;
+    match hooks.publish(room, &id.member, &payload, max).await {
+        Ok(None) => Ok(payload),
+        Ok(Some(changed)) => Ok(Arc::from(changed)),
+        Err(refusal) => {
+            state.metrics.error(refusal.code());
+            let status = match refusal {
+                hooks::Refusal::Denied { .. } => StatusCode::FORBIDDEN,
+                hooks::Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            Err(Refusal {
+                room: Some(room.to_owned()),
+                ..error(status, refusal.code(), &refusal.message())
+            })
+        }
     }
 }
 
@@ -183,7 +305,8 @@ async fn body_of(state: &AppState, request: Request) -> Result<Bytes, Refusal> {
 }
 
 /// `POST /api/rooms/{room}/messages`: stores and broadcasts the body (any
-/// JSON) as a message from [`server_member`]. 201 `{room, offset, ts}`;
+/// JSON) as a message from [`server_member`] (the API key) or from the
+/// user (a token with `publish` in the room). 201 `{room, offset, ts}`;
 /// with an `Idempotency-Key` seen before, 200 and the first one's place.
 pub async fn publish(
     State(state): State<AppState>,
@@ -195,16 +318,21 @@ pub async fn publish(
     let key = (request.headers().get("idempotency-key"))
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Err(r) = authorize(&state, request.headers()).and_then(|()| check_room(&room)) {
-        return r.into_response();
-    }
+    let caller = match authorize_for(&state, request.headers(), &room, Action::Publish).await {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
     let payload = match body_of(&state, request).await.and_then(|b| json_body(&b)) {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let payload = match publish_hook(&state, &caller, &room, payload).await {
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
     match state
         .rooms
-        .publish(&room, &server_member(), payload, key.as_deref())
+        .publish(&room, &caller.member(), payload, key.as_deref())
         .await
     {
         Ok(m) => {
@@ -305,13 +433,14 @@ pub async fn list_rooms(State(state): State<AppState>, headers: HeaderMap) -> Re
     }
 }
 
-/// `GET /api/rooms/{room}/presence`: `{"room", "members": [member]}`.
+/// `GET /api/rooms/{room}/presence`: `{"room", "members": [member]}`. The
+/// API key, or a user token with `presence` in the room.
 pub async fn presence(
     State(state): State<AppState>,
     Path(room): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers).and_then(|()| check_room(&room)) {
+    if let Err(r) = authorize_for(&state, &headers, &room, Action::Presence).await {
         return r.into_response();
     }
     match state.rooms.members(&room).await {
@@ -328,14 +457,15 @@ pub struct PageQuery {
 }
 
 /// `GET /api/rooms/{room}/messages?before=&limit=`: older messages, as the
-/// `history` envelope pages them: `{"room", "messages", "more"}`.
+/// `history` envelope pages them: `{"room", "messages", "more"}`. The API
+/// key, or a user token with `history` in the room.
 pub async fn history(
     State(state): State<AppState>,
     Path(room): Path<String>,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers).and_then(|()| check_room(&room)) {
+    if let Err(r) = authorize_for(&state, &headers, &room, Action::History).await {
         return r.into_response();
     }
     let Ok(Query(q)) = query else {
@@ -419,9 +549,9 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
                 .into_response();
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.rooms.local_room_count()),
-    )
-        .into_response()
+    let mut text = state.metrics.render(state.rooms.local_room_count());
+    if let Some(hooks) = &state.hooks {
+        hooks.render_metrics(&mut text);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

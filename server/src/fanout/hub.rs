@@ -6,7 +6,7 @@
 //! bounded outbound queue. A connection whose queue is full, or who falls a
 //! queue's length behind a feed, is closed as a slow consumer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use confab_protocol::{close, dm_members, Member};
@@ -25,6 +25,9 @@ struct RoomSubs {
     /// Joining connections: events buffered until their `joined` reply is
     /// queued, so no live message overtakes it.
     pending: HashMap<ConnId, (Arc<ConnHandle>, Vec<Event>)>,
+    /// Members that may not see who is in the room (the room policy's
+    /// `presence`): their subscriptions skip presence diffs.
+    no_presence: HashSet<ConnId>,
 }
 
 impl RoomSubs {
@@ -34,6 +37,7 @@ impl RoomSubs {
             compat: Feed::new(bounds),
             live: HashMap::new(),
             pending: HashMap::new(),
+            no_presence: HashSet::new(),
         }
     }
 
@@ -51,7 +55,8 @@ impl RoomSubs {
     /// Makes `conn` a live reader of its flavor's feed; its writer is told
     /// through its queue, after whatever was queued before.
     fn attach(&mut self, conn: &Arc<ConnHandle>) {
-        let sub = self.feed(conn.flavor).attach(conn);
+        let mut sub = self.feed(conn.flavor).attach(conn);
+        sub.presence = !self.no_presence.contains(&conn.id);
         conn.queue(Out::Attach(sub.clone()));
         self.live.insert(conn.id, (conn.clone(), sub));
     }
@@ -200,9 +205,16 @@ impl Hub {
     }
 
     /// Adds `conn` to `room`. With `pending`, events are buffered until
-    /// [`Hub::activate`]. Returns true when it is the room's first local
+    /// [`Hub::activate`]. Without `presence`, the room's presence diffs are
+    /// not delivered to it. Returns true when it is the room's first local
     /// subscriber (the layer should be told to subscribe).
-    pub(crate) fn add(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> bool {
+    pub(crate) fn add(
+        &self,
+        room: &str,
+        conn: &Arc<ConnHandle>,
+        pending: bool,
+        presence: bool,
+    ) -> bool {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         let mut first = false;
         let bounds = self.bounds;
@@ -212,6 +224,11 @@ impl Hub {
         });
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         subs.detach(conn.id);
+        if presence {
+            subs.no_presence.remove(&conn.id);
+        } else {
+            subs.no_presence.insert(conn.id);
+        }
         if pending {
             subs.pending.insert(conn.id, (conn.clone(), Vec::new()));
         } else {
@@ -239,9 +256,11 @@ impl Hub {
         let Some(subs) = self.room(room) else { return };
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((c, buffered)) = subs.pending.remove(&conn.id) {
+            let presence = !subs.no_presence.contains(&conn.id);
             for ev in &buffered {
                 match ev {
                     Event::Message(m) if m.msg.offset <= head => {}
+                    Event::Presence(_) if !presence => {}
                     _ => deliver_to(&c, ev),
                 }
             }
@@ -260,6 +279,7 @@ impl Hub {
             let mut s = subs.lock().unwrap_or_else(PoisonError::into_inner);
             s.detach(conn.id);
             s.pending.remove(&conn.id);
+            s.no_presence.remove(&conn.id);
             s.is_empty()
         };
         if empty {

@@ -7,6 +7,7 @@
 pub mod bystanders;
 pub mod process;
 pub mod raw;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::time::Duration;
