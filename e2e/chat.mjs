@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { mkdirSync, writeFileSync, appendFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { axeCheck, axeFailures } from "./axe.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -132,10 +133,23 @@ async function openUser(browser, name, viewport, hash = "") {
   // First visit asks for a name.
   await page.locator(".welcome input[name=name]").waitFor();
   if (viewport === PHONE) await shot(page, "phone-welcome");
+  if (name === "Alice") {
+    await axeCheck(page, "first screen (desktop)", { dark: true });
+    // An empty name: the error is announced and tied to the box, which keeps focus.
+    await page.locator(".welcome button[type=submit]").click();
+    await page.locator(".welcome [role=alert]#name-error").waitFor();
+    const box = page.locator(".welcome input[name=name]");
+    check((await box.getAttribute("aria-describedby")) === "name-error", "the name error describes the box");
+    check(await box.evaluate((e) => e === document.activeElement), "the name box keeps focus after the error");
+    await axeCheck(page, "first screen, name error");
+  }
+  if (name === "Carol") await axeCheck(page, "first screen (phone)");
   await page.locator(".welcome input[name=name]").fill(name);
   await page.locator(".welcome button[type=submit]").click();
   await page.locator('.app[data-link="open"]').waitFor();
   await page.waitForFunction((n) => document.querySelector("[data-testid=my-name]")?.textContent === n, name);
+  // "Start chatting" puts the keyboard in the write box, not on <body>.
+  await page.waitForFunction(() => document.activeElement?.matches(".composer textarea"));
   pages[name] = page;
   return page;
 }
@@ -226,6 +240,24 @@ async function run(browser) {
     const [a] = await bubbles(alice, "Hi Alice, good to see you :)");
     check(a.sender === "Bob", `Alice sees Bob's name on his bubble (got ${JSON.stringify(a)})`);
   }
+  log("screen readers: the timeline is a list, not live; a new message is announced once, one's own never");
+  {
+    const said = (page) =>
+      page.evaluate(() => [...document.querySelectorAll("[data-testid=announcements] p")].map((p) => p.textContent));
+    await alice.waitForFunction(() =>
+      [...document.querySelectorAll("[data-testid=announcements] p")].some((p) => p.textContent === "Bob: Hi Alice, good to see you :)"),
+    );
+    await sleep(300);
+    const a = await said(alice);
+    check(a.filter((t) => t.includes("Hi Alice, good to see you")).length === 1, `Alice is told Bob's message once (${JSON.stringify(a)})`);
+    check(!a.some((t) => t.includes("Hello Bob, welcome")), `Alice is not told her own message (${JSON.stringify(a)})`);
+    const b = await said(bob);
+    check(!b.some((t) => t.includes("Hi Alice, good to see you")), `Bob is not told his own message (${JSON.stringify(b)})`);
+    check((await alice.locator("ol.timeline > li.msg").count()) >= 2, "the lines are list items of an <ol>");
+    check((await alice.locator(".messages[aria-live], .timeline[aria-live]").count()) === 0, "the message list is not a live region");
+    check((await alice.locator("[role=status]").count()) === 1, "one status region");
+  }
+  await axeCheck(alice, "chat (desktop)", { dark: true });
   {
     const divider = await alice.locator("[data-testid=conversation-start]").textContent();
     check(/^Beginning of the conversation · Today \d\d:\d\d$/.test(divider), `beginning divider with the time (got ${divider})`);
@@ -247,6 +279,22 @@ async function run(browser) {
     check(fit.text === "Message #lobby", `short placeholder (got ${fit.text})`);
     check(fit.width <= fit.room, `placeholder fits (${fit.width} px in ${fit.room} px)`);
     check(fit.title.includes("/name NEW"), `the hint is kept as the tooltip (${fit.title})`);
+  }
+  await axeCheck(carol, "chat (phone)", { dark: true });
+
+  log("the write box: Shift+Enter starts a new line, the box grows; Enter sends both lines");
+  {
+    const box = carol.locator(".composer textarea");
+    const before = await box.evaluate((e) => e.offsetHeight);
+    await box.fill("first line");
+    await box.press("Shift+Enter");
+    await box.pressSequentially("second line");
+    check((await box.inputValue()) === "first line\nsecond line", `a new line in the box (${JSON.stringify(await box.inputValue())})`);
+    check((await box.evaluate((e) => e.offsetHeight)) > before, "the box grew with its second line");
+    await box.press("Enter");
+    await waitBubble(alice, "first line\nsecond line", "theirs");
+    check((await box.inputValue()) === "", "Enter sent and emptied the box");
+    check((await box.evaluate((e) => e.offsetHeight)) === before, "the box is one line again");
   }
 
   log("read receipts: 'Seen by Bob, Carol' under the last message they have read");
@@ -347,6 +395,8 @@ async function run(browser) {
     check(!seen.includes(secret) && !seen.includes("got it, thanks"), "Carol does not see the DM");
   }
   await shot(bob, "desktop-dm");
+  check(await bob.evaluate(() => document.activeElement?.matches(".composer textarea")), "opening a conversation focuses its write box");
+  await axeCheck(bob, "DM (desktop)");
 
   log("/name renames Bob on Alice's screen (and is remembered)");
   const myId = (page) => page.locator("[data-testid=my-name]").getAttribute("data-id");
@@ -375,6 +425,7 @@ async function run(browser) {
   check(aRoll >= 1 && aRoll <= 6, `roll in 1..6 (got ${aRoll})`);
   check(aRoll === bRoll, `both see the same roll (${aRoll} vs ${bRoll})`);
   await shot(alice, "desktop-dice");
+  await axeCheck(alice, "dice (desktop)", { dark: true });
 
   log("back to the lobby; a seed-style client on /ws/chat/lobby/ (websocat) talks to the demo");
   await openItem(alice, "room", "lobby");
@@ -407,7 +458,15 @@ async function run(browser) {
   await carol.locator(".sidebar .people").waitFor();
   check(!(await carol.locator(".chat").isVisible()), "phone shows one pane at a time");
   await shot(carol, "phone-list");
+  await axeCheck(carol, "list (phone)", { dark: true });
   await openItem(carol, "room", "lobby");
+  log("phone keyboard: a conversation focuses its write box; Escape goes back to the list, focus on that conversation");
+  await carol.waitForFunction(() => document.activeElement?.matches(".composer textarea"));
+  await carol.keyboard.press("Escape");
+  await carol.locator(".sidebar .people").waitFor();
+  await carol.waitForFunction(() => document.activeElement?.matches('.item[data-name="#lobby"]'));
+  await carol.keyboard.press("Enter");
+  await carol.waitForFunction(() => document.activeElement?.matches(".composer textarea"));
 
   log("older messages: a newcomer opening #random by its address scrolls up, the view stays, down to the beginning");
   {
@@ -479,6 +538,8 @@ async function run(browser) {
   await waitBubble(alice, offline, "mine", "pending");
   await shot(alice, "desktop-reconnecting");
   await shot(carol, "phone-reconnecting");
+  await axeCheck(alice, "reconnecting, a queued message (desktop)", { dark: true });
+  await axeCheck(carol, "reconnecting (phone)");
 
   log("server restarted on the same port: pages recover by themselves");
   await startServer();
@@ -520,6 +581,8 @@ async function run(browser) {
     check(names.filter((n) => n === "Robert").length === 1, `still one "Robert" after the reload (got ${JSON.stringify(names)})`);
   }
 
+  const a11y = axeFailures();
+  check(a11y === null, a11y);
   check(pageErrors.length === 0, `no page errors (${pageErrors.join("; ")})`);
   check(dialogs.length === 0, `no dialogs (${dialogs.join("; ")})`);
 }

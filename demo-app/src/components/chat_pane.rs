@@ -20,14 +20,6 @@ pub fn ChatPane(props: &ChatPaneProps) -> Html {
     let conversation = use_room(props.conv.clone());
     let error = chat.state.error.clone();
     let pane = use_node_ref();
-    let back_to_lobby = {
-        let state = chat.state.clone();
-        Callback::from(move |_: MouseEvent| {
-            state.dispatch(Action::Open(ConvKey::Room(LOBBY.to_owned())));
-        })
-    };
-    let refused_button = use_node_ref();
-    use_focus_on_open(refused_button.clone());
     // What is on screen is read: the reducer moves my read offset, this
     // tells the room (my other devices, others' "Seen by").
     let read = conversation.as_ref().map_or(0, |c| c.read);
@@ -60,7 +52,7 @@ pub fn ChatPane(props: &ChatPaneProps) -> Html {
         })
     };
     html! {
-        <main class="chat" aria-labelledby="chat-title" ref={pane} {onkeydown}>
+        <section class="chat" aria-labelledby="chat-title" ref={pane} {onkeydown}>
             <ChatHeader conv={props.conv.clone()} />
             if chat.state.link != Link::Open {
                 <div class="offline">
@@ -72,11 +64,7 @@ pub fn ChatPane(props: &ChatPaneProps) -> Html {
                 <div class="error" role="alert">{ e }</div>
             }
             if let Some(why) = conversation.as_ref().and_then(|c| c.refused.clone()) {
-                <div class="refused" role="alert" data-testid="refused">
-                    <p class="refused-title">{ why }</p>
-                    <p>{ "This room is private: ask whoever runs it for access." }</p>
-                    <button class="send" onclick={back_to_lobby} ref={refused_button}>{ "Back to #lobby" }</button>
-                </div>
+                <Refused {why} />
             } else {
                 if let Some(c) = conversation {
                     <MessageList conversation={c} />
@@ -88,6 +76,35 @@ pub fn ChatPane(props: &ChatPaneProps) -> Html {
                     <Composer conv={props.conv.clone()} />
                 }
             }
-        </main>
+        </section>
+    }
+}
+
+/// Props of [`Refused`].
+#[derive(Properties, PartialEq)]
+struct RefusedProps {
+    why: AttrValue,
+}
+
+/// In place of a room the server refused: why, and the way back to the
+/// lobby, which has focus as soon as it is shown (the refusal comes after
+/// the pane opened).
+#[component]
+fn Refused(props: &RefusedProps) -> Html {
+    let chat = use_chat();
+    let button = use_node_ref();
+    use_focus_on_open(button.clone());
+    let back_to_lobby = {
+        let state = chat.state.clone();
+        Callback::from(move |_: MouseEvent| {
+            state.dispatch(Action::Open(ConvKey::Room(LOBBY.to_owned())));
+        })
+    };
+    html! {
+        <div class="refused" role="alert" data-testid="refused">
+            <p class="refused-title">{ props.why.clone() }</p>
+            <p>{ "This room is private: ask whoever runs it for access." }</p>
+            <button class="send" onclick={back_to_lobby} ref={button}>{ "Back to #lobby" }</button>
+        </div>
     }
 }

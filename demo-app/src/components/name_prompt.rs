@@ -9,8 +9,8 @@ pub struct NamePromptProps {
     pub on_submit: Callback<String>,
 }
 
-/// First visit: "What should we call you?" `index.html` draws the same
-/// card before the app loads (its loading shell): keep the two alike.
+/// First visit: "What should we call you?" `index.html`'s loading shell
+/// is the same card (logo and heading) while the wasm loads.
 #[component]
 pub fn NamePrompt(props: &NamePromptProps) -> Html {
     let input = use_node_ref();

@@ -132,7 +132,7 @@ pub fn Sidebar() -> Html {
     let online_count = people.iter().filter(|p| p.online()).count();
 
     html! {
-        <aside class="sidebar" aria-label="Conversations">
+        <section class="sidebar" aria-label="Conversations">
             <header class="me">
                 if let Some(me) = me {
                     <Avatar name={me.name.clone()} seed={me.id.clone()} />
@@ -167,6 +167,6 @@ pub fn Sidebar() -> Html {
                     }</p>
                 }
             </nav>
-        </aside>
+        </section>
     }
 }
