@@ -45,6 +45,12 @@ if [ "$mode" = all ] && ! wasm-pack --version 2>/dev/null | grep -q " $WASM_PACK
   cargo install -q wasm-pack --version "$WASM_PACK_VERSION" --locked
 fi
 
+# The Django example's pinned Python packages (examples/django/requirements.txt:
+# Django, PyJWT, websockets) in examples/django/.venv, for its end-to-end test.
+if [ "$mode" = all ]; then
+  bash "$root/examples/django/setup.sh"
+fi
+
 # Node tools (wasm-opt that can parse Yew output, playwright-core, typescript, esbuild)
 # live in tools/node_modules, pinned by tools/package-lock.json.
 if [ -f "$root/tools/package.json" ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Confab test: native unit + integration tests (protocol, server,
 # SDK pure parts, benchmark smoke), the SDK in headless Chromium, and the
-# Yew demo end to end. Installs what it needs first (scripts/install-tools.sh).
+# Yew demo and the Django example end to end. Installs what it needs first (scripts/install-tools.sh).
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh native     # only lint and the cargo tests
@@ -49,6 +49,7 @@ suite native cargo test --workspace --exclude confab-demo
 if [ "$what" = all ]; then
   suite sdk-browser bash client-sdk/scripts/test.sh
   suite demo-e2e bash e2e/run.sh
+  suite django-e2e bash examples/django/test.sh
 fi
 
 echo
