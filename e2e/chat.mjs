@@ -213,6 +213,19 @@ async function run(browser) {
   const bob = await openUser(browser, "Bob", DESKTOP);
   const carol = await openUser(browser, "Carol", PHONE);
 
+  log("the demo's files came compressed (the build's .br/.gz, scripts/precompress.mjs)");
+  {
+    const files = await alice.evaluate(() =>
+      performance
+        .getEntriesByType("resource")
+        .filter((e) => /\.(wasm|js|css)$/.test(new URL(e.name).pathname))
+        .map((e) => ({ file: new URL(e.name).pathname, sent: e.encodedBodySize, size: e.decodedBodySize })),
+    );
+    check(files.filter((f) => /\.(wasm|js|css)$/.test(f.file)).length === 3, `wasm, JS and CSS loaded (${JSON.stringify(files)})`);
+    for (const f of files) check(f.sent > 0 && f.sent < f.size / 2, `${f.file} compressed: ${f.sent} B sent for ${f.size} B`);
+    console.log(`[e2e] sent compressed: ${files.map((f) => `${f.file} ${f.sent} B`).join(", ")}`);
+  }
+
   log("they see each other in the people list, online");
   await alice.locator('.people .item[data-name="Bob"] .dot.online').waitFor();
   await alice.locator('.people .item[data-name="Carol"] .dot.online').waitFor();
