@@ -393,6 +393,11 @@ async function run(browser) {
   await send(alice, secret);
   await waitBubble(alice, secret, "mine");
   await bob.locator('.people .item[data-name="Alice"] .badge').waitFor();
+  // Bob is in the lobby: the DM is announced to him all the same, once.
+  await bob.waitForFunction(
+    (t) => [...document.querySelectorAll("[data-testid=announcements] p")].filter((p) => p.textContent === `Direct message from Alice: ${t}`).length === 1,
+    secret,
+  );
   await openItem(bob, "person", "Alice");
   await waitBubble(bob, secret, "theirs");
   await send(bob, "got it, thanks");
