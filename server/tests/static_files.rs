@@ -4,6 +4,8 @@
 //! hashed files, `no-cache` for the page), ETag and Last-Modified
 //! revalidation (304), 404 for missing files, `index.html` for app routes.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::HashMap;
