@@ -250,7 +250,10 @@ fi
 
 # The demo's transfer size: every file of the release build (`trunk build
 # --release`, as scripts/demo.sh and e2e/run.sh make it) as a browser fetches
-# it on a first visit, gzip -9 (what a compressing proxy would send).
+# it on a first visit: raw, gzip -9, and brotli as confab-server sends it
+# (the build's precompressed NAME.br, scripts/precompress.mjs; a file
+# without one is sent as it is). The .br/.gz variants are not files of
+# their own.
 if [ -f "$ROOT/dist/index.html" ]; then
   python3 - "$ROOT/dist" > "$OUT/demo.json" <<'PY'
 import gzip, json, os, sys
@@ -258,12 +261,24 @@ root = sys.argv[1]
 files = {}
 for d, _, names in os.walk(root):
     for n in names:
+        if n.endswith((".br", ".gz")):
+            continue
         p = os.path.join(d, n)
         files[os.path.relpath(p, root)] = p
 size = {f: os.path.getsize(p) for f, p in files.items()}
 gz = {f: len(gzip.compress(open(p, "rb").read(), 9)) for f, p in files.items()}
-print(json.dumps({"files": size, "gzip": gz, "total": sum(size.values()), "gzip_total": sum(gz.values())}, indent=1))
+br = {f: os.path.getsize(p + ".br") if os.path.exists(p + ".br") else size[f] for f, p in files.items()}
+print(json.dumps({"files": size, "gzip": gz, "br": br, "total": sum(size.values()),
+                  "gzip_total": sum(gz.values()), "br_total": sum(br.values())}, indent=1))
 PY
+fi
+
+# Lighthouse on the demo as the release server serves it (bench/lighthouse.sh).
+if [ -f "$ROOT/dist/index.html" ] && [ -x "$BIN/confab-server" ]; then
+  if ! bash "$BENCH/lighthouse.sh" "$BIN/confab-server" > "$OUT/lighthouse.json"; then
+    log "lighthouse FAILED: no scores in this report"
+    rm -f "$OUT/lighthouse.json"
+  fi
 fi
 
 python3 "$BENCH/scripts/report.py" --root "$ROOT" --work "$WORK" --readme "$ROOT/README.md" "$OUT" "$BENCH/results"

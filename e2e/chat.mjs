@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { mkdirSync, writeFileSync, appendFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { axeCheck, axeFailures } from "./axe.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -132,17 +133,30 @@ async function openUser(browser, name, viewport, hash = "") {
   // First visit asks for a name.
   await page.locator(".welcome input[name=name]").waitFor();
   if (viewport === PHONE) await shot(page, "phone-welcome");
+  if (name === "Alice") {
+    await axeCheck(page, "first screen (desktop)", { dark: true });
+    // An empty name: the error is announced and tied to the box, which keeps focus.
+    await page.locator(".welcome button[type=submit]").click();
+    await page.locator(".welcome [role=alert]#name-error").waitFor();
+    const box = page.locator(".welcome input[name=name]");
+    check((await box.getAttribute("aria-describedby")) === "name-error", "the name error describes the box");
+    check(await box.evaluate((e) => e === document.activeElement), "the name box keeps focus after the error");
+    await axeCheck(page, "first screen, name error");
+  }
+  if (name === "Carol") await axeCheck(page, "first screen (phone)");
   await page.locator(".welcome input[name=name]").fill(name);
   await page.locator(".welcome button[type=submit]").click();
   await page.locator('.app[data-link="open"]').waitFor();
   await page.waitForFunction((n) => document.querySelector("[data-testid=my-name]")?.textContent === n, name);
+  // "Start chatting" puts the keyboard in the write box, not on <body>.
+  await page.waitForFunction(() => document.activeElement?.matches(".composer textarea"));
   pages[name] = page;
   return page;
 }
 
 /** Sends text from the write box (Enter, or the Send button). */
 async function send(page, text, { button = false } = {}) {
-  const input = page.locator(".composer input");
+  const input = page.locator(".composer textarea");
   await input.fill(text);
   if (button) await page.locator(".composer button.send").click();
   else await input.press("Enter");
@@ -199,6 +213,19 @@ async function run(browser) {
   const bob = await openUser(browser, "Bob", DESKTOP);
   const carol = await openUser(browser, "Carol", PHONE);
 
+  log("the demo's files came compressed (the build's .br/.gz, scripts/precompress.mjs)");
+  {
+    const files = await alice.evaluate(() =>
+      performance
+        .getEntriesByType("resource")
+        .filter((e) => /\.(wasm|js|css)$/.test(new URL(e.name).pathname))
+        .map((e) => ({ file: new URL(e.name).pathname, sent: e.encodedBodySize, size: e.decodedBodySize })),
+    );
+    check(files.filter((f) => /\.(wasm|js|css)$/.test(f.file)).length === 3, `wasm, JS and CSS loaded (${JSON.stringify(files)})`);
+    for (const f of files) check(f.sent > 0 && f.sent < f.size / 2, `${f.file} compressed: ${f.sent} B sent for ${f.size} B`);
+    console.log(`[e2e] sent compressed: ${files.map((f) => `${f.file} ${f.sent} B`).join(", ")}`);
+  }
+
   log("they see each other in the people list, online");
   await alice.locator('.people .item[data-name="Bob"] .dot.online').waitFor();
   await alice.locator('.people .item[data-name="Carol"] .dot.online').waitFor();
@@ -226,6 +253,24 @@ async function run(browser) {
     const [a] = await bubbles(alice, "Hi Alice, good to see you :)");
     check(a.sender === "Bob", `Alice sees Bob's name on his bubble (got ${JSON.stringify(a)})`);
   }
+  log("screen readers: the timeline is a list, not live; a new message is announced once, one's own never");
+  {
+    const said = (page) =>
+      page.evaluate(() => [...document.querySelectorAll("[data-testid=announcements] p")].map((p) => p.textContent));
+    await alice.waitForFunction(() =>
+      [...document.querySelectorAll("[data-testid=announcements] p")].some((p) => p.textContent === "Bob: Hi Alice, good to see you :)"),
+    );
+    await sleep(300);
+    const a = await said(alice);
+    check(a.filter((t) => t.includes("Hi Alice, good to see you")).length === 1, `Alice is told Bob's message once (${JSON.stringify(a)})`);
+    check(!a.some((t) => t.includes("Hello Bob, welcome")), `Alice is not told her own message (${JSON.stringify(a)})`);
+    const b = await said(bob);
+    check(!b.some((t) => t.includes("Hi Alice, good to see you")), `Bob is not told his own message (${JSON.stringify(b)})`);
+    check((await alice.locator("ol.timeline > li.msg").count()) >= 2, "the lines are list items of an <ol>");
+    check((await alice.locator(".messages[aria-live], .timeline[aria-live]").count()) === 0, "the message list is not a live region");
+    check((await alice.locator("[role=status]").count()) === 1, "one status region");
+  }
+  await axeCheck(alice, "chat (desktop)", { dark: true });
   {
     const divider = await alice.locator("[data-testid=conversation-start]").textContent();
     check(/^Beginning of the conversation · Today \d\d:\d\d$/.test(divider), `beginning divider with the time (got ${divider})`);
@@ -237,7 +282,7 @@ async function run(browser) {
   log("the write box placeholder fits a phone's width (the /name hint is its tooltip)");
   {
     const fit = await carol.evaluate(() => {
-      const input = document.querySelector(".composer input");
+      const input = document.querySelector(".composer textarea");
       const style = getComputedStyle(input);
       const ctx = document.createElement("canvas").getContext("2d");
       ctx.font = `${style.fontSize} ${style.fontFamily}`;
@@ -247,6 +292,22 @@ async function run(browser) {
     check(fit.text === "Message #lobby", `short placeholder (got ${fit.text})`);
     check(fit.width <= fit.room, `placeholder fits (${fit.width} px in ${fit.room} px)`);
     check(fit.title.includes("/name NEW"), `the hint is kept as the tooltip (${fit.title})`);
+  }
+  await axeCheck(carol, "chat (phone)", { dark: true });
+
+  log("the write box: Shift+Enter starts a new line, the box grows; Enter sends both lines");
+  {
+    const box = carol.locator(".composer textarea");
+    const before = await box.evaluate((e) => e.offsetHeight);
+    await box.fill("first line");
+    await box.press("Shift+Enter");
+    await box.pressSequentially("second line");
+    check((await box.inputValue()) === "first line\nsecond line", `a new line in the box (${JSON.stringify(await box.inputValue())})`);
+    check((await box.evaluate((e) => e.offsetHeight)) > before, "the box grew with its second line");
+    await box.press("Enter");
+    await waitBubble(alice, "first line\nsecond line", "theirs");
+    check((await box.inputValue()) === "", "Enter sent and emptied the box");
+    check((await box.evaluate((e) => e.offsetHeight)) === before, "the box is one line again");
   }
 
   log("read receipts: 'Seen by Bob, Carol' under the last message they have read");
@@ -266,14 +327,14 @@ async function run(browser) {
   await shot(alice, "desktop-receipts");
 
   log("typing: 'Bob is typing…', then 'Bob and Carol are typing…', gone when they send or stop");
-  await bob.locator(".composer input").fill("I am writing a long");
+  await bob.locator(".composer textarea").fill("I am writing a long");
   await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Bob is typing…");
-  await carol.locator(".composer input").fill("me too");
+  await carol.locator(".composer textarea").fill("me too");
   await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Bob and Carol are typing…");
   await bob.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Carol is typing…");
   await shot(alice, "desktop-typing");
   await shot(bob, "desktop-typing-bob");
-  await bob.locator(".composer input").press("Enter");
+  await bob.locator(".composer textarea").press("Enter");
   await waitBubble(alice, "I am writing a long", "theirs");
   await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Carol is typing…");
   // Carol stops without sending: no more signals, the indicator expires.
@@ -281,7 +342,7 @@ async function run(browser) {
   await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "", null, { timeout: 8_000 });
   const expiredAfter = Date.now() - stopped;
   check(expiredAfter < 6_000, `the indicator expired on the receiver (${expiredAfter} ms)`);
-  await carol.locator(".composer input").fill("");
+  await carol.locator(".composer textarea").fill("");
 
   log("the XSS string renders literally and runs nothing");
   await send(alice, XSS);
@@ -332,6 +393,11 @@ async function run(browser) {
   await send(alice, secret);
   await waitBubble(alice, secret, "mine");
   await bob.locator('.people .item[data-name="Alice"] .badge').waitFor();
+  // Bob is in the lobby: the DM is announced to him all the same, once.
+  await bob.waitForFunction(
+    (t) => [...document.querySelectorAll("[data-testid=announcements] p")].filter((p) => p.textContent === `Direct message from Alice: ${t}`).length === 1,
+    secret,
+  );
   await openItem(bob, "person", "Alice");
   await waitBubble(bob, secret, "theirs");
   await send(bob, "got it, thanks");
@@ -347,6 +413,8 @@ async function run(browser) {
     check(!seen.includes(secret) && !seen.includes("got it, thanks"), "Carol does not see the DM");
   }
   await shot(bob, "desktop-dm");
+  check(await bob.evaluate(() => document.activeElement?.matches(".composer textarea")), "opening a conversation focuses its write box");
+  await axeCheck(bob, "DM (desktop)");
 
   log("/name renames Bob on Alice's screen (and is remembered)");
   const myId = (page) => page.locator("[data-testid=my-name]").getAttribute("data-id");
@@ -375,6 +443,7 @@ async function run(browser) {
   check(aRoll >= 1 && aRoll <= 6, `roll in 1..6 (got ${aRoll})`);
   check(aRoll === bRoll, `both see the same roll (${aRoll} vs ${bRoll})`);
   await shot(alice, "desktop-dice");
+  await axeCheck(alice, "dice (desktop)", { dark: true });
 
   log("back to the lobby; a seed-style client on /ws/chat/lobby/ (websocat) talks to the demo");
   await openItem(alice, "room", "lobby");
@@ -407,7 +476,15 @@ async function run(browser) {
   await carol.locator(".sidebar .people").waitFor();
   check(!(await carol.locator(".chat").isVisible()), "phone shows one pane at a time");
   await shot(carol, "phone-list");
+  await axeCheck(carol, "list (phone)", { dark: true });
   await openItem(carol, "room", "lobby");
+  log("phone keyboard: a conversation focuses its write box; Escape goes back to the list, focus on that conversation");
+  await carol.waitForFunction(() => document.activeElement?.matches(".composer textarea"));
+  await carol.keyboard.press("Escape");
+  await carol.locator(".sidebar .people").waitFor();
+  await carol.waitForFunction(() => document.activeElement?.matches('.item[data-name="#lobby"]'));
+  await carol.keyboard.press("Enter");
+  await carol.waitForFunction(() => document.activeElement?.matches(".composer textarea"));
 
   log("older messages: a newcomer opening #random by its address scrolls up, the view stays, down to the beginning");
   {
@@ -479,6 +556,8 @@ async function run(browser) {
   await waitBubble(alice, offline, "mine", "pending");
   await shot(alice, "desktop-reconnecting");
   await shot(carol, "phone-reconnecting");
+  await axeCheck(alice, "reconnecting, a queued message (desktop)", { dark: true });
+  await axeCheck(carol, "reconnecting (phone)");
 
   log("server restarted on the same port: pages recover by themselves");
   await startServer();
@@ -520,6 +599,8 @@ async function run(browser) {
     check(names.filter((n) => n === "Robert").length === 1, `still one "Robert" after the reload (got ${JSON.stringify(names)})`);
   }
 
+  const a11y = axeFailures();
+  check(a11y === null, a11y);
   check(pageErrors.length === 0, `no page errors (${pageErrors.join("; ")})`);
   check(dialogs.length === 0, `no dialogs (${dialogs.join("; ")})`);
 }

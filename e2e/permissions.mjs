@@ -15,6 +15,7 @@ import { appendFileSync, readFileSync, writeFileSync, mkdtempSync } from "node:f
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { axeCheck, axeFailures } from "./axe.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -95,8 +96,8 @@ async function main() {
     const alice = await open("Alice", aliceToken);
     await alice.locator(`.rooms .item[data-name="#${ROOM}"]`).click();
     await alice.waitForFunction((t) => document.querySelector("[data-testid=chat-title]")?.textContent === t, `#${ROOM}`);
-    await alice.locator(".composer input").fill("team only");
-    await alice.locator(".composer input").press("Enter");
+    await alice.locator(".composer textarea").fill("team only");
+    await alice.locator(".composer textarea").press("Enter");
     await alice.waitForFunction(() => [...document.querySelectorAll(".msg.mine")].some((m) => m.dataset.status === "sent"));
 
     log("Bob (no grant) does not see it; by its address he gets a clear message");
@@ -111,9 +112,14 @@ async function main() {
     check((await bob.locator(".composer").count()) === 0, "no write box into a refused room");
     check((await bob.locator(".msg").count()) === 0, "nothing of the room leaked");
     await bob.screenshot({ path: path.join(SHOTS, "desktop-forbidden-room.png") });
+    // The way back has the keyboard (focus is not left on <body>).
+    check(await bob.evaluate(() => document.activeElement?.matches("[data-testid=refused] button")), "focus on the way back");
+    await axeCheck(bob, "forbidden room (desktop)", { dark: true });
     await bob.locator("[data-testid=refused] button").click();
     await bob.waitForFunction(() => document.querySelector("[data-testid=chat-title]")?.textContent === "#lobby");
     check((await bob.locator(`.rooms .item[data-name="#${ROOM}"]`).count()) === 0, "gone from the list once left");
+    const a11y = axeFailures();
+    check(a11y === null, a11y);
     log("PASS");
   } catch (e) {
     code = 1;

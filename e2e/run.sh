@@ -5,7 +5,8 @@
 # kill + restart (with --data-dir, so the restarted server keeps history and
 # its guest-token key: guests keep their ids), then the #14 part
 # (e2e/permissions.mjs: a server with the documented permission policy,
-# user tokens with and without a grant). Screenshots land in
+# user tokens with and without a grant). Both run axe-core on each screen
+# (e2e/axe.mjs) and fail on any accessibility violation. Screenshots land in
 # e2e/screenshots/ (printed at the end).
 #
 #   bash e2e/run.sh            # needs scripts/install-tools.sh to have run

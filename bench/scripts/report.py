@@ -180,6 +180,9 @@ def main():
     demo = load(src, "demo.json")
     if demo:
         data["demo"] = demo
+    lighthouse = load(src, "lighthouse.json")
+    if lighthouse:
+        data["lighthouse"] = lighthouse
 
     def ceiling_step(f):
         passing = [s for s in f.get("steps", []) if s["deliveries_per_sec"] == f["ceiling_deliveries_per_sec"]]
@@ -367,18 +370,30 @@ def main():
     def size_table(title, sizes):
         L.append(f"## {title}")
         L.append("")
-        L.append("| file | bytes | gzip -9 |")
-        L.append("|---|---|---|")
+        br = sizes.get("br")  # the demo's precompressed brotli, as served
+        L.append("| file | bytes | gzip -9 |" + (" brotli (served) |" if br else ""))
+        L.append("|---|---|---|" + ("---|" if br else ""))
         for f, n in sorted(sizes["files"].items()):
-            L.append(f"| {f} | {n:,} | {sizes['gzip'][f]:,} |")
+            L.append(f"| {f} | {n:,} | {sizes['gzip'][f]:,} |" + (f" {br[f]:,} |" if br else ""))
         total = sum(sizes["files"].values())
-        L.append(f"| **total** | **{total:,}** | **{sizes['gzip_total']:,}** |")
+        L.append(f"| **total** | **{total:,}** | **{sizes['gzip_total']:,}** |" + (f" **{sizes['br_total']:,}** |" if br else ""))
         L.append("")
 
     if sdk:
         size_table("SDK size (npm build in client-sdk/pkg)", sdk)
     if demo:
         size_table("Demo transfer size (release build in dist/, first visit)", demo)
+    if lighthouse:
+        lh = lighthouse
+        L.append(f"## Lighthouse {lh['lighthouse']} on the demo ({lh['form_factor']}, simulated slow 4G, 4x CPU)")
+        L.append("")
+        L.append("| performance | accessibility | FCP | LCP | TBT | transferred |")
+        L.append("|---|---|---|---|---|---|")
+        L.append(f"| {lh['performance']} | {lh['accessibility']} | {lh['fcp_ms']} ms | {lh['lcp_ms']} ms | {lh['tbt_ms']} ms | {lh['transfer_bytes']:,} B |")
+        if lh["failed_accessibility_audits"]:
+            L.append("")
+            L.append(f"Accessibility audits not passed: {', '.join(lh['failed_accessibility_audits'])}.")
+        L.append("")
 
     L.append("## Fan-out steps")
     L.append("")
@@ -562,7 +577,8 @@ def readme_table(data, ceiling_step):
         rows.append("| SDK npm build, gzip (.wasm + JS glue) | " + " | ".join(peer.get(k, "") for k, _ in cols) + " |")
     if data.get("demo"):
         dm = data["demo"]
-        rows.append(f"| demo, first visit (all of `dist/`, gzip) | {dm['gzip_total'] / 1000:.0f} KB ({dm['total'] / 1000:.0f} KB raw) |" + " |" * (len(cols) - 1))
+        served = f", brotli as served {dm['br_total'] / 1000:.0f} KB" if "br_total" in dm else ""
+        rows.append(f"| demo, first visit (all of `dist/`, gzip) | {dm['gzip_total'] / 1000:.0f} KB ({dm['total'] / 1000:.0f} KB raw{served}) |" + " |" * (len(cols) - 1))
     head = f"| `bench/run.sh`, {started} UTC, one run | " + " | ".join(n for _, n in cols) + " |"
     return "\n".join([head, "|---|" + "---|" * len(cols)] + rows)
 

@@ -13,6 +13,12 @@ mod lookalike;
 mod state;
 mod storage;
 
+/// Renders the app in place of `index.html`'s loading shell (`#app`).
 fn main() {
-    yew::Renderer::<app::App>::new().render();
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("app"))
+        .expect("index.html has an element #app");
+    root.set_inner_html("");
+    yew::Renderer::<app::App>::with_root(root).render();
 }

@@ -148,6 +148,18 @@ pub struct Line {
     pub body: Body,
     /// Delivery state.
     pub status: Status,
+    /// The local id this page sent the line with (see [`LineKey::Local`]),
+    /// kept once it is stored: its bubble stays the same element from
+    /// "sending…" to sent, so it is not taken for a new line.
+    pub sent_as: Option<u64>,
+}
+
+impl Line {
+    /// The Yew `key` of the line's bubble: that of its local id for a line
+    /// sent from this page (pending or stored), else of its position.
+    pub fn dom_key(&self) -> Key {
+        self.sent_as.map_or(self.key, LineKey::Local).dom_key()
+    }
 }
 
 /// Loading older messages of a conversation (scrolling up).
@@ -513,6 +525,21 @@ pub enum Action {
     Error(Option<String>),
 }
 
+/// Something to tell a screen reader once: a new message in the
+/// conversation on screen, a direct message elsewhere, a dice roll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Announcement {
+    /// Increasing: the element's key, so each one is a new node of the
+    /// live region (read once) and none is read again.
+    pub id: u64,
+    /// What is read.
+    pub text: String,
+}
+
+/// How many announcements the live region keeps (older ones are dropped;
+/// they have been read).
+const KEEP_ANNOUNCEMENTS: usize = 3;
+
 /// The chat window's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatState {
@@ -540,6 +567,10 @@ pub struct ChatState {
     pub own_ids: Vec<String>,
     /// Counter for dice lines.
     dice_seq: u64,
+    /// The latest announcements, oldest first (see [`Announcement`]).
+    pub announcements: Vec<Announcement>,
+    /// Id of the next announcement.
+    announcement_seq: u64,
 }
 
 impl ChatState {
@@ -560,7 +591,46 @@ impl ChatState {
             error: None,
             own_ids: Vec::new(),
             dice_seq: 0,
+            announcements: Vec::new(),
+            announcement_seq: 0,
         }
+    }
+
+    /// The tab's title: the conversation on screen, after the number of
+    /// unread messages if there are any: `(3) #lobby · Confab`.
+    pub fn document_title(&self) -> String {
+        let unread: u32 = self.conversations.iter().map(|c| c.unread).sum();
+        let title = self.title(&self.active);
+        if unread > 0 {
+            format!("({unread}) {title} · Confab")
+        } else {
+            format!("{title} · Confab")
+        }
+    }
+
+    /// The connection in one sentence for the status region: it changes
+    /// only when the kind of state does (not with each retry or second of
+    /// the countdown), so a screen reader says it once.
+    pub fn link_sentence(&self) -> String {
+        match &self.link {
+            Link::Open if self.was_open => "Connected.".to_owned(),
+            Link::Open => String::new(),
+            Link::Connecting if !self.was_open => "Connecting…".to_owned(),
+            Link::Connecting | Link::Reconnecting { .. } => {
+                "Connection lost, reconnecting. Messages you send are queued.".to_owned()
+            }
+            Link::Closed { code, .. } => format!("The server closed the connection ({code})."),
+        }
+    }
+
+    fn announce(&mut self, text: String) {
+        self.announcement_seq += 1;
+        self.announcements.push(Announcement {
+            id: self.announcement_seq,
+            text,
+        });
+        let excess = self.announcements.len().saturating_sub(KEEP_ANNOUNCEMENTS);
+        self.announcements.drain(..excess);
     }
 
     /// Whether a line was sent by this page's user.
@@ -716,13 +786,33 @@ impl ChatState {
         if self.conversation(&key).is_some_and(|c| seen(c)) {
             return;
         }
+        // Said to a screen reader: a message from someone else that is new
+        // (not history from before the conversation was opened here), in
+        // the conversation on screen, or a direct message anywhere.
+        let announcement = match (&msg.body, self.conversation(&key)) {
+            (Body::Notice(_), _) => None,
+            _ if mine => None,
+            (_, Some(c)) if msg.ts < c.opened_at => None,
+            (body, _) if active => Some(format!(
+                "{}: {}",
+                self.label_of(&msg.from.id, &msg.from.name),
+                body.preview()
+            )),
+            (body, _) if matches!(key, ConvKey::Dm(_)) => Some(format!(
+                "Direct message from {}: {}",
+                self.label_of(&msg.from.id, &msg.from.name),
+                body.preview()
+            )),
+            _ => None,
+        };
         let conv = self.conv_mut(&key, msg.ts);
         let line_key = LineKey::Stored {
             generation: conv.generation,
             offset: msg.offset,
         };
         // Our own message may come back before its ack: it replaces the
-        // oldest pending line with the same text.
+        // oldest pending line with the same text (and keeps its element).
+        let mut sent_as = None;
         if mine {
             if let Body::Text(text) = &msg.body {
                 if let Some(i) = conv.lines.iter().position(|l| {
@@ -730,7 +820,7 @@ impl ChatState {
                         && l.status == Status::Pending
                         && l.body == Body::Text(text.clone())
                 }) {
-                    conv.lines.remove(i);
+                    sent_as = conv.lines.remove(i).sent_as;
                 }
             }
         }
@@ -741,11 +831,15 @@ impl ChatState {
             ts: msg.ts,
             body: msg.body,
             status: Status::Sent,
+            sent_as,
         });
         if active {
             conv.read_all();
         }
         self.recount(&key);
+        if let Some(text) = announcement {
+            self.announce(text);
+        }
     }
 
     /// Recounts the unread messages of conversation `key`.
@@ -829,6 +923,7 @@ impl ChatState {
                                 .to_owned(),
                         ),
                         status: Status::Sent,
+                        sent_as: None,
                     });
                 }
             }
@@ -845,6 +940,7 @@ impl ChatState {
                     ts,
                     body: Body::Text(text),
                     status: Status::Pending,
+                    sent_as: Some(local_id),
                 });
             }
             Action::Acked {
@@ -909,6 +1005,7 @@ impl ChatState {
                 self.dice_seq += 1;
                 let offset = self.dice_seq;
                 let active = self.active == ConvKey::Game && !self.list_open;
+                let mut announcement = None;
                 let conv = self.conv_mut(&ConvKey::Game, now);
                 if game_status == Some(1) {
                     conv.game_status = Some("Game on".to_owned());
@@ -921,6 +1018,11 @@ impl ChatState {
                 } else {
                     Body::Dice { text, position }
                 };
+                if active {
+                    if let Body::Dice { text, position } = &body {
+                        announcement = Some(format!("{text}: {position}"));
+                    }
+                }
                 conv.insert(Line {
                     key: LineKey::Stored {
                         generation: 0,
@@ -930,7 +1032,11 @@ impl ChatState {
                     ts,
                     body,
                     status: Status::Sent,
+                    sent_as: None,
                 });
+                if let Some(text) = announcement {
+                    self.announce(text);
+                }
             }
             Action::Reads { room, reads } => {
                 let key = self.conv_for_room(&room);
@@ -998,6 +1104,7 @@ impl ChatState {
                             ts: m.ts,
                             body: m.body,
                             status: Status::Sent,
+                            sent_as: None,
                         });
                     }
                 }
@@ -1134,6 +1241,10 @@ mod tests {
             let c = s.conversation(&lobby()).cloned().expect("lobby");
             assert_eq!(c.lines.len(), 1);
             assert_eq!(c.lines[0].status, Status::Sent);
+            // The same element from "sending…" to sent: not a new line
+            // for a screen reader, and never announced (it is mine).
+            assert_eq!(c.lines[0].dom_key(), LineKey::Local(7).dom_key());
+            assert!(s.announcements.is_empty());
             assert_eq!(
                 c.lines[0].key,
                 LineKey::Stored {
@@ -1171,6 +1282,75 @@ mod tests {
         s = reduce(s, Action::Open(dm.clone()));
         assert_eq!(s.conversation(&dm).map(|c| c.unread), Some(0));
         assert_eq!(s.active, dm);
+    }
+
+    #[test]
+    fn announcements_once_per_new_message_on_screen_and_per_dm_elsewhere() {
+        let texts = |s: &ChatState| {
+            s.announcements
+                .iter()
+                .map(|a| a.text.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut s = welcomed();
+        s = reduce(s, Action::Message(msg("lobby", 1, m("g-b", "Bob"), "hi")));
+        // Replayed (after a reconnect): already there, not said again.
+        s = reduce(s, Action::Message(msg("lobby", 1, m("g-b", "Bob"), "hi")));
+        s = reduce(s, Action::Message(msg("lobby", 2, m("g-a", "Alice"), "me")));
+        assert_eq!(texts(&s), ["Bob: hi"]);
+        // Another room is not on screen: its unread badge says it.
+        s = reduce(s, Action::Message(msg("other", 1, m("g-b", "Bob"), "x")));
+        s = reduce(
+            s,
+            Action::Message(msg("dm:g-a:g-b", 1, m("g-b", "Bob"), "psst")),
+        );
+        assert_eq!(texts(&s), ["Bob: hi", "Direct message from Bob: psst"]);
+        let ids: Vec<u64> = s.announcements.iter().map(|a| a.id).collect();
+        assert!(ids[0] < ids[1]);
+        // History from before the conversation was opened here is not news.
+        let mut s = reduce(welcomed(), Action::Open(ConvKey::Room("new".into())));
+        s = reduce(s, Action::Message(msg("new", 1, m("g-b", "Bob"), "old")));
+        assert!(texts(&s).is_empty());
+        // Only the last few are kept.
+        let mut s = welcomed();
+        for o in 1..=5 {
+            s = reduce(s, Action::Message(msg("lobby", o, m("g-b", "Bob"), "x")));
+        }
+        assert_eq!(s.announcements.len(), KEEP_ANNOUNCEMENTS);
+        assert_eq!(s.announcements.last().map(|a| a.id), Some(5));
+    }
+
+    #[test]
+    fn title_and_connection_sentence() {
+        let mut s = welcomed();
+        assert_eq!(s.document_title(), "#lobby · Confab");
+        s = reduce(
+            s,
+            Action::Message(msg("dm:g-a:g-b", 1, m("g-b", "Bob"), "a")),
+        );
+        s = reduce(
+            s,
+            Action::Message(msg("dm:g-a:g-b", 2, m("g-b", "Bob"), "b")),
+        );
+        assert_eq!(s.document_title(), "(2) #lobby · Confab");
+        assert_eq!(s.link_sentence(), "Connecting…");
+        s = reduce(s, Action::Link(Link::Open));
+        assert_eq!(s.link_sentence(), "Connected.");
+        let lost = |attempt| {
+            Action::Link(Link::Reconnecting {
+                attempt,
+                retry_at: 1000.0 * f64::from(attempt),
+            })
+        };
+        s = reduce(s, lost(1));
+        let first = s.link_sentence();
+        s = reduce(s, Action::Link(Link::Connecting));
+        s = reduce(s, lost(2));
+        assert_eq!(
+            s.link_sentence(),
+            first,
+            "the same sentence for every retry"
+        );
     }
 
     #[test]

@@ -61,15 +61,20 @@ pub fn ChatHeader(props: &ChatHeaderProps) -> Html {
         .filter(|c| c.key != props.conv)
         .map(|c| c.unread)
         .sum();
+    let back_label = if unread > 0 {
+        format!("Show conversations ({unread} unread)")
+    } else {
+        "Show conversations".to_owned()
+    };
     html! {
         <header class="chat-header">
-            <button class="back" onclick={back} aria-label="Show conversations">
-                { "‹" }
-                if unread > 0 { <span class="badge">{ unread }</span> }
+            <button class="back" onclick={back} aria-label={back_label} aria-keyshortcuts="Escape">
+                <span aria-hidden="true">{ "‹" }</span>
+                if unread > 0 { <span class="badge" aria-hidden="true">{ unread }</span> }
             </button>
             <Avatar name={title.clone()} {seed} glyph={glyph.map(AttrValue::from)} />
             <div class="chat-title">
-                <div class="to"><span class="to-label">{ "To: " }</span><span data-testid="chat-title">{ title }</span></div>
+                <h2 class="to" id="chat-title"><span class="to-label">{ "To: " }</span><span data-testid="chat-title" dir="auto">{ title }</span></h2>
                 <div class="chat-sub">{ subtitle }</div>
             </div>
         </header>

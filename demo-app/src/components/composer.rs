@@ -1,8 +1,8 @@
 use confab_protocol::normalize_display_name;
-use web_sys::HtmlInputElement;
+use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
-use crate::hooks::use_chat;
+use crate::hooks::{use_chat, use_focus_on_open};
 use crate::state::{Action, ConvKey};
 
 /// Props of [`Composer`].
@@ -12,17 +12,19 @@ pub struct ComposerProps {
     pub conv: ConvKey,
 }
 
-/// The write box: input, Send button, Enter to send, `/name NEW` to rename.
+/// The write box: a text area that grows with its text (up to a few
+/// lines, then it scrolls); Enter or Send sends, Shift+Enter starts a new
+/// line, `/name NEW` renames. Focused when the conversation opens.
 #[component]
 pub fn Composer(props: &ComposerProps) -> Html {
     let chat = use_chat();
     let input = use_node_ref();
+    use_focus_on_open(input.clone());
 
-    let submit = {
+    let send = {
         let (chat, input, conv) = (chat.clone(), input.clone(), props.conv.clone());
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            let Some(el) = input.cast::<HtmlInputElement>() else {
+        Callback::from(move |()| {
+            let Some(el) = input.cast::<HtmlTextAreaElement>() else {
                 return;
             };
             let text = el.value();
@@ -41,10 +43,22 @@ pub fn Composer(props: &ComposerProps) -> Html {
                 chat.conn.send(&conv, text.to_owned());
             }
             el.set_value("");
+            fit(&el);
             let _ = el.focus();
         })
     };
-    // Short enough for a phone; the /name hint is the input's tooltip
+    let onsubmit = send.reform(|e: SubmitEvent| e.prevent_default());
+    let onkeydown = {
+        let send = send.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            // Not while an input method is composing a character.
+            if e.key() == "Enter" && !e.shift_key() && !e.is_composing() {
+                e.prevent_default();
+                send.emit(());
+            }
+        })
+    };
+    // Short enough for a phone; the /name hint is the box's tooltip
     // (and on the first visit's name prompt).
     let placeholder = match &props.conv {
         ConvKey::Dm(id) => format!("Message {}", chat.state.name_of(id, id)),
@@ -54,24 +68,38 @@ pub fn Composer(props: &ComposerProps) -> Html {
     let oninput = {
         let (conn, conv) = (chat.conn.clone(), props.conv.clone());
         Callback::from(move |e: InputEvent| {
-            let el: HtmlInputElement = e.target_unchecked_into();
+            let el: HtmlTextAreaElement = e.target_unchecked_into();
+            fit(&el);
             conn.typing(&conv, !el.value().trim().is_empty());
         })
     };
     html! {
-        <form class="composer" onsubmit={submit}>
-            <input
+        <form class="composer" {onsubmit}>
+            <textarea
                 ref={input}
-                type="text"
+                rows="1"
                 {placeholder}
-                title="Enter sends · /name NEW renames you"
+                title="Enter sends, Shift+Enter starts a new line · /name NEW renames you"
                 aria-label="Message"
+                aria-keyshortcuts="Enter Shift+Enter"
                 autocomplete="off"
                 maxlength="4000"
                 enterkeyhint="send"
+                dir="auto"
                 {oninput}
+                {onkeydown}
             />
             <button type="submit" class="send">{ "Send" }</button>
         </form>
     }
+}
+
+/// Grows (or shrinks) the box to its text; CSS caps the height, then it
+/// scrolls.
+fn fit(el: &HtmlTextAreaElement) {
+    let style = el.style();
+    let _ = style.set_property("height", "auto");
+    // The text's height plus the borders (the box sizes its border box).
+    let borders = el.offset_height() - el.client_height();
+    let _ = style.set_property("height", &format!("{}px", el.scroll_height() + borders));
 }

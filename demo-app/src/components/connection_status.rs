@@ -3,7 +3,9 @@ use yew::prelude::*;
 use crate::hooks::{use_chat, use_countdown};
 use crate::state::Link;
 
-/// The connection state in plain words, with a coloured dot.
+/// The connection state in plain words, with a coloured dot. Not a live
+/// region: its countdown changes every second; the one status region is
+/// the [`super::Announcer`]'s.
 #[component]
 pub fn ConnectionStatus() -> Html {
     let chat = use_chat();
@@ -30,7 +32,7 @@ pub fn ConnectionStatus() -> Html {
         ),
     };
     html! {
-        <div class={classes!("status", class)} role="status" aria-live="polite" data-state={class}>
+        <div class={classes!("status", class)} data-state={class}>
             <span class="status-dot"></span>
             <span class="status-text">{ text }</span>
         </div>

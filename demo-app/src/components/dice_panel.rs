@@ -1,13 +1,15 @@
 use yew::prelude::*;
 
 use crate::format::die_face;
-use crate::hooks::use_chat;
+use crate::hooks::{use_chat, use_focus_on_open};
 use crate::state::{Body, ConvKey, Link};
 
 /// The dice game controls: the last roll, big, and the Roll button.
 #[component]
 pub fn DicePanel() -> Html {
     let chat = use_chat();
+    let button = use_node_ref();
+    use_focus_on_open(button.clone());
     let last = chat.state.conversation(&ConvKey::Game).and_then(|c| {
         c.lines.iter().rev().find_map(|l| match &l.body {
             Body::Dice { text, position } => Some((text.clone(), *position)),
@@ -27,7 +29,7 @@ pub fn DicePanel() -> Html {
             <div class="dice-text">
                 { last.map_or_else(|| "No roll yet".to_owned(), |(t, p)| format!("{t}: {p}")) }
             </div>
-            <button class="send roll" onclick={roll} disabled={!online}>{ "Roll" }</button>
+            <button class="send roll" onclick={roll} disabled={!online} ref={button}>{ "Roll" }</button>
         </div>
     }
 }

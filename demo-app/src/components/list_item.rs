@@ -42,7 +42,7 @@ pub struct ListItemProps {
 pub fn ListItem(props: &ListItemProps) -> Html {
     let unread = (props.unread > 0).then(|| {
         let label = if props.unread > 99 { "99+".to_owned() } else { props.unread.to_string() };
-        html! { <span class="badge" aria-label={format!("{} unread", props.unread)}>{ label }</span> }
+        html! { <span class="badge">{ label }<span class="visually-hidden">{ " unread" }</span></span> }
     });
     html! {
         <li>
@@ -56,13 +56,13 @@ pub fn ListItem(props: &ListItemProps) -> Html {
                 <Avatar name={props.title.clone()} seed={props.seed.clone()} online={props.online} glyph={props.glyph.clone()} image={props.image.clone()} />
                 <span class="item-body">
                     <span class="item-top">
-                        <span class="item-title">{ props.title.clone() }</span>
+                        <span class="item-title" dir="auto">{ props.title.clone() }</span>
                         if let Some(t) = props.time {
                             <span class="item-time">{ short_time(t) }</span>
                         }
                     </span>
                     <span class="item-bottom">
-                        <span class="item-preview">{ props.preview.clone().unwrap_or_default() }</span>
+                        <span class="item-preview" dir="auto">{ props.preview.clone().unwrap_or_default() }</span>
                         { unread }
                     </span>
                 </span>

@@ -35,9 +35,9 @@ pub fn MessageBubble(props: &MessageBubbleProps) -> Html {
     };
     let content = match &line.body {
         Body::Notice(text) => {
-            return html! { <div class="notice" data-testid="notice">{ text.clone() }</div> };
+            return html! { <li class="notice" data-testid="notice" dir="auto">{ text.clone() }</li> };
         }
-        Body::Text(text) => html! { <div class="text">{ text.clone() }</div> },
+        Body::Text(text) => html! { <div class="text" dir="auto">{ text.clone() }</div> },
         Body::Dice { text, position } => html! {
             <div class="text dice-line" data-position={position.to_string()}>
                 <span class="die" aria-hidden="true">{ die_face(*position) }</span>
@@ -46,20 +46,23 @@ pub fn MessageBubble(props: &MessageBubbleProps) -> Html {
         },
     };
     html! {
-        <div
+        <li
             class={classes!("msg", if props.mine { "mine" } else { "theirs" }, status_class, props.show_name.then_some("first"))}
             data-from={props.sender.clone()}
             data-status={status_class}
         >
             if props.show_name {
-                <div class="sender">{ props.sender.clone() }</div>
+                <div class="sender" dir="auto">{ props.sender.clone() }</div>
+            } else {
+                // Who wrote it, for a screen reader going line by line.
+                <span class="visually-hidden">{ if props.mine { "You".into() } else { props.sender.clone() } }{ ": " }</span>
             }
             <div class="bubble">
                 { content }
                 <div class="meta">
                     <time>{ clock(line.ts) }</time>
                     if props.mine {
-                        <span class="tick" title={status_class}>{ if line.status == Status::Sent { "✓" } else { "" } }</span>
+                        <span class="tick" title={status_class} aria-hidden="true">{ if line.status == Status::Sent { "✓" } else { "" } }</span>
                     }
                 </div>
             </div>
@@ -74,6 +77,6 @@ pub fn MessageBubble(props: &MessageBubbleProps) -> Html {
             if let Some(seen) = props.seen.clone() {
                 <div class="seen" data-testid="seen">{ seen }</div>
             }
-        </div>
+        </li>
     }
 }

@@ -34,7 +34,10 @@ fn same_group(prev: Option<&Line>, line: &Line) -> bool {
 /// The scrolling list of bubbles under the conversation's top divider
 /// (its beginning, or older messages to scroll to); follows new messages
 /// unless the person scrolled up; scrolling to the top loads older ones;
-/// "Seen by …" under the last message each member has read.
+/// "Seen by …" under the last message each member has read. The lines
+/// are a list (`<ol>` of `<li>`, keyed, so a line that changes stays the
+/// same element); it is not a live region (see [`super::Announcer`]). The
+/// scrolling box takes focus, so the keyboard scrolls it too.
 #[component]
 pub fn MessageList(props: &MessageListProps) -> Html {
     let chat = use_chat();
@@ -48,7 +51,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             }
         })
     };
-    let first = c.lines.first().map(|l| l.key.dom_key().to_string());
+    let first = c.lines.first().map(|l| l.dom_key().to_string());
     let scroll = use_auto_scroll(c.lines.len(), first, on_top);
     let dm = matches!(c.key, ConvKey::Dm(_));
 
@@ -88,7 +91,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             });
             html! {
                 <MessageBubble
-                    key={line.key.dom_key()}
+                    key={line.dom_key()}
                     line={line.clone()}
                     {mine}
                     sender={name}
@@ -119,12 +122,12 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     };
 
     html! {
-        <section class="messages" ref={scroll.node} onscroll={scroll.onscroll} aria-live="polite">
+        <section class="messages" ref={scroll.node} onscroll={scroll.onscroll} tabindex="0" aria-label={format!("Messages: {}", state.title(&c.key))}>
             { divider }
             if c.lines.is_empty() {
                 <p class="empty">{ "No messages yet. Say hello!" }</p>
             }
-            { bubbles }
+            <ol class="timeline">{ bubbles }</ol>
             if scroll.behind {
                 <button class="jump" onclick={scroll.jump}>{ "↓ New messages" }</button>
             }

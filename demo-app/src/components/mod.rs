@@ -1,5 +1,6 @@
 //! One file per component, each with its Props.
 
+mod announcer;
 mod avatar;
 mod chat_header;
 mod chat_pane;
@@ -15,6 +16,7 @@ mod search_box;
 mod sidebar;
 mod typing_indicator;
 
+pub use announcer::Announcer;
 pub use avatar::Avatar;
 pub use chat_header::ChatHeader;
 pub use chat_pane::ChatPane;

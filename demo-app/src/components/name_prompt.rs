@@ -9,7 +9,8 @@ pub struct NamePromptProps {
     pub on_submit: Callback<String>,
 }
 
-/// First visit: "What should we call you?"
+/// First visit: "What should we call you?" `index.html`'s loading shell
+/// is the same card (logo and heading) while the wasm loads.
 #[component]
 pub fn NamePrompt(props: &NamePromptProps) -> Html {
     let input = use_node_ref();
@@ -23,22 +24,37 @@ pub fn NamePrompt(props: &NamePromptProps) -> Html {
             };
             match normalize_display_name(&el.value()) {
                 Some(name) => on_submit.emit(name.to_owned()),
-                None => error.set(true),
+                None => {
+                    error.set(true);
+                    let _ = el.focus();
+                }
             }
         })
     };
+    // The error is announced (role=alert) and tied to the box it is about.
     html! {
-        <div class="welcome">
-            <form class="welcome-card" {onsubmit}>
+        <main class="welcome">
+            <form class="welcome-card" {onsubmit} novalidate=true>
                 <div class="logo" aria-hidden="true">{ "C" }</div>
                 <h1>{ "Welcome to Confab" }</h1>
                 <p>{ "Pick a name people will see. You can change it later with " }<code>{ "/name NEW" }</code>{ "." }</p>
-                <input ref={input} type="text" name="name" placeholder="Your name" aria-label="Your name" maxlength="64" autofocus=true />
+                <input
+                    ref={input}
+                    type="text"
+                    name="name"
+                    placeholder="Your name"
+                    aria-label="Your name"
+                    aria-invalid={error.then_some("true")}
+                    aria-describedby={error.then_some("name-error")}
+                    autocomplete="nickname"
+                    maxlength="64"
+                    autofocus=true
+                />
                 if *error {
-                    <p class="error-text">{ "A name is 1–64 characters." }</p>
+                    <p class="error-text" id="name-error" role="alert">{ "A name is 1–64 characters." }</p>
                 }
                 <button type="submit" class="send">{ "Start chatting" }</button>
             </form>
-        </div>
+        </main>
     }
 }

@@ -110,16 +110,34 @@ pub fn Sidebar() -> Html {
             />
         }
     });
+    // Phone: back from a conversation, focus goes to it in the list.
+    let lists = use_node_ref();
+    {
+        let lists = lists.clone();
+        use_effect_with(state.list_open, move |open| {
+            let item = lists.cast::<web_sys::Element>().and_then(|l| {
+                l.query_selector(".item[aria-current]")
+                    .ok()
+                    .flatten()
+                    .or_else(|| l.query_selector(".item").ok().flatten())
+            });
+            if let (true, Some(item)) = (*open, item) {
+                if let Ok(item) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(item) {
+                    let _ = item.focus();
+                }
+            }
+        });
+    }
     let me = state.me.clone();
     let online_count = people.iter().filter(|p| p.online()).count();
 
     html! {
-        <aside class="sidebar" aria-label="Conversations">
+        <section class="sidebar" aria-label="Conversations">
             <header class="me">
                 if let Some(me) = me {
                     <Avatar name={me.name.clone()} seed={me.id.clone()} />
                     <div class="me-text">
-                        <div class="me-name" data-testid="my-name" data-id={me.id.clone()}>{ me.name.clone() }</div>
+                        <div class="me-name" data-testid="my-name" data-id={me.id.clone()} dir="auto">{ me.name.clone() }</div>
                         <ConnectionStatus />
                     </div>
                 } else {
@@ -127,7 +145,7 @@ pub fn Sidebar() -> Html {
                 }
             </header>
             <SearchBox value={state.search.clone()} oninput={on_search} />
-            <nav class="lists">
+            <nav class="lists" aria-label="Rooms and people" ref={lists}>
                 <h2>{ "Rooms" }</h2>
                 <ul class="list rooms">
                     { for room_items }
@@ -149,6 +167,6 @@ pub fn Sidebar() -> Html {
                     }</p>
                 }
             </nav>
-        </aside>
+        </section>
     }
 }
