@@ -114,13 +114,11 @@ impl AppState {
         let (hub, sink) = hub_for(&config);
         let metrics = Arc::new(Metrics::default());
         let secret = first_secret(&config);
-        let (layer, secret): (Arc<dyn ChannelLayer>, String) = if let Some(url) =
-            config.redis_url.clone()
-        {
-            let layer = layer::RedisLayer::connect(&config, &url, sink, metrics.clone()).await?;
+        let (layer, secret): (Arc<dyn ChannelLayer>, String) = if !config.redis_url.is_empty() {
+            let layer = layer::RedisLayer::connect(&config, sink, metrics.clone()).await?;
             let secret = match secret {
                 Some(s) => s,
-                None => redis_guest_secret(&url, &config.redis_prefix).await?,
+                None => layer.guest_secret(&GuestKey::random_secret()).await?,
             };
             (Arc::new(layer), secret)
         } else if let Some(dir) = config.data_dir.as_ref().filter(|_| !config.in_memory) {
@@ -172,33 +170,6 @@ fn file_guest_secret(path: &std::path::Path) -> Result<String> {
     file.write_all(secret.as_bytes())?;
     file.sync_all()?;
     Ok(secret)
-}
-
-/// The guest-token secret shared by every node on one Redis: the first
-/// node to start sets `<prefix>:guest-key` (SET NX), everyone reads it.
-async fn redis_guest_secret(url: &str, prefix: &str) -> Result<String> {
-    let fail = |source| Error::Redis {
-        op: "guest key",
-        source,
-    };
-    let client = redis::Client::open(url).map_err(fail)?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(fail)?;
-    let key = format!("{prefix}:guest-key");
-    let _: Option<String> = redis::cmd("SET")
-        .arg(&key)
-        .arg(GuestKey::random_secret())
-        .arg("NX")
-        .query_async(&mut conn)
-        .await
-        .map_err(fail)?;
-    redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .map_err(fail)
 }
 
 /// Every route of the server.
