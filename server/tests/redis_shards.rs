@@ -20,7 +20,7 @@ const ROUNDS: usize = 3;
 
 #[tokio::test]
 async fn three_nodes_on_three_shards_and_a_shard_outage_takes_only_its_rooms() {
-    let mut shards = vec![
+    let mut shards = [
         Redis::start().await,
         Redis::start().await,
         Redis::start().await,
@@ -171,7 +171,8 @@ async fn three_nodes_on_three_shards_and_a_shard_outage_takes_only_its_rooms() {
     // refused ones were not stored).
     for room in &rooms {
         for m in &mut members {
-            m.wait_count(room, acked[room], Duration::from_secs(15)).await;
+            m.wait_count(room, acked[room], Duration::from_secs(15))
+                .await;
         }
     }
     for room in &rooms {

@@ -476,6 +476,10 @@ impl RedisCluster {
                     // A replica cut off for a while may still be promoted.
                     "--cluster-replica-validity-factor",
                     "0",
+                    // Replicas sync at once (the default waits 5 s for more
+                    // replicas, during which a replica has nothing).
+                    "--repl-diskless-sync-delay",
+                    "0",
                 ])
                 .await,
             );
@@ -493,19 +497,22 @@ impl RedisCluster {
     }
 
     /// Waits until every running node says `cluster_state:ok` and knows
-    /// every other node.
+    /// every other node, and every replica finished syncing.
     pub async fn wait_ok(&self, wait: Duration) {
         let running: Vec<&Redis> = self.nodes.iter().filter(|n| n.running()).collect();
         let n = running.len();
-        eventually("cluster state ok", wait, || {
+        eventually("cluster state ok, replicas in sync", wait, || {
             running.iter().all(|r| {
                 let info = r.cli(&["cluster", "info"]);
+                let replication = r.cli(&["info", "replication"]);
                 info.contains("cluster_state:ok")
                     && r.cli(&["cluster", "nodes"])
                         .lines()
                         .filter(|l| !l.contains("fail") && !l.contains("handshake"))
                         .count()
                         >= n
+                    && (replication.contains("role:master")
+                        || replication.contains("master_link_status:up"))
             })
         })
         .await;
@@ -550,6 +557,34 @@ impl RedisCluster {
             .map(|f| index(f[1]))
             .collect();
         (p, replicas)
+    }
+}
+
+impl RedisCluster {
+    /// Every serving primary with its replicas (node indexes).
+    pub fn primaries(&self) -> Vec<(usize, Vec<usize>)> {
+        let asker = self.nodes.iter().find(|n| n.running()).unwrap();
+        let table = asker.cli(&["cluster", "nodes"]);
+        let rows: Vec<Vec<&str>> = table
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() >= 8 && !f[2].contains("fail"))
+            .collect();
+        let index = |addr: &str| {
+            let port: u16 = addr.split(['@', ':']).nth(1).unwrap().parse().unwrap();
+            self.nodes.iter().position(|n| n.port == port).unwrap()
+        };
+        rows.iter()
+            .filter(|f| f[2].contains("master") && f.len() > 8)
+            .map(|f| {
+                let replicas = rows
+                    .iter()
+                    .filter(|r| r[3] == f[0] && r[2].contains("slave"))
+                    .map(|r| index(r[1]))
+                    .collect();
+                (index(f[1]), replicas)
+            })
+            .collect()
     }
 }
 

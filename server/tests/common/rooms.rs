@@ -23,15 +23,36 @@ pub struct Member {
 impl Member {
     /// Connects to `url` and joins `rooms`.
     pub async fn join(url: &str, rooms: &[String]) -> Member {
-        let (ws, _) = super::native_at(url).await;
+        Self::try_join(url, rooms)
+            .await
+            .unwrap_or_else(|| panic!("cannot join {rooms:?} at {url}"))
+    }
+
+    /// [`Member::join`], or `None` when the connection fails or closes
+    /// meanwhile (a node closing connections after lost history).
+    pub async fn try_join(url: &str, rooms: &[String]) -> Option<Member> {
+        let (ws, _) = tokio::time::timeout(super::WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .ok()?
+            .ok()?;
         let mut m = Member {
             ws,
             seen: HashMap::new(),
             pos: HashMap::new(),
             next_ref: 0,
         };
+        let welcome = m.next_other(super::WAIT).await?;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
         for room in rooms {
-            let j = super::join_since(&mut m.ws, room, None).await;
+            let join = json!({"type": "join", "ref": format!("j-{room}"), "room": room});
+            m.ws.send(Message::text(join.to_string())).await.ok()?;
+            let j = loop {
+                let v = m.next_other(super::WAIT).await?;
+                if v["type"] == "joined" && v["room"] == room.as_str() {
+                    break v;
+                }
+                assert_ne!(v["type"], "error", "join failed: {v}");
+            };
             m.pos.insert(
                 room.clone(),
                 (
@@ -40,7 +61,7 @@ impl Member {
                 ),
             );
         }
-        m
+        Some(m)
     }
 
     fn record(&mut self, v: Value) -> Option<Value> {
@@ -104,6 +125,26 @@ impl Member {
                 self.seen.get(room).map_or(0, Vec::len)
             );
             let _ = self.next_other(left.min(Duration::from_millis(200))).await;
+        }
+    }
+
+    /// Reads (recording messages) until the server closes the connection;
+    /// its close code, or `None` if it stays open for `within`.
+    pub async fn wait_close(&mut self, within: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()?;
+            match frame {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    let _ = self.record(v);
+                }
+                Some(Ok(Message::Close(Some(f)))) => return Some(u16::from(f.code)),
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return Some(0),
+                Some(Ok(_)) => {}
+            }
         }
     }
 

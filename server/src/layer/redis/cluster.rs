@@ -69,7 +69,16 @@ pub(super) struct ClusterListener {
     pub(super) pending: HashSet<String>,
     /// Rooms to check again after a resubscription whose check failed.
     pub(super) unsynced: HashSet<String>,
+    /// Results of the subscriptions retried off the loop (channel, done),
+    /// `None` when a round is over.
+    pub(super) retried: mpsc::UnboundedReceiver<Option<(String, bool)>>,
+    pub(super) retry_tx: mpsc::UnboundedSender<Option<(String, bool)>>,
+    /// A retry round is running.
+    pub(super) retrying: bool,
 }
+
+/// Channels re-subscribed at once in a retry round.
+const RETRY_CONCURRENCY: usize = 32;
 
 fn text(v: Option<&Value>) -> Option<&[u8]> {
     match v? {
@@ -92,6 +101,14 @@ impl ClusterListener {
                 push = self.pushes.recv() => match push {
                     None => return,
                     Some(push) => self.on_push(push).await,
+                },
+                done = self.retried.recv() => match done {
+                    Some(Some((channel, true))) => {
+                        self.pending.remove(&channel);
+                    }
+                    Some(Some((_, false))) => {}
+                    Some(None) => self.retrying = false,
+                    None => return,
                 },
                 _ = retry.tick(), if !self.pending.is_empty() || !self.unsynced.is_empty() => self.retry().await,
             }
@@ -164,12 +181,33 @@ impl ClusterListener {
         }
     }
 
+    /// Re-subscribes the pending channels off the loop (a channel whose
+    /// slot is failing over may take the whole command timeout, and
+    /// deliveries of the other slots go on meanwhile); checks rooms whose
+    /// resync failed.
     async fn retry(&mut self) {
-        let channels: Vec<String> = self.pending.iter().cloned().collect();
-        for channel in channels {
-            if self.ssubscribe(&channel).await.is_ok() {
-                self.pending.remove(&channel);
-            }
+        if !self.retrying && !self.pending.is_empty() {
+            self.retrying = true;
+            let channels: Vec<String> = self.pending.iter().cloned().collect();
+            let conn = self.conn.clone();
+            let tx = self.retry_tx.clone();
+            tokio::spawn(async move {
+                use futures_util::StreamExt;
+                futures_util::stream::iter(channels)
+                    .for_each_concurrent(RETRY_CONCURRENCY, |channel| {
+                        let mut conn = conn.clone();
+                        let tx = tx.clone();
+                        async move {
+                            let ok = matches!(
+                                tokio::time::timeout(OP_TIMEOUT, conn.ssubscribe(&channel)).await,
+                                Ok(Ok(()))
+                            );
+                            let _ = tx.send(Some((channel, ok)));
+                        }
+                    })
+                    .await;
+                let _ = tx.send(None);
+            });
         }
         let rooms: Vec<String> = self.unsynced.drain().collect();
         for room in rooms {
@@ -218,7 +256,15 @@ impl ClusterListener {
                 }
             }
             PushKind::Disconnection => {
-                tracing::warn!("redis cluster pub/sub connection to a node lost; the client reconnects and resubscribes");
+                // The client reconnects that node, but a failed-over slot
+                // moves: subscribe every channel again, which routes each to
+                // the node serving its slot now (and refreshes the slot map);
+                // the confirmations then resync their rooms.
+                tracing::warn!(
+                    channels = self.core.counts.len(),
+                    "redis cluster pub/sub connection to a node lost; resubscribing"
+                );
+                self.pending.extend(self.core.counts.keys().cloned());
                 self.core.shared.metrics.layer_errors.fetch_add(1, Relaxed);
                 self.core
                     .shared

@@ -40,6 +40,9 @@ pub(super) struct Cursors {
     /// were given; the listener compares it with what Redis says to detect
     /// lost history.
     epochs: Mutex<HashMap<String, String>>,
+    /// (scope, epoch) pairs replaced since: a frame still in flight from
+    /// before the change is dropped, not taken for another change.
+    retired: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Cursors {
@@ -52,10 +55,28 @@ impl Cursors {
     }
 
     pub(super) fn set_epoch(&self, scope: &str, epoch: Option<String>) {
-        match epoch {
-            Some(e) => self.epochs().insert(scope.to_owned(), e),
+        let old = match epoch {
+            Some(e) => self
+                .epochs()
+                .insert(scope.to_owned(), e.clone())
+                .filter(|o| *o != e),
             None => self.epochs().remove(scope),
         };
+        if let Some(old) = old {
+            let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+            if retired.len() > 4096 {
+                retired.clear();
+            }
+            retired.insert((scope.to_owned(), old));
+        }
+    }
+
+    /// Whether `epoch` of `scope` was replaced by another one.
+    fn retired(&self, scope: &str, epoch: &str) -> bool {
+        self.retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&(scope.to_owned(), epoch.to_owned()))
     }
 
     /// Records the epoch a client is given, when none is known yet.
@@ -230,6 +251,10 @@ impl Core {
             }
         };
         let scope = self.shared.keys.epoch(&m.msg.room);
+        if self.cursors.retired(&scope, &epoch) {
+            // Published before the epoch changed (clients rejoin anyway).
+            return;
+        }
         match self.cursors.epoch(&scope) {
             None => self.cursors.set_epoch(&scope, Some(epoch)),
             Some(e) if e != epoch => self.history_lost(&scope, Some(epoch)),

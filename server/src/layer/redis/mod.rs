@@ -388,7 +388,11 @@ impl RedisLayer {
                     }
                 }
                 Pending::Cluster(_, conn, pushes) => {
+                    let (retry_tx, retried) = mpsc::unbounded_channel();
                     let listener = cluster::ClusterListener {
+                        retried,
+                        retry_tx,
+                        retrying: false,
                         core,
                         conn,
                         pushes,
