@@ -42,7 +42,8 @@ let server = null;
 let serverLog = "";
 
 async function startServer() {
-  const args = ["--bind", `127.0.0.1:${PORT}`, "--static-dir", STATIC_DIR];
+  // A short join history, so that older messages are paged in by scrolling.
+  const args = ["--bind", `127.0.0.1:${PORT}`, "--static-dir", STATIC_DIR, "--join-history", "20"];
   args.push(...(DATA_DIR ? ["--data-dir", DATA_DIR] : ["--in-memory"]));
   const child = spawn(SERVER, args, {
     stdio: ["ignore", "pipe", "pipe"],
@@ -92,9 +93,7 @@ const pages = {};
 const dialogs = [];
 const pageErrors = [];
 
-async function openUser(browser, name, viewport) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
+function watch(page, name) {
   page.setDefaultTimeout(T);
   page.on("dialog", (d) => {
     dialogs.push(`${name}: ${d.message()}`);
@@ -104,7 +103,32 @@ async function openUser(browser, name, viewport) {
   page.on("console", (m) => {
     if (m.type() === "error") console.log(`[${name} console] ${m.text()}`);
   });
-  await page.goto(BASE);
+}
+
+/** Another device of a user: a new browser with that user's saved
+ *  identity (name, guest token, earlier ids), opened at `hash`. */
+async function openSecondDevice(browser, from, name, viewport, hash = "") {
+  const saved = await from.evaluate(() => ({ ...localStorage }));
+  const context = await browser.newContext({ viewport });
+  await context.addInitScript((items) => {
+    if (!sessionStorage.getItem("seeded")) {
+      for (const [k, v] of Object.entries(items)) localStorage.setItem(k, v);
+      sessionStorage.setItem("seeded", "1");
+    }
+  }, saved);
+  const page = await context.newPage();
+  watch(page, name);
+  await page.goto(BASE + hash);
+  await page.locator('.app[data-link="open"]').waitFor();
+  pages[name] = page;
+  return page;
+}
+
+async function openUser(browser, name, viewport, hash = "") {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  watch(page, name);
+  await page.goto(BASE + hash);
   // First visit asks for a name.
   await page.locator(".welcome input[name=name]").waitFor();
   if (viewport === PHONE) await shot(page, "phone-welcome");
@@ -204,11 +228,60 @@ async function run(browser) {
   }
   {
     const divider = await alice.locator("[data-testid=conversation-start]").textContent();
-    check(/^Conversation started · Today \d\d:\d\d$/.test(divider), `start divider with the time (got ${divider})`);
+    check(/^Beginning of the conversation · Today \d\d:\d\d$/.test(divider), `beginning divider with the time (got ${divider})`);
   }
   await waitBubble(carol, "Hello Bob, welcome to the lobby!", "theirs");
   await send(carol, "Carol here, on my phone");
   await waitBubble(alice, "Carol here, on my phone", "theirs");
+
+  log("the write box placeholder fits a phone's width (the /name hint is its tooltip)");
+  {
+    const fit = await carol.evaluate(() => {
+      const input = document.querySelector(".composer input");
+      const style = getComputedStyle(input);
+      const ctx = document.createElement("canvas").getContext("2d");
+      ctx.font = `${style.fontSize} ${style.fontFamily}`;
+      const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return { text: input.placeholder, width: ctx.measureText(input.placeholder).width, room, title: input.title };
+    });
+    check(fit.text === "Message #lobby", `short placeholder (got ${fit.text})`);
+    check(fit.width <= fit.room, `placeholder fits (${fit.width} px in ${fit.room} px)`);
+    check(fit.title.includes("/name NEW"), `the hint is kept as the tooltip (${fit.title})`);
+  }
+
+  log("read receipts: 'Seen by Bob, Carol' under the last message they have read");
+  await send(alice, "Did everyone see this?");
+  await waitBubble(bob, "Did everyone see this?", "theirs");
+  await waitBubble(carol, "Did everyone see this?", "theirs");
+  const seenUnder = (page, text) =>
+    page.evaluate((t) => {
+      const m = [...document.querySelectorAll(".msg")].find((e) => e.querySelector(".text")?.textContent === t);
+      return m?.querySelector("[data-testid=seen]")?.textContent ?? null;
+    }, text);
+  await alice.waitForFunction(() => {
+    const m = [...document.querySelectorAll(".msg")].find((e) => e.querySelector(".text")?.textContent === "Did everyone see this?");
+    return m?.querySelector("[data-testid=seen]")?.textContent === "Seen by Bob, Carol";
+  });
+  check((await alice.locator("[data-testid=seen]").count()) === 1, "one 'Seen by' line: under the last message read");
+  await shot(alice, "desktop-receipts");
+
+  log("typing: 'Bob is typing…', then 'Bob and Carol are typing…', gone when they send or stop");
+  await bob.locator(".composer input").fill("I am writing a long");
+  await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Bob is typing…");
+  await carol.locator(".composer input").fill("me too");
+  await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Bob and Carol are typing…");
+  await bob.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Carol is typing…");
+  await shot(alice, "desktop-typing");
+  await shot(bob, "desktop-typing-bob");
+  await bob.locator(".composer input").press("Enter");
+  await waitBubble(alice, "I am writing a long", "theirs");
+  await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "Carol is typing…");
+  // Carol stops without sending: no more signals, the indicator expires.
+  const stopped = Date.now();
+  await alice.waitForFunction(() => document.querySelector("[data-testid=typing]")?.textContent === "", null, { timeout: 8_000 });
+  const expiredAfter = Date.now() - stopped;
+  check(expiredAfter < 6_000, `the indicator expired on the receiver (${expiredAfter} ms)`);
+  await carol.locator(".composer input").fill("");
 
   log("the XSS string renders literally and runs nothing");
   await send(alice, XSS);
@@ -263,6 +336,11 @@ async function run(browser) {
   await waitBubble(bob, secret, "theirs");
   await send(bob, "got it, thanks");
   await waitBubble(alice, "got it, thanks", "theirs");
+  // The DM was read by Bob: "Seen" under it on Alice's side.
+  await alice.waitForFunction((t) => {
+    const m = [...document.querySelectorAll(".msg")].find((e) => e.querySelector(".text")?.textContent === t);
+    return m?.querySelector("[data-testid=seen]")?.textContent === "Seen";
+  }, secret);
   await sleep(500);
   for (const where of ["body"]) {
     const seen = await carol.evaluate((w) => document.querySelector(w).innerText, where);
@@ -331,12 +409,71 @@ async function run(browser) {
   await shot(carol, "phone-list");
   await openItem(carol, "room", "lobby");
 
-  log("server killed: both pages show reconnecting");
+  log("older messages: a newcomer opening #random by its address scrolls up, the view stays, down to the beginning");
+  {
+    const dave = await openUser(browser, "Dave", DESKTOP, "#random");
+    await dave.waitForFunction(() => document.querySelector("[data-testid=chat-title]")?.textContent === "#random");
+    await waitBubble(dave, "while Alice reads older messages", "theirs");
+    const shown = () => dave.evaluate(() => document.querySelectorAll(".messages .msg").length);
+    const before = await shown();
+    check(before <= 21, `only the join history at first (${before} lines)`);
+    check((await dave.locator("[data-beginning]").count()) === 0, "no beginning marker yet");
+    // Scroll to the top: the page above loads, the line that was on top stays put.
+    const anchor = await dave.evaluate(() => {
+      const list = document.querySelector(".messages");
+      list.scrollTop = 0;
+      const first = list.querySelector(".msg .text");
+      const top = first.getBoundingClientRect().top;
+      list.dispatchEvent(new Event("scroll"));
+      return { text: first.textContent, top };
+    });
+    await dave.locator("[data-beginning]").waitFor();
+    await dave.waitForFunction((n) => document.querySelectorAll(".messages .msg").length > n, before);
+    const moved = await dave.evaluate((t) => {
+      const el = [...document.querySelectorAll(".messages .msg .text")].find((e) => e.textContent === t);
+      return el.getBoundingClientRect().top;
+    }, anchor.text);
+    check(Math.abs(moved - anchor.top) < 4, `the view did not jump (${anchor.text}: ${anchor.top} → ${moved})`);
+    const first = await dave.evaluate(() => document.querySelector(".messages .msg .text")?.textContent);
+    check(first === "filler line 1", `the first message is the room's first (got ${first})`);
+    check(/^Beginning of the conversation · Today \d\d:\d\d$/.test(await dave.locator("[data-beginning]").textContent()), "beginning marker text");
+    await dave.evaluate(() => (document.querySelector(".messages").scrollTop = 0));
+    await shot(dave, "desktop-paging");
+    await dave.context().close();
+    delete pages.Dave;
+  }
+
+  log("unread badges come from my read offset: right on a second device");
+  {
+    // Alice reads the lobby, then looks at #random; Bob writes twice in the lobby.
+    await openItem(alice, "room", "lobby");
+    await openItem(alice, "room", "random");
+    await send(bob, "lobby news 1");
+    await send(bob, "lobby news 2");
+    await alice.locator('.rooms .item[data-name="#lobby"] .badge:text("2")').waitFor();
+    // Alice's phone: same person, opened at #random; the lobby's badge agrees.
+    const phone = await openSecondDevice(browser, alice, "Alice-phone", PHONE, "#random");
+    await phone.locator("button.back").click();
+    await phone.locator('.rooms .item[data-name="#lobby"] .badge:text("2")').waitFor();
+    await shot(phone, "phone-unread-second-device");
+    // Read on the phone: the desktop's badge goes too.
+    await openItem(phone, "room", "lobby");
+    await alice.waitForFunction(() => !document.querySelector('.rooms .item[data-name="#lobby"] .badge'));
+    await phone.context().close();
+    delete pages["Alice-phone"];
+    await openItem(alice, "room", "lobby");
+  }
+
+  log("server killed: both pages show reconnecting; the people stay, greyed, as last known");
   await killServer();
   for (const p of [alice, bob, carol]) {
     await p.locator('.app[data-link="reconnecting"]').waitFor();
     await p.waitForFunction(() => /^reconnecting( in \d+ s)?…$/.test(document.querySelector(".offline .status-text")?.textContent ?? ""));
   }
+  await alice.locator(".people.stale").waitFor();
+  check((await alice.locator('.people .item[data-name="Robert"]').count()) === 1, "Robert still listed while offline");
+  check((await alice.locator(".lists h2", { hasText: "People · last known" }).count()) === 1, "the people header says last known");
+  check((await alice.locator(".lists .empty", { hasText: "Nobody else is here yet." }).count()) === 0, "not 'Nobody else is here yet.'");
   const offline = "typed while the server was down";
   await send(alice, offline);
   await waitBubble(alice, offline, "mine", "pending");
@@ -347,6 +484,7 @@ async function run(browser) {
   await startServer();
   for (const p of [alice, bob, carol]) await p.locator('.app[data-link="open"]').waitFor({ timeout: 20_000 });
   for (const p of [alice, bob, carol]) check((await p.locator(".offline").count()) === 0, "the offline banner is gone");
+  await alice.waitForFunction(() => !document.querySelector(".people.stale"));
   await waitBubble(alice, offline, "mine", "sent", 20_000);
   await waitBubble(bob, offline, "theirs", "sent", 20_000);
   await sleep(1_500); // let any duplicate arrive before counting

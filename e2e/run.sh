@@ -3,7 +3,10 @@
 # and a real confab-server, then drives three browsers (Alice, Bob, Carol)
 # in headless Chromium with Playwright (e2e/chat.mjs), including a server
 # kill + restart (with --data-dir, so the restarted server keeps history and
-# its guest-token key: guests keep their ids). Screenshots land in e2e/screenshots/ (printed at the end).
+# its guest-token key: guests keep their ids), then the #14 part
+# (e2e/permissions.mjs: a server with the documented permission policy,
+# user tokens with and without a grant). Screenshots land in
+# e2e/screenshots/ (printed at the end).
 #
 #   bash e2e/run.sh            # needs scripts/install-tools.sh to have run
 set -euo pipefail
@@ -38,4 +41,8 @@ rm -f "$shots"/failure-*
 echo "[e2e] playwright: server on 127.0.0.1:$port, screenshots in $shots"
 CONFAB_SERVER="$root/target/debug/confab-server" CONFAB_PORT="$port" STATIC_DIR="$root/dist" \
   SHOTS="$shots" PIDFILE="$pidfile" DATA_DIR="$datadir" timeout 300 node e2e/chat.mjs
+echo "[e2e] #14: the documented policy (docs/PERMISSIONS.md) and tokens from confab-server token"
+CONFAB_SERVER="$root/target/debug/confab-server" STATIC_DIR="$root/dist" SHOTS="$shots" PIDFILE="$pidfile" \
+  CONFAB_POLICY_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" \
+  timeout 180 node e2e/permissions.mjs
 echo "[e2e] screenshots: $shots"

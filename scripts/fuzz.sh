@@ -3,7 +3,7 @@
 #   decode_client  confab_protocol::decode_client + room/name rules (every /ws text frame)
 #   decode_server  confab_protocol::decode_server (native clients, tests, bench)
 #   compat_frame   confab_server::endpoints::compat::compat_payload + valid_compat_room
-#   token          confab_server::auth::verify (every handshake with a token)
+#   token          confab_server::auth::verify (JWT check of every handshake with a token)
 # Each target first replays fuzz/regressions/<target>/ (saved crashes must
 # stay fixed), then fuzzes for FUZZ_SECS seconds from fuzz/seeds/<target>/
 # plus the (gitignored) working corpus fuzz/corpus/<target>/. A crash is

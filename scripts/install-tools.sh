@@ -24,6 +24,7 @@ command -v redis-cli >/dev/null || apt_pkgs+=(redis-tools)
 # The Redis TLS test signs its certificates with a CA it makes.
 command -v openssl >/dev/null || apt_pkgs+=(openssl)
 command -v nginx >/dev/null || apt_pkgs+=(nginx)
+python3 -c "import ensurepip, venv" 2>/dev/null || apt_pkgs+=(python3-venv)
 fi
 if ((${#apt_pkgs[@]})); then
   log "apt-get install ${apt_pkgs[*]}"
@@ -55,5 +56,13 @@ if [ -f "$root/tools/package.json" ]; then
     log "npm ci in tools/"
     (cd "$root/tools" && npm ci --no-audit --no-fund --silent)
   fi
+fi
+# PyJWT for the test that connects with a token minted by a standard JWT
+# library (server/tests/interop.rs): a venv in tools/pyenv.
+PYJWT_VERSION=2.15.1
+if [ "$mode" = all ] && ! "$root/tools/pyenv/bin/python" -c "import jwt, sys; sys.exit(jwt.__version__ != '$PYJWT_VERSION')" 2>/dev/null; then
+  log "python venv tools/pyenv with PyJWT $PYJWT_VERSION"
+  python3 -m venv "$root/tools/pyenv"
+  "$root/tools/pyenv/bin/pip" install -q --disable-pip-version-check "PyJWT==$PYJWT_VERSION"
 fi
 log "done"

@@ -10,6 +10,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="$HOME/.cargo/bin:$root/tools/node_modules/.bin:$PATH"
 export CARGO_TERM_COLOR=never
+# One clean build per run: incremental caches only cost disk here.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 bash scripts/install-tools.sh
 

@@ -10,9 +10,15 @@ import {
   type ConfabError,
   type ConfabMessage,
   type ConnectionStateInfo,
+  type HistoryPage,
   type Member,
   type PresenceDiff,
+  type RoomSignal,
 } from "confab-client";
+
+interface Receipt {
+  read: number;
+}
 
 interface Chat {
   text: string;
@@ -73,6 +79,20 @@ async function main(ws: string): Promise<number> {
   if (acks.some((a, i) => a.offset !== received[i]?.offset)) throw new Error("ack offsets");
   const members: Member[] = lobby.members();
   if (members.length !== 2) throw new Error(`members ${JSON.stringify(members)}`);
+  if (!received.every((m) => typeof m.cid === "string")) throw new Error("every publish has a cid");
+
+  // Typing signal, older history, read receipts.
+  const signals: RoomSignal[] = [];
+  bobLobby.on("signal", (s: RoomSignal) => signals.push(s));
+  lobby.signal({ typing: true });
+  await until("signal", 5000, () => signals.length === 1);
+  const page: HistoryPage<Chat> = (await bobLobby.history({ before: 3, limit: 10 })) as HistoryPage<Chat>;
+  if (page.messages.map((m) => m.payload.n).join() !== "0,1" || page.more) throw new Error("history page");
+  const ack: Ack = await lobby.setState({ read: 5 } satisfies Receipt);
+  void ack;
+  await until("receipt", 5000, () =>
+    (bobLobby.members() as Member<unknown, Receipt>[]).some((m) => m.state?.read === 5),
+  );
 
   // The generic socket, iterated with for await.
   const sock = new ConfabSocket(ws.replace(/\/ws$/, `/ws/chat/${room}/`), { readBuffer: 100 });

@@ -12,8 +12,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 STAGES=" ${*:-wasm native} "
 
 if [[ "$STAGES" == *" wasm "* ]]; then
-  echo "== clippy (wasm32-unknown-unknown): confab-client, confab-demo" >&2
-  cargo clippy -p confab-client -p confab-demo --target wasm32-unknown-unknown --all-targets -- -D warnings
+  echo "== clippy (wasm32-unknown-unknown): confab-client, confab-yew, confab-demo" >&2
+  cargo clippy -p confab-client -p confab-yew -p confab-demo --target wasm32-unknown-unknown --all-targets -- -D warnings
 fi
 if [[ "$STAGES" == *" native "* ]]; then
   echo "== clippy (native): confab-client" >&2

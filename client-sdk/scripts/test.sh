@@ -43,13 +43,20 @@ fi
 
 want browser || want js || exit 0
 
-say "build confab-server"
-cargo build -p confab-server
-SERVER="$ROOT/target/debug/confab-server"
+# CONFAB_TEST_SERVER: run against another server binary (e.g. a branch's
+# build) instead of this tree's.
+if [[ -n "${CONFAB_TEST_SERVER:-}" ]]; then
+  SERVER="$CONFAB_TEST_SERVER"
+else
+  say "build confab-server"
+  cargo build -p confab-server
+  SERVER="$ROOT/target/debug/confab-server"
+fi
 
-read -r CONTROL_PORT MAIN_PORT DURABLE_PORT SCRATCH_PORT STATIC_PORT HOLE_PORT DUP_PORT < <(python3 - <<'PY'
+read -r CONTROL_PORT MAIN_PORT DURABLE_PORT SCRATCH_PORT STATIC_PORT HOLE_PORT DUP_PORT \
+  ACK_PORT REDIS_PORT NODE1_PORT NODE2_PORT ACK1_PORT < <(python3 - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(7)]
+socks = [socket.socket() for _ in range(12)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
 for s in socks: s.close()
@@ -60,10 +67,14 @@ TOKEN=$("$SERVER" token --user alice --token-secret "$SECRET")
 
 say "start confab-server instances (control on :$CONTROL_PORT)"
 python3 "$SDK/tests/control.py" --port "$CONTROL_PORT" --server "$SERVER" --log-dir "$WORK" \
-  --blackhole "$HOLE_PORT" --dup-proxy "$DUP_PORT:$MAIN_PORT" \
-  --instance "main=$MAIN_PORT:--token-secret=$SECRET" \
+  --blackhole "$HOLE_PORT" --dup-proxy "$DUP_PORT:$MAIN_PORT" --ack-proxy "$ACK_PORT:$MAIN_PORT" \
+  --ack-proxy "$ACK1_PORT:$NODE1_PORT" \
+  --token-secret "$SECRET" --redis "$REDIS_PORT" --api-key sdk-test-key \
+  --instance "main=$MAIN_PORT:--token-secret=$SECRET:--api-key=sdk-test-key" \
   --instance "durable=$DURABLE_PORT:--data-dir=$WORK/durable" \
-  --instance "scratch=$SCRATCH_PORT" >"$WORK/control.log" 2>&1 &
+  --instance "scratch=$SCRATCH_PORT" \
+  --instance "node1=$NODE1_PORT:--redis-url=REDIS" \
+  --instance "node2=$NODE2_PORT:--redis-url=REDIS" >"$WORK/control.log" 2>&1 &
 CONTROL_PID=$!
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$CONTROL_PORT/health" >/dev/null 2>&1 && break
@@ -79,6 +90,10 @@ export CONFAB_TEST_CONTROL="http://127.0.0.1:$CONTROL_PORT"
 export CONFAB_TEST_TOKEN="$TOKEN"
 export CONFAB_TEST_BLACKHOLE_URL="ws://127.0.0.1:$HOLE_PORT/ws"
 export CONFAB_TEST_DUP_URL="ws://127.0.0.1:$DUP_PORT/ws"
+export CONFAB_TEST_ACK_PROXY_URL="ws://127.0.0.1:$ACK_PORT/ws"
+export CONFAB_TEST_NODE1_URL="ws://127.0.0.1:$NODE1_PORT/ws"
+export CONFAB_TEST_NODE1_ACK_PROXY_URL="ws://127.0.0.1:$ACK1_PORT/ws"
+export CONFAB_TEST_NODE2_URL="ws://127.0.0.1:$NODE2_PORT/ws"
 
 if want browser; then
   say "wasm-bindgen-test in headless Chromium"

@@ -6,14 +6,14 @@ use std::future::Future;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use confab_protocol::{Ack, Member};
+use confab_protocol::Ack;
 use serde::Serialize;
 
 use crate::events::Subscription;
 use crate::session::{AckFuture, ClientEvent, Config, Session};
 use crate::state::ConnectionState;
 use crate::transport::buffer::OverflowPolicy;
-use crate::{Backoff, Payload, Result, Socket, SocketOptions};
+use crate::{Backoff, Member, Payload, Result, Socket, SocketOptions, TokenProvider};
 
 /// Options of a [`Client`].
 ///
@@ -49,6 +49,7 @@ impl ClientOptions {
                 overflow: OverflowPolicy::RejectNew,
                 heartbeat: None,
                 history_limit: 1000,
+                token_provider: None,
             },
         }
     }
@@ -78,12 +79,17 @@ impl ClientOptions {
 
     /// Called before every (re)connect; its token is sent as `?token=`
     /// (and `?guest=` is then left out: a signed-in user is no guest).
+    /// Also called before the token of a live connection expires: at 80%
+    /// of its lifetime (from `welcome`'s `expires`, then each refresh's),
+    /// the new token is sent as `refresh`, so the connection stays up.
     pub fn token_provider<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn() -> Fut + 'static,
         Fut: Future<Output = Option<String>> + 'static,
     {
-        self.socket = self.socket.token_provider(f);
+        let provider: TokenProvider = Rc::new(move || Box::pin(f()));
+        self.socket = self.socket.token_provider_rc(provider.clone());
+        self.session.token_provider = Some(provider);
         self
     }
 
@@ -137,7 +143,7 @@ impl ClientOptions {
         self
     }
 
-    /// Messages kept per room for [`crate::Room::history`] (default 1000).
+    /// Messages kept per room for [`crate::Room::recent`] (default 1000).
     pub fn history_limit(mut self, n: usize) -> Self {
         self.session.history_limit = n;
         self

@@ -13,9 +13,12 @@ pub enum Error {
     /// No ack (or reply) arrived within the ack timeout; the request may or
     /// may not have reached the server if it was already sent.
     AckTimeout,
-    /// The request had been sent but the connection dropped before its ack:
-    /// the outcome is unknown (the server may have stored it). The SDK never
-    /// re-sends such a request, so it is never duplicated.
+    /// The request had been sent but the connection dropped before its
+    /// reply, and it is not one the SDK sends again (a `leave`, a token
+    /// `refresh`): its outcome is unknown. Publishes, direct messages,
+    /// renames, state and history requests are sent again after the
+    /// reconnect instead (a publish carries its client message id, so the
+    /// server stores it once).
     Disconnected,
     /// The client or socket was closed with `close()`; nothing more is sent.
     Closed,
@@ -86,13 +89,24 @@ impl Error {
     }
 
     /// Whether a join refused with this error must not be retried
-    /// automatically on reconnect (`unauthorized`, `room_name_invalid`):
-    /// the answer would be the same.
+    /// automatically on reconnect (`unauthorized`, `forbidden`,
+    /// `hook_denied`, `room_name_invalid`): the answer would be the same
+    /// until the user's grants change.
+    ///
+    /// ```
+    /// use confab_client::{Error, ErrorCode};
+    /// let refused = |code| Error::Server { code, message: String::new(), room: None };
+    /// assert!(refused(ErrorCode::Forbidden).is_final_refusal());
+    /// assert!(!refused(ErrorCode::HookUnavailable).is_final_refusal());
+    /// ```
     pub fn is_final_refusal(&self) -> bool {
         matches!(
             self,
             Self::Server {
-                code: ErrorCode::Unauthorized | ErrorCode::RoomNameInvalid,
+                code: ErrorCode::Unauthorized
+                    | ErrorCode::Forbidden
+                    | ErrorCode::HookDenied
+                    | ErrorCode::RoomNameInvalid,
                 ..
             } | Self::RoomName(_)
         )

@@ -11,9 +11,11 @@
 //!   dwebsocket-style reading API ([`Socket::has_messages`],
 //!   [`Socket::count_messages`], [`Socket::read`], [`Socket::wait`]) plus a
 //!   `Stream` ([`Socket::messages`]).
-//! - [`Client`]: the Confab protocol on top: [`Room`]s with publish-with-ack,
-//!   presence, history replay and gap-free resume after reconnects (deduped
-//!   by `(room, offset)`), direct messages, rename, heartbeat.
+//! - [`Client`]: the Confab protocol on top: [`Room`]s with publish-with-ack
+//!   (exactly once across reconnects, by client message id), presence with
+//!   members' `info` and room `state`, ephemeral signals, older history by
+//!   page, history replay and gap-free resume after reconnects (deduped by
+//!   `(room, offset)`), direct messages, rename, heartbeat, token refresh.
 //!
 //! ```no_run
 //! use confab_client::{Client, ClientEvent, ClientOptions, RoomEvent};
@@ -64,6 +66,7 @@ mod client;
 pub mod debug;
 mod error;
 mod events;
+#[cfg(feature = "js")]
 mod js;
 mod payload;
 mod room;
@@ -73,10 +76,10 @@ mod state;
 mod transport;
 
 pub use client::{Client, ClientOptions};
-pub use confab_protocol::{dm_room, Ack, ErrorCode, Member, Position};
+pub use confab_protocol::{dm_room, Ack, ErrorCode, Position};
 pub use error::{Error, Result};
 pub use events::{EventStream, Subscription};
-pub use payload::{Payload, RoomMessage};
+pub use payload::{HistoryPage, Member, Payload, RoomMessage};
 pub use room::Room;
 pub use session::{AckFuture, ClientEvent, RoomEvent};
 pub use state::{ConnectionState, RoomState};

@@ -1,4 +1,7 @@
-//! Application payloads: any JSON value, kept as a JavaScript value.
+//! Application JSON as the SDK hands it out: message payloads, and the
+//! members and messages that carry them. Every application value (a
+//! payload, a member's `info` and `state`) is a [`Payload`]: the `JsValue`
+//! the browser parsed, read with [`Payload::get`].
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -6,8 +9,69 @@ use wasm_bindgen::JsValue;
 
 use crate::Result;
 
+/// A user as the SDK delivers it (the wire's `Member`): stable id, display
+/// name, and the application's JSON about them.
+///
+/// `info` is what the application attached to the user (a token's `info`
+/// claim, e.g. `{"avatar": "https://…"}`), the same in every room; `state`
+/// is the member's own JSON in one room, set with
+/// [`crate::Room::set_member_state`] (e.g. read receipts `{"read": 42}`),
+/// present in member lists and presence diffs.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Member {
+    /// Stable user id (`g-…` for guests, the token's user otherwise).
+    pub id: String,
+    /// Current display name.
+    pub name: String,
+    /// The application's JSON about the user, if any.
+    pub info: Option<Payload>,
+    /// The member's JSON state in this room, if any.
+    pub state: Option<Payload>,
+}
+
+impl Member {
+    /// A member with just an id and a name.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            info: None,
+            state: None,
+        }
+    }
+}
+
 /// A message in a room (or a `dm:` conversation), as delivered by the server.
-pub type RoomMessage = confab_protocol::Message<Payload>;
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RoomMessage {
+    /// Room (or `dm:<a>:<b>` conversation) it belongs to.
+    pub room: String,
+    /// Per-room offset: 1 for the first message, then +1 per message.
+    pub offset: u64,
+    /// Sender.
+    pub from: Member,
+    /// Server time it was stored, ms since the Unix epoch.
+    pub ts: u64,
+    /// The publisher's payload.
+    pub payload: Payload,
+    /// The publisher's client message id (every SDK publish has one; see
+    /// [`crate::AckFuture::cid`]).
+    pub cid: Option<String>,
+}
+
+/// A page of older messages ([`crate::Room::history`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct HistoryPage {
+    /// Messages before the requested offset, oldest first.
+    pub messages: Vec<RoomMessage>,
+    /// Whether the server keeps older messages still (`false`: nothing
+    /// older is kept; a first message at offset 1 is the beginning of the
+    /// conversation).
+    pub more: bool,
+}
 
 /// A message payload: any JSON value, held as the `JsValue` the browser
 /// parsed (no copy through Rust JSON). Read it with [`Payload::get`].

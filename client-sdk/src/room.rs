@@ -6,13 +6,12 @@
 use std::future::Future;
 use std::rc::Rc;
 
-use confab_protocol::Member;
 use serde::Serialize;
 
 use crate::events::{EventStream, Subscription};
 use crate::session::{with_timeout, AckFuture, RoomCore, RoomEvent};
 use crate::state::RoomState;
-use crate::{Client, Error, Payload, Result, RoomMessage};
+use crate::{Client, Error, HistoryPage, Member, Payload, Result, RoomMessage};
 
 /// A room of a [`Client`]: a cheap `Clone` handle. It stays joined across
 /// reconnects (re-joined from the last seen offset) until [`Room::leave`]
@@ -49,15 +48,76 @@ impl Room {
         self.core.state()
     }
 
-    /// Who is in the room (from the last join, kept current by presence diffs).
+    /// Who is in the room (from the last join, kept current by presence
+    /// diffs), each with their `info` and room `state`.
     pub fn members(&self) -> Vec<Member> {
         self.core.members()
     }
 
-    /// Messages seen in this room, oldest first, deduplicated by offset
-    /// (at most the client's `history_limit`).
-    pub fn history(&self) -> Vec<RoomMessage> {
-        self.core.history()
+    /// Messages seen in this room since it was joined, oldest first,
+    /// deduplicated by offset (at most the client's `history_limit`).
+    /// Older ones: [`Room::history`].
+    pub fn recent(&self) -> Vec<RoomMessage> {
+        self.core.recent()
+    }
+
+    /// Asks the server for older messages: at most `limit` (default 50,
+    /// the server caps it) with offsets below `before` (default: the
+    /// newest), oldest first. `more == false` means nothing older is
+    /// kept. Queued like a publish while the room is (re-)joining;
+    /// [`Error::AckTimeout`] bounds the wait. The messages are not emitted
+    /// as [`RoomEvent::Message`]s.
+    ///
+    /// ```no_run
+    /// # async fn f(room: confab_client::Room) -> confab_client::Result<()> {
+    /// // The page above the oldest message shown.
+    /// let oldest = room.recent().first().map(|m| m.offset);
+    /// let page = room.history(oldest, Some(30)).await?;
+    /// if !page.more { /* the beginning of what the server keeps */ }
+    /// # Ok(()) }
+    /// ```
+    pub fn history(
+        &self,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> impl Future<Output = Result<HistoryPage>> + 'static {
+        self.client.session.history(&self.core, before, limit)
+    }
+
+    /// Sends an ephemeral signal (any `Serialize` value, e.g.
+    /// `{"typing": true}`) to the room's current members: not stored, not
+    /// replayed, no offset, no ack. Only while the room is joined (else
+    /// [`Error::NotJoined`]; [`Error::Closed`] after `close()`): a signal
+    /// is not worth queueing. The server rate-limits signals on their own;
+    /// its errors (e.g. `rate_limited`) arrive as
+    /// [`crate::ClientEvent::Error`].
+    pub fn signal<T: Serialize + ?Sized>(&self, payload: &T) -> Result<()> {
+        self.signal_payload(Payload::new(payload)?)
+    }
+
+    /// [`Room::signal`] with a ready [`Payload`].
+    pub fn signal_payload(&self, payload: Payload) -> Result<()> {
+        self.client.session.signal(&self.core, payload)
+    }
+
+    /// Sets this user's JSON state in this room (last writer wins; `None`
+    /// / `null` clears it), e.g. read receipts `{"read": 42}`. Every member
+    /// (this user's other connections too) sees it in
+    /// [`Room::members`] and as a [`RoomEvent::Presence`] update.
+    /// Resolves with the ack; queued while the room is (re-)joining and
+    /// sent again after a reconnect until acknowledged.
+    ///
+    /// Not [`Room::state`], which is the room's join state.
+    pub fn set_member_state<T: Serialize + ?Sized>(&self, state: &T) -> AckFuture {
+        match Payload::new(state) {
+            Ok(p) => self.set_member_state_payload(p),
+            Err(e) => AckFuture::failed(e),
+        }
+    }
+
+    /// [`Room::set_member_state`] with a ready [`Payload`].
+    pub fn set_member_state_payload(&self, state: Payload) -> AckFuture {
+        self.client.session.set_member_state(&self.core, state)
     }
 
     /// Last seen offset in the current epoch (0 = none).
@@ -102,9 +162,13 @@ impl Room {
     /// Publishes a payload (any `Serialize` value, sent as JSON). Resolves
     /// with the [`confab_protocol::Ack`] (offset, ts) once the server stored
     /// it. While offline or re-joining it is queued (bounded) and sent after
-    /// the re-join; it fails with [`Error::AckTimeout`] when no ack came
-    /// within the ack timeout, and with [`Error::Disconnected`] when the link
-    /// dropped after it was sent (never re-sent, so never duplicated).
+    /// the re-join. Every publish carries a client message id
+    /// ([`AckFuture::cid`]): when the link drops before the ack, or the
+    /// server answers `outcome_unknown`, it is sent again with the same id
+    /// and the server answers with the first ack, so it is stored once and
+    /// resolves once, with that one offset. It fails with
+    /// [`Error::AckTimeout`] when no ack came within the ack timeout
+    /// (counted from the call), with [`Error::Closed`] after `close()`.
     pub fn publish<T: Serialize + ?Sized>(&self, payload: &T) -> AckFuture {
         match Payload::new(payload) {
             Ok(p) => self.publish_payload(p),

@@ -46,6 +46,21 @@ const BLACKHOLE_URL: &str = env_or(
 /// control.py --dup-proxy in front of the main instance: every server
 /// `message` frame arrives twice.
 const DUP_URL: &str = env_or(option_env!("CONFAB_TEST_DUP_URL"), "ws://127.0.0.1:9105/ws");
+/// control.py --ack-proxy in front of the main instance: loses or rewrites
+/// the next ack on request (`POST /ackproxy/drop|unknown`).
+const ACK_PROXY_URL: &str = env_or(
+    option_env!("CONFAB_TEST_ACK_PROXY_URL"),
+    "ws://127.0.0.1:9106/ws",
+);
+/// Two nodes on one Redis, and an --ack-proxy in front of the first.
+const NODE1_ACK_PROXY_URL: &str = env_or(
+    option_env!("CONFAB_TEST_NODE1_ACK_PROXY_URL"),
+    "ws://127.0.0.1:9107/ws",
+);
+const NODE2_URL: &str = env_or(
+    option_env!("CONFAB_TEST_NODE2_URL"),
+    "ws://127.0.0.1:9108/ws",
+);
 /// Nothing listens there.
 const DEAD_URL: &str = "ws://127.0.0.1:9/ws";
 
@@ -59,9 +74,23 @@ const fn env_or(v: Option<&'static str>, default: &'static str) -> &'static str 
 #[wasm_bindgen(inline_js = "
 export function post(url) {
   return fetch(url, { method: 'POST' }).then(r => r.text().then(t => { if (!r.ok) throw new Error(t); return t; }));
+}
+export function get(url) {
+  return fetch(url).then(r => r.text().then(t => { if (!r.ok) throw new Error(t); return t; }));
 }")]
 extern "C" {
     fn post(url: &str) -> js_sys::Promise;
+    fn get(url: &str) -> js_sys::Promise;
+}
+
+/// A fresh user token from control.py (`confab-server token`).
+async fn fresh_token(user: &str, ttl: &str) -> String {
+    let url = format!("{CONTROL}/token?user={user}&ttl={ttl}");
+    JsFuture::from(get(&url))
+        .await
+        .unwrap_or_else(|e| panic!("token: {e:?}"))
+        .as_string()
+        .unwrap()
 }
 
 /// POST to control.py (`kill|stop|start|restart` + `/instance`).
@@ -225,7 +254,7 @@ async fn publish_and_receive_between_two_clients() {
         .messages()
         .iter()
         .all(|m| m.from.name == "A" && m.room == name && m.ts > 0));
-    assert_eq!(rb.history().len(), 20);
+    assert_eq!(rb.recent().len(), 20);
     a.close();
     b.close();
 }
@@ -331,7 +360,7 @@ async fn direct_messages() {
     assert_eq!(m.payload.get::<Chat>().unwrap(), Chat { n: 7 });
     // The conversation is a room B can join for its history.
     let room = b.join(&dm).await.unwrap();
-    assert!(room.history().iter().any(|h| h.offset == m.offset));
+    assert!(room.recent().iter().any(|h| h.offset == m.offset));
     // Someone else's conversation: the server refuses, the room is errored.
     let err = a.join("dm:g-x:g-y").await.unwrap_err();
     assert_eq!(err.code(), "unauthorized", "{err:?}");
@@ -368,22 +397,23 @@ async fn ack_timeout_offline_and_on_a_dead_link() {
     assert!(now() - t0 >= 450.0);
     c.close();
 
-    // Sent, then the link is dropped before the ack: `Disconnected` (outcome
-    // unknown), at once, and never re-sent after the reconnect.
+    // Sent, then the link is dropped before the ack (the stalled server
+    // never read it): sent again after the re-join, with the same cid, and
+    // stored once.
     let c = Client::connect(ClientOptions::new(URL).ack_timeout(Duration::from_secs(10)));
     let name = unique("disconnected");
     let room = c.join(&name).await.unwrap();
+    let rec = Recorder::new(&room);
     stall(&c.session_id().unwrap()).await;
     let p = room.publish(&Chat { n: 3 });
+    let cid = p.cid().unwrap().to_owned();
     sleep(50).await;
-    let t0 = now();
     c.socket().reconnect();
-    assert_eq!(p.await.unwrap_err(), Error::Disconnected);
-    assert!(now() - t0 < 100.0);
-    until("re-joined", 5000, || room.state() == RoomState::Joined).await;
-    // Nothing was stored before: had n=3 been re-sent, n=4 would get offset 2.
+    assert_eq!(p.await.unwrap().offset, Some(1));
     let ack = room.publish(&Chat { n: 4 }).await.unwrap();
-    assert_eq!(ack.offset, Some(1));
+    assert_eq!(ack.offset, Some(2));
+    until("both messages", 5000, || rec.ns() == [3, 4]).await;
+    assert_eq!(rec.messages()[0].cid.as_deref(), Some(cid.as_str()));
     c.close();
 }
 
@@ -437,10 +467,11 @@ async fn heartbeat_detects_dead_link_and_resume_is_gap_free() {
 }
 
 /// Publishes every 25 ms while the durable server is killed (SIGKILL) and
-/// restarted. The durable server keeps epoch and offsets, so the receiver
-/// must end with one gap-free run of offsets holding every acked message
-/// exactly once; publishes in flight at the kill fail with `Disconnected`
-/// (outcome unknown: stored or not) and are never re-sent.
+/// restarted. The durable server keeps epoch, offsets and the cids it has
+/// stored (in the append's transaction), so every publish resolves, once,
+/// with its one offset: those in flight at the kill (stored or not) are
+/// sent again with their cid after the re-join. The receiver ends with one
+/// gap-free run of offsets holding every message exactly once.
 #[wasm_bindgen_test]
 async fn server_killed_and_restarted_while_publishing() {
     let backoff = Backoff {
@@ -481,12 +512,10 @@ async fn server_killed_and_restarted_while_publishing() {
     }
     let results = await_all(futs).await;
     let mut acked = Vec::new();
-    let mut unknown = Vec::new();
     for (n, r) in (0u32..).zip(results) {
         match r {
             Ok(ack) => acked.push((n, ack.offset.unwrap())),
-            Err(Error::Disconnected) => unknown.push(n),
-            Err(e) => panic!("publish {n}: unexpected {e:?}"),
+            Err(e) => panic!("publish {n}: {e:?} (every publish must land)"),
         }
     }
     assert!(
@@ -516,15 +545,7 @@ async fn server_killed_and_restarted_while_publishing() {
         "hole or duplicate: {offsets:?}"
     );
     let got = rec.ns();
-    let mut dedup = got.clone();
-    dedup.sort_unstable();
-    dedup.dedup();
-    assert_eq!(dedup.len(), got.len(), "duplicate payloads: {got:?}");
-    assert!(
-        got.iter()
-            .all(|n| acked_ns.contains(n) || unknown.contains(n)),
-        "{got:?}"
-    );
+    assert_eq!(got, (0..60).collect::<Vec<_>>(), "each once, in order");
     for (n, off) in &acked {
         let m = msgs
             .iter()
@@ -534,9 +555,8 @@ async fn server_killed_and_restarted_while_publishing() {
     }
     assert_eq!(rec.gaps(), 0, "durable server: resume must be recovered");
     web_sys_log(&format!(
-        "restart test: {} acked ({offline} published while down/re-joining), {} in flight at the kill (outcome unknown), {} delivered",
+        "restart test: {} acked ({offline} published while down/re-joining), {} delivered",
         acked.len(),
-        unknown.len(),
         got.len()
     ));
     a.close();
@@ -624,7 +644,7 @@ async fn offline_buffer_is_bounded_and_flushed_after_rejoin() {
     let b = guest(SCRATCH_URL, "Later");
     let rb = b.join(&name).await.unwrap();
     let ns: Vec<u32> = rb
-        .history()
+        .recent()
         .iter()
         .map(|m| m.payload.get::<Chat>().unwrap().n)
         .collect();
@@ -674,10 +694,17 @@ async fn explicit_close_stops_reconnecting() {
     assert_eq!(room.state(), RoomState::Left);
     sleep(1500).await;
     assert_eq!(states.borrow().len(), 1, "{:?}", states.borrow());
+    // The README's promise: everything after close() fails with `closed`.
     assert_eq!(
         room.publish(&Chat { n: 1 }).await.unwrap_err(),
-        Error::NotJoined
+        Error::Closed
     );
+    assert_eq!(
+        room.set_member_state(&Chat { n: 1 }).await.unwrap_err(),
+        Error::Closed
+    );
+    assert_eq!(room.signal(&Chat { n: 1 }).unwrap_err(), Error::Closed);
+    assert_eq!(room.history(None, None).await.unwrap_err(), Error::Closed);
     assert_eq!(c.join("x").await.unwrap_err(), Error::Closed);
     assert_eq!(debug::live_handles(), base);
 
@@ -1142,5 +1169,313 @@ async fn rename_in_another_tab_of_the_same_guest_is_kept_on_reconnect() {
     sleep(300).await;
     assert_eq!(a.me().unwrap().name, "Renamed");
     a.close();
+    b.close();
+}
+
+/// What the publishing side and a reader see after one publish whose ack
+/// went wrong (`how`: the ack-proxy's `drop` or `unknown`): the publish
+/// resolves once, with the offset it was stored at; it is stored once
+/// (the next publish gets the next offset); each side sees it once.
+async fn one_publish_through_a_lost_ack(publisher_urls: Vec<String>, reader_url: &str, how: &str) {
+    let backoff = Backoff {
+        min: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+        ..Backoff::default()
+    };
+    let a = Client::connect(
+        ClientOptions::new(publisher_urls[0].clone())
+            .urls(publisher_urls)
+            .name("Pub")
+            .backoff(backoff),
+    );
+    let b = guest(reader_url, "Reader");
+    let name = unique(how);
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let (mine, theirs) = (Recorder::new(&ra), Recorder::new(&rb));
+    assert_eq!(ra.publish(&Chat { n: 1 }).await.unwrap().offset, Some(1));
+    let sid = a.session_id();
+    control(&format!("ackproxy/{how}")).await;
+    let p = ra.publish(&Chat { n: 2 });
+    let cid = p.cid().unwrap().to_owned();
+    let ack = p.await.unwrap();
+    assert_eq!(ack.offset, Some(2), "the offset it was stored at");
+    if how == "drop" {
+        assert_ne!(a.session_id(), sid, "the link was closed and reopened");
+    }
+    assert_eq!(ra.publish(&Chat { n: 3 }).await.unwrap().offset, Some(3));
+    until("3 messages at the reader", 5000, || theirs.ns().len() >= 3).await;
+    until("3 messages at the publisher", 5000, || mine.ns().len() >= 3).await;
+    sleep(300).await;
+    assert_eq!(theirs.ns(), [1, 2, 3], "the reader sees it once");
+    assert_eq!(mine.ns(), [1, 2, 3], "the publisher sees it once");
+    assert_eq!(theirs.messages()[1].cid.as_deref(), Some(cid.as_str()));
+    assert_eq!(a.pending(), 0);
+    a.close();
+    b.close();
+}
+
+/// The ack is lost with the link (the proxy drops it and closes): after the
+/// reconnect and re-join the SDK sends the publish again with its cid, and
+/// the server answers with the first ack instead of storing it again.
+#[wasm_bindgen_test]
+async fn ack_lost_with_the_link_resolves_once_with_the_stored_offset() {
+    one_publish_through_a_lost_ack(vec![ACK_PROXY_URL.to_owned()], URL, "drop").await;
+}
+
+/// `outcome_unknown` (here made by the proxy from the real ack): the SDK
+/// sends the publish again with the same cid at once.
+#[wasm_bindgen_test]
+async fn outcome_unknown_is_retried_with_the_same_cid() {
+    one_publish_through_a_lost_ack(vec![ACK_PROXY_URL.to_owned()], URL, "unknown").await;
+}
+
+/// Two nodes on one Redis: the publish is stored through node 1, its ack
+/// lost with the link; the client fails over to node 2, which finds the
+/// cid in Redis and answers with the first ack.
+#[wasm_bindgen_test]
+async fn redis_node_switch_keeps_a_publish_exactly_once() {
+    let urls = vec![NODE1_ACK_PROXY_URL.to_owned(), NODE2_URL.to_owned()];
+    one_publish_through_a_lost_ack(urls, NODE2_URL, "drop").await;
+}
+
+#[wasm_bindgen_test]
+async fn signals_reach_the_members_and_are_never_stored() {
+    let (a, b) = (guest(URL, "Typist"), guest(URL, "Watcher"));
+    let name = unique("signal");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let rec = Recorder::new(&rb);
+    let me = a.me().unwrap();
+    ra.signal(&serde_json_typing(true)).unwrap();
+    until("signal at B", 5000, || {
+        rec.events
+            .borrow()
+            .iter()
+            .any(|e| matches!(e, RoomEvent::Signal { .. }))
+    })
+    .await;
+    let (from, payload) = rec
+        .events
+        .borrow()
+        .iter()
+        .find_map(|e| match e {
+            RoomEvent::Signal { from, payload } => Some((from.clone(), payload.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(from.id, me.id);
+    assert_eq!(payload.get::<Typing>().unwrap(), serde_json_typing(true));
+    assert!(rec.messages().is_empty(), "a signal is no message");
+    // Not stored: no offset taken, nothing for a later joiner.
+    assert_eq!(ra.publish(&Chat { n: 1 }).await.unwrap().offset, Some(1));
+    let c = guest(URL, "Later");
+    let rc = c.join(&name).await.unwrap();
+    let later = Recorder::new(&rc);
+    sleep(300).await;
+    assert!(!later
+        .events
+        .borrow()
+        .iter()
+        .any(|e| matches!(e, RoomEvent::Signal { .. })));
+    assert_eq!(rc.recent().len(), 1);
+    // Only while joined: a signal is not queued.
+    let other = a.room(&unique("notyet")).unwrap();
+    assert_eq!(other.signal(&Chat { n: 0 }).unwrap_err(), Error::NotJoined);
+    for c in [a, b, c] {
+        c.close();
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Typing {
+    typing: bool,
+}
+
+fn serde_json_typing(typing: bool) -> Typing {
+    Typing { typing }
+}
+
+#[wasm_bindgen_test]
+async fn history_pages_back_to_the_beginning() {
+    let a = guest(URL, "Writer");
+    let name = unique("paging");
+    let ra = a.join(&name).await.unwrap();
+    let futs: Vec<_> = (1..=25).map(|n| ra.publish(&Chat { n })).collect();
+    for f in futs {
+        f.await.unwrap();
+    }
+    let b = guest(URL, "Scroller");
+    let rb = b.join(&name).await.unwrap();
+    let rec = Recorder::new(&rb);
+    let offsets =
+        |p: &confab_client::HistoryPage| p.messages.iter().map(|m| m.offset).collect::<Vec<_>>();
+    let newest = rb.history(None, Some(10)).await.unwrap();
+    assert_eq!(offsets(&newest), (16..=25).collect::<Vec<_>>());
+    assert!(newest.more);
+    let page = rb.history(Some(16), Some(10)).await.unwrap();
+    assert_eq!(offsets(&page), (6..=15).collect::<Vec<_>>());
+    assert!(page.more);
+    assert_eq!(page.messages[0].payload.get::<Chat>().unwrap().n, 6);
+    let first = rb.history(Some(6), Some(10)).await.unwrap();
+    assert_eq!(offsets(&first), (1..=5).collect::<Vec<_>>());
+    assert!(!first.more, "offset 1 is the beginning of the conversation");
+    assert!(
+        rec.messages().is_empty(),
+        "pages are not emitted as messages"
+    );
+    // A room never joined is refused locally; a page of a DM of others by the server.
+    let dm = b.room("dm:g-x:g-y").unwrap();
+    assert!(matches!(
+        dm.history(None, None).await.unwrap_err(),
+        Error::Server { .. } | Error::NotJoined
+    ));
+    a.close();
+    b.close();
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Read {
+    read: u64,
+}
+
+fn state_of(members: &[confab_client::Member], id: &str) -> Option<Read> {
+    members
+        .iter()
+        .find(|m| m.id == id)
+        .and_then(|m| m.state.as_ref())
+        .map(|s| s.get::<Read>().unwrap())
+}
+
+#[wasm_bindgen_test]
+async fn member_state_is_seen_by_everyone_and_by_a_second_device() {
+    let (a, b) = (guest(URL, "Reader"), guest(URL, "Other"));
+    let name = unique("receipts");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let rec = Recorder::new(&rb);
+    let aid = a.me().unwrap().id;
+    ra.set_member_state(&Read { read: 3 }).await.unwrap();
+    until("state at B", 5000, || {
+        state_of(&rb.members(), &aid) == Some(Read { read: 3 })
+    })
+    .await;
+    assert!(rec.events.borrow().iter().any(|e| matches!(e,
+        RoomEvent::Presence { updates, .. } if state_of(updates, &aid) == Some(Read { read: 3 }))));
+    // The same user on a second device (same guest), after the first left: it stays.
+    let token = a.guest_token().unwrap();
+    a.close();
+    let a2 = Client::connect(ClientOptions::new(URL).name("Reader").guest_token(token));
+    let ra2 = a2.join(&name).await.unwrap();
+    assert_eq!(a2.me().unwrap().id, aid);
+    assert_eq!(state_of(&ra2.members(), &aid), Some(Read { read: 3 }));
+    // null clears it.
+    ra2.set_member_state(&()).await.unwrap();
+    until("cleared at B", 5000, || {
+        state_of(&rb.members(), &aid).is_none()
+    })
+    .await;
+    a2.close();
+    b.close();
+}
+
+/// A token that lives 4 s: the SDK asks the provider again at 80% of it and
+/// sends `refresh`, so the connection outlives the first token (the server
+/// closes a connection whose token expired with 4003 when it next hears
+/// from it: here the 500 ms heartbeat and a publish).
+#[wasm_bindgen_test]
+async fn token_is_refreshed_before_it_expires() {
+    let calls = Rc::new(Cell::new(0u32));
+    let c2 = calls.clone();
+    let c = Client::connect(
+        ClientOptions::new(URL)
+            .heartbeat(Duration::from_millis(500))
+            .token_provider(move || {
+                c2.set(c2.get() + 1);
+                async { Some(fresh_token("alice", "4s").await) }
+            }),
+    );
+    welcomed(&c).await;
+    let (events, _sub) = client_events(&c);
+    let sid = c.session_id();
+    let room = c.join(&unique("refresh")).await.unwrap();
+    sleep(7000).await;
+    let published = room.publish(&Chat { n: 1 }).await;
+    // A copy: the listener keeps pushing while the assertions run. Closed
+    // first, so a failure leaves no client (and its timers) behind for the
+    // tests that count live handles.
+    let events = events.borrow().clone();
+    let same_session = c.session_id() == sid;
+    c.close();
+    published.unwrap();
+    assert!(
+        calls.get() >= 2,
+        "refreshed ({} provider calls)",
+        calls.get()
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, ClientEvent::Error(_))),
+        "a refresh was refused: {events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            ClientEvent::StateChanged(ConnectionState::Reconnecting { .. })
+        )),
+        "no reconnect: {events:?}"
+    );
+    assert!(same_session, "the same connection");
+}
+
+/// The application removes a user from a room (server API): the room gets
+/// a `forbidden` naming it: `Errored`, a room `Error` event, not re-joined
+/// on reconnect. Disconnecting the user (close 4004) is final: no reconnect.
+#[wasm_bindgen_test]
+async fn removed_from_a_room_and_disconnected_by_the_application() {
+    let (a, b) = (guest(URL, "Removed"), guest(URL, "Stays"));
+    let name = unique("evict");
+    let ra = a.join(&name).await.unwrap();
+    let rb = b.join(&name).await.unwrap();
+    let rec = Recorder::new(&ra);
+    let aid = a.me().unwrap().id;
+    control(&format!(
+        "api/main/rooms/{name}/members/{aid}?method=DELETE"
+    ))
+    .await;
+    until("removed", 5000, || ra.state() == RoomState::Errored).await;
+    assert_eq!(ra.error().map(|e| e.code()), Some("forbidden"));
+    assert!(rec
+        .events
+        .borrow()
+        .iter()
+        .any(|e| matches!(e, RoomEvent::Error(_))));
+    until("gone for the others", 5000, || {
+        !rb.members().iter().any(|m| m.id == aid)
+    })
+    .await;
+    reconnect_and_wait(&a).await;
+    sleep(300).await;
+    assert_eq!(
+        ra.state(),
+        RoomState::Errored,
+        "not re-joined after the reconnect"
+    );
+    assert!(!rb.members().iter().any(|m| m.id == aid));
+
+    control(&format!("api/main/users/{aid}/disconnect")).await;
+    until("closed", 5000, || {
+        matches!(a.state(), ConnectionState::Closed { .. })
+    })
+    .await;
+    assert!(
+        matches!(a.state(), ConnectionState::Closed { code: 4004, .. }),
+        "{:?}",
+        a.state()
+    );
+    sleep(1000).await;
+    assert!(
+        matches!(a.state(), ConnectionState::Closed { code: 4004, .. }),
+        "no reconnect"
+    );
     b.close();
 }

@@ -9,6 +9,9 @@ use crate::storage;
 /// The whole page.
 #[component]
 pub fn App() -> Html {
+    // A user token in the address (or from an earlier visit): no name to
+    // ask, the token names the user.
+    let token = use_memo((), |_| storage::take_token());
     let name = use_state(storage::load_name);
     let on_name = {
         let name = name.setter();
@@ -17,9 +20,14 @@ pub fn App() -> Html {
             name.set(Some(chosen));
         })
     };
-    match &*name {
-        None => html! { <NamePrompt on_submit={on_name} /> },
-        Some(n) => html! {
+    match (&*name, (*token).clone()) {
+        (_, Some(token)) => html! {
+            <ConnectionProvider name="" token={AttrValue::from(token)}>
+                <ChatWindow />
+            </ConnectionProvider>
+        },
+        (None, None) => html! { <NamePrompt on_submit={on_name} /> },
+        (Some(n), None) => html! {
             <ConnectionProvider name={n.clone()}>
                 <ChatWindow />
             </ConnectionProvider>

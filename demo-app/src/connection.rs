@@ -19,7 +19,9 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 use yew::Callback;
 
-use crate::state::{now_ms, Action, Body, ConvKey, Incoming, Link, DICE_ROOM, LOBBY};
+use crate::state::{
+    now_ms, Action, Body, ConvKey, Incoming, Link, DICE_ROOM, LOBBY, TYPING_EVERY_MS,
+};
 use confab_client as sdk;
 use sdk::{ClientEvent, ConnectionState, RoomEvent, RoomState};
 
@@ -40,6 +42,51 @@ struct AnyPayload {
 
 /// How long a message may wait (including while offline) for its ack.
 const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+/// Messages per older page (scrolling up).
+const PAGE: u32 = 30;
+
+/// The typing signal: `{"typing": true}` while typing, `false` when sent.
+#[derive(Debug, Serialize, Deserialize)]
+struct TypingSignal {
+    typing: bool,
+}
+
+/// A member's room state in this demo: read receipts.
+#[derive(Debug, Serialize, Deserialize)]
+struct ReadState {
+    read: u64,
+}
+
+/// What the demo reads from a user's `info`.
+#[derive(Debug, Deserialize)]
+struct Info {
+    avatar: Option<String>,
+}
+
+/// Read offsets in a member list (members without a read state left out).
+fn reads_of(members: &[sdk::Member]) -> Vec<(String, u64)> {
+    members
+        .iter()
+        .filter_map(|m| {
+            let state = m.state.as_ref()?.get::<ReadState>().ok()?;
+            Some((m.id.clone(), state.read))
+        })
+        .collect()
+}
+
+/// Avatar URLs in a member list: only `https://` and `http://` images.
+fn avatars_of(members: &[sdk::Member]) -> Vec<Action> {
+    members
+        .iter()
+        .filter_map(|m| {
+            let url = m.info.as_ref()?.get::<Info>().ok()?.avatar?;
+            (url.starts_with("https://") || url.starts_with("http://")).then(|| Action::Avatar {
+                id: m.id.clone(),
+                url,
+            })
+        })
+        .collect()
+}
 
 /// The WebSocket URL of a path on the server that served this page
 /// (`ws://` or `wss://` by the page's scheme, same host and port), so the
@@ -54,6 +101,41 @@ pub fn server_url(path: &str) -> String {
         .and_then(|l| l.protocol().ok())
         .is_some_and(|p| p == "https:");
     format!("{}://{host}{path}", if secure { "wss" } else { "ws" })
+}
+
+/// The SDK options: the page's server, `name` for the first connection
+/// (reconnects use the current one), the saved guest token if any (a
+/// reloaded page is the same person).
+///
+/// With a user `token` (from the page's address) the page is that user: the
+/// SDK sends it on every (re)connect and refreshes nothing (the token is
+/// what it is); the server names the user.
+pub fn client_options(name: &str, token: Option<&str>) -> sdk::ClientOptions {
+    let options = sdk::ClientOptions::new(server_url("/ws")).ack_timeout(ACK_TIMEOUT);
+    if let Some(token) = token {
+        let token = token.to_owned();
+        return options.token_provider(move || {
+            let token = token.clone();
+            async move { Some(token) }
+        });
+    }
+    let mut options = options.name(name);
+    if let Some(token) = crate::storage::load_guest_token() {
+        options = options.guest_token(token);
+    }
+    options
+}
+
+/// A room named by the page's address (`…/#random`), if valid (not a DM
+/// room: those are opened by person).
+fn room_in_address() -> Option<String> {
+    let hash = web_sys::window()?.location().hash().ok()?;
+    let name = hash.strip_prefix('#')?;
+    (!name.is_empty()
+        && confab_protocol::validate_room_name(name).is_ok()
+        && confab_protocol::dm_members(name).is_none()
+        && name != DICE_ROOM)
+        .then(|| name.to_owned())
 }
 
 fn next_local_id() -> u64 {
@@ -110,6 +192,10 @@ fn link(state: &ConnectionState) -> Link {
 struct JoinedRoom {
     room: sdk::Room,
     _events: sdk::Subscription,
+    /// The read offset last sent as my room state.
+    read_sent: u64,
+    /// When this page last sent "typing" here (ms), for the throttle.
+    typing_sent: Option<f64>,
 }
 
 /// The dice game socket and its listener.
@@ -149,17 +235,11 @@ impl PartialEq for Connection {
 }
 
 impl Connection {
-    /// Connects as `name` (as the guest of the saved guest token, if any:
-    /// a reloaded page is the same person) and joins the lobby; every
-    /// change is reported through `dispatch`.
-    pub fn start(name: &str, dispatch: Callback<Action>) -> Self {
-        let mut options = sdk::ClientOptions::new(server_url("/ws"))
-            .name(name)
-            .ack_timeout(ACK_TIMEOUT);
-        if let Some(token) = crate::storage::load_guest_token() {
-            options = options.guest_token(token);
-        }
-        let client = sdk::Client::connect(options);
+    /// Drives the chat state from `client` (connected by the
+    /// `ConfabProvider`) and joins the lobby, the `rooms` a user token
+    /// grants, and the room the page's address names (`#room`), which is
+    /// then shown; every change is reported through `dispatch`.
+    pub fn start(client: sdk::Client, rooms: Vec<String>, dispatch: Callback<Action>) -> Self {
         let inner = Rc::new(Inner {
             client,
             dispatch,
@@ -173,7 +253,22 @@ impl Connection {
         *inner.events.borrow_mut() = Some(events);
         let conn = Self { inner };
         conn.join(LOBBY);
+        // Rooms the user's token grants (private ones included).
+        for room in rooms {
+            conn.join(&room);
+            conn.inner.dispatch.emit(Action::AddRoom(room));
+        }
+        conn.open_address_room();
         conn
+    }
+
+    /// Joins and shows the room the page's address names (`#room`), if any:
+    /// at start, and when the address changes (a pasted link).
+    pub fn open_address_room(&self) {
+        if let Some(room) = room_in_address() {
+            self.join(&room);
+            self.inner.dispatch.emit(Action::Open(ConvKey::Room(room)));
+        }
     }
 
     /// Joins `room` once (later calls do nothing). The SDK joins it as soon
@@ -193,6 +288,8 @@ impl Connection {
                     JoinedRoom {
                         room: handle,
                         _events: events,
+                        read_sent: 0,
+                        typing_sent: None,
                     },
                 );
             }
@@ -207,6 +304,90 @@ impl Connection {
         if let Some(me) = self.inner.client.me() {
             self.join(&confab_protocol::dm_room(&me.id, other_id));
         }
+    }
+
+    /// The server room of a conversation (rooms and DMs), once known.
+    fn room_name(&self, conv: &ConvKey) -> Option<String> {
+        match conv {
+            ConvKey::Room(name) => Some(name.clone()),
+            ConvKey::Dm(other) => {
+                let me = self.inner.client.me()?;
+                Some(confab_protocol::dm_room(&me.id, other))
+            }
+            ConvKey::Game => None,
+        }
+    }
+
+    /// The person is typing in `conv`: a `{"typing": true}` signal, at
+    /// most every [`TYPING_EVERY_MS`]; `false` once (when sent or emptied).
+    pub fn typing(&self, conv: &ConvKey, typing: bool) {
+        let Some(name) = self.room_name(conv) else {
+            return;
+        };
+        let mut rooms = self.inner.rooms.borrow_mut();
+        let Some(joined) = rooms.get_mut(&name) else {
+            return;
+        };
+        let now = now_ms();
+        let due = match (typing, joined.typing_sent) {
+            (true, Some(at)) => now - at >= TYPING_EVERY_MS,
+            (true, None) => true,
+            (false, sent) => sent.is_some(),
+        };
+        // A signal is ephemeral: one that cannot go out now (offline) is dropped.
+        if due && joined.room.signal(&TypingSignal { typing }).is_ok() {
+            joined.typing_sent = typing.then_some(now);
+        }
+    }
+
+    /// Tells the room (and so my other devices) that I have read up to
+    /// `offset`: my room state `{"read": offset}`, sent when it grows.
+    pub fn mark_read(&self, conv: &ConvKey, offset: u64) {
+        let Some(name) = self.room_name(conv) else {
+            return;
+        };
+        let mut rooms = self.inner.rooms.borrow_mut();
+        let Some(joined) = rooms.get_mut(&name) else {
+            return;
+        };
+        if offset <= joined.read_sent || joined.room.state() != RoomState::Joined {
+            return;
+        }
+        joined.read_sent = offset;
+        let ack = joined.room.set_member_state(&ReadState { read: offset });
+        spawn_local(async move {
+            // A lost receipt is sent again with the next one.
+            let _ = ack.await;
+        });
+    }
+
+    /// Asks for the messages before `before` in `conv` (scrolling up).
+    pub fn load_older(&self, conv: &ConvKey, before: u64) {
+        let Some(name) = self.room_name(conv) else {
+            return;
+        };
+        let Some(room) = self.inner.rooms.borrow().get(&name).map(|j| j.room.clone()) else {
+            return;
+        };
+        let dispatch = self.inner.dispatch.clone();
+        dispatch.emit(Action::LoadingOlder(conv.clone()));
+        let conv = conv.clone();
+        let page = room.history(Some(before), Some(PAGE));
+        spawn_local(async move {
+            dispatch.emit(match page.await {
+                Ok(page) => Action::Older {
+                    conv,
+                    messages: page.messages.iter().map(incoming).collect(),
+                    more: page.more,
+                },
+                Err(e) => {
+                    dispatch.emit(Action::Error(Some(format!(
+                        "could not load older messages: {e}"
+                    ))));
+                    Action::OlderFailed(conv)
+                }
+            });
+        });
     }
 
     /// Sends `text` to a room or person: shown at once as pending, then
@@ -226,6 +407,7 @@ impl Connection {
             local_id,
             reason,
         };
+        self.typing(conv, false);
         let payload = ChatPayload { message: text };
         let ack = match conv {
             ConvKey::Room(name) => match self.inner.rooms.borrow().get(name) {
@@ -343,7 +525,17 @@ fn client_listener(inner: Weak<Inner>) -> impl Fn(&ClientEvent) + 'static {
                 dispatch.emit(Action::OwnIds(crate::storage::remember_own_id(&me.id)));
                 dispatch.emit(Action::Welcome(me.clone()));
             }
-            ClientEvent::Direct(m) => dispatch.emit(Action::Message(incoming(m))),
+            ClientEvent::Direct(m) => {
+                dispatch.emit(Action::Message(incoming(m)));
+                // Join the conversation's room: its history, my read
+                // offset there (from my other devices), receipts, typing.
+                let conn = Connection {
+                    inner: inner.clone(),
+                };
+                if !conn.inner.rooms.borrow().contains_key(&m.room) {
+                    conn.join(&m.room);
+                }
+            }
             ClientEvent::Error(e) => dispatch.emit(Action::Error(Some(e.to_string()))),
             _ => {}
         }
@@ -360,27 +552,72 @@ fn room_listener(inner: Weak<Inner>, name: String) -> impl Fn(&RoomEvent) + 'sta
                 joins,
                 leaves,
                 updates,
-            } => dispatch.emit(Action::Presence {
-                room: name.clone(),
-                joins: joins.clone(),
-                leaves: leaves.clone(),
-                updates: updates.clone(),
-            }),
-            RoomEvent::Members(members) => dispatch.emit(Action::Members {
-                room: name.clone(),
-                members: members.clone(),
-            }),
+            } => {
+                dispatch.emit(Action::Presence {
+                    room: name.clone(),
+                    joins: joins.clone(),
+                    leaves: leaves.clone(),
+                    updates: updates.clone(),
+                });
+                member_details(
+                    &inner,
+                    &name,
+                    joins.iter().chain(updates).cloned().collect(),
+                );
+            }
+            RoomEvent::Members(members) => {
+                dispatch.emit(Action::Members {
+                    room: name.clone(),
+                    members: members.clone(),
+                });
+                member_details(&inner, &name, members.clone());
+            }
+            RoomEvent::Signal { from, payload } => {
+                if let Ok(TypingSignal { typing }) = payload.get::<TypingSignal>() {
+                    dispatch.emit(Action::Typing {
+                        room: name.clone(),
+                        from: from.clone(),
+                        typing,
+                    });
+                }
+            }
             RoomEvent::StateChanged(RoomState::Errored) => dispatch.emit(Action::Members {
                 room: name.clone(),
                 members: Vec::new(),
             }),
             // The SDK routes a refused (re-)join here, not to ClientEvent::Error,
-            // and does not ask again for an `unauthorized` room.
+            // and does not ask again for a room refused for good (no grant).
+            RoomEvent::Error(e) if e.is_final_refusal() => dispatch.emit(Action::Refused {
+                room: name.clone(),
+                code: e.code().to_owned(),
+            }),
             RoomEvent::Error(e) => {
                 dispatch.emit(Action::Error(Some(format!("could not join {name}: {e}"))));
             }
             RoomEvent::Gap => dispatch.emit(Action::Gap(name.clone())),
             _ => {}
         }
+    }
+}
+
+/// Read offsets and avatars of members of `room` (from their room state
+/// and info); my own read offset also tells what was sent already.
+fn member_details(inner: &Rc<Inner>, room: &str, members: Vec<sdk::Member>) {
+    let reads = reads_of(&members);
+    if let Some(me) = inner.client.me() {
+        if let Some((_, read)) = reads.iter().find(|(id, _)| *id == me.id) {
+            if let Some(joined) = inner.rooms.borrow_mut().get_mut(room) {
+                joined.read_sent = joined.read_sent.max(*read);
+            }
+        }
+    }
+    if !reads.is_empty() {
+        inner.dispatch.emit(Action::Reads {
+            room: room.to_owned(),
+            reads,
+        });
+    }
+    for action in avatars_of(&members) {
+        inner.dispatch.emit(action);
     }
 }

@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use confab_protocol::{dm_members, Member};
+use confab_client::Member;
+use confab_protocol::dm_members;
 
 use crate::lookalike::{id_suffix, skeleton};
 use yew::virtual_dom::Key;
@@ -18,6 +19,11 @@ use yew::Reducible;
 pub const LOBBY: &str = "lobby";
 /// Name of the dice game room (served by the compat `/ws/game/{room}/` endpoint).
 pub const DICE_ROOM: &str = "dice";
+/// How long "… is typing" shows after the last typing signal (ms). Senders
+/// repeat the signal every [`TYPING_EVERY_MS`] while they type.
+pub const TYPING_TTL_MS: f64 = 4_000.0;
+/// How often a typing person's page sends the typing signal again (ms).
+pub const TYPING_EVERY_MS: f64 = 2_000.0;
 
 /// Which conversation a line belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +150,28 @@ pub struct Line {
     pub status: Status,
 }
 
+/// Loading older messages of a conversation (scrolling up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Older {
+    /// Older messages may exist; none being loaded.
+    Idle,
+    /// A page was asked for.
+    Loading,
+    /// Nothing older is kept by the server.
+    None,
+}
+
+/// Someone typing in a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typist {
+    /// User id.
+    pub id: String,
+    /// Name when the signal came.
+    pub name: String,
+    /// The indicator goes away at this time (ms) unless renewed.
+    pub until: f64,
+}
+
 /// A room, DM or the dice game, with its lines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
@@ -151,25 +179,145 @@ pub struct Conversation {
     pub key: ConvKey,
     /// Lines ordered by [`LineKey`].
     pub lines: Vec<Line>,
-    /// Messages from others that arrived while another conversation was shown.
+    /// Rooms and DMs: messages from others after my read offset. The dice
+    /// game: events that arrived while another conversation was shown.
     pub unread: u32,
+    /// My read offset (current generation): the highest of my room state
+    /// `{"read": n}` (shared by my other devices) and what I saw here.
+    pub read: u64,
+    /// Others' read offsets, by user id (their room state).
+    pub reads: BTreeMap<String, u64>,
+    /// Older history (scrolling up).
+    pub older: Older,
+    /// Who is typing, as last signalled.
+    pub typing: Vec<Typist>,
     /// Current history generation (see [`LineKey::Stored`]).
     pub generation: u32,
     /// When this page opened the conversation (ms), for the start divider.
     pub opened_at: f64,
     /// Dice game status text, for [`ConvKey::Game`].
     pub game_status: Option<String>,
+    /// The server refused this room (no grant): why, in plain words.
+    pub refused: Option<String>,
 }
 
 impl Conversation {
     fn new(key: ConvKey, now: f64) -> Self {
         Self {
+            refused: None,
             key,
             lines: Vec::new(),
             unread: 0,
+            read: 0,
+            reads: BTreeMap::new(),
+            older: Older::Idle,
+            typing: Vec::new(),
             generation: 0,
             opened_at: now,
             game_status: None,
+        }
+    }
+
+    /// Offsets of the stored lines of the current generation.
+    fn offsets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.lines.iter().filter_map(|l| match l.key {
+            LineKey::Stored { generation, offset }
+                if generation == self.generation && offset > 0 =>
+            {
+                Some(offset)
+            }
+            _ => None,
+        })
+    }
+
+    /// The oldest stored offset shown (current generation): the `before`
+    /// of the next older page.
+    pub fn oldest_offset(&self) -> Option<u64> {
+        self.offsets().min()
+    }
+
+    /// The newest stored offset shown (current generation).
+    pub fn newest_offset(&self) -> Option<u64> {
+        self.offsets().max()
+    }
+
+    /// The first message of the conversation is shown (offset 1 of the
+    /// first generation), or the server keeps nothing older.
+    pub fn at_beginning(&self) -> bool {
+        self.older == Older::None || (self.generation == 0 && self.oldest_offset() == Some(1))
+    }
+
+    /// Whether scrolling up should ask for older messages.
+    pub fn can_load_older(&self) -> bool {
+        self.older == Older::Idle
+            && !self.at_beginning()
+            && self.oldest_offset().is_some()
+            && !matches!(self.key, ConvKey::Game)
+    }
+
+    /// The names of those typing at `now` (ms), oldest signal first.
+    pub fn typists(&self, now: f64) -> Vec<&str> {
+        self.typing
+            .iter()
+            .filter(|t| t.until > now)
+            .map(|t| t.name.as_str())
+            .collect()
+    }
+
+    /// The readers (user ids) whose last read message is line `i`: the
+    /// newest stored line at or below their read offset that they did not
+    /// send themselves (their own messages say nothing about reading).
+    pub fn seen_at(&self, i: usize) -> Vec<&str> {
+        let stored = |l: &Line| match l.key {
+            LineKey::Stored { generation, offset }
+                if generation == self.generation && offset > 0 =>
+            {
+                Some(offset)
+            }
+            _ => None,
+        };
+        let Some(line) = self.lines.get(i) else {
+            return Vec::new();
+        };
+        let Some(offset) = stored(line) else {
+            return Vec::new();
+        };
+        self.reads
+            .iter()
+            .filter(|(id, read)| {
+                **id != line.from.id
+                    && **read >= offset
+                    // No later line of someone else they have read too.
+                    && !self.lines[i + 1..]
+                        .iter()
+                        .any(|l| l.from.id != **id && stored(l).is_some_and(|o| o <= **read))
+            })
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+
+    /// Recounts `unread`: stored lines after my read offset, not mine.
+    fn recount(&mut self, mine: impl Fn(&str) -> bool) {
+        if self.key == ConvKey::Game {
+            return;
+        }
+        let read = self.read;
+        let generation = self.generation;
+        self.unread = self
+            .lines
+            .iter()
+            .filter(|l| {
+                matches!(l.key, LineKey::Stored { generation: g, offset } if g == generation && offset > read)
+                    && !matches!(l.body, Body::Notice(_))
+                    && !mine(&l.from.id)
+            })
+            .count() as u32;
+    }
+
+    /// Marks everything shown as read (the conversation is on screen).
+    fn read_all(&mut self) {
+        if let Some(newest) = self.newest_offset() {
+            self.read = self.read.max(newest);
         }
     }
 
@@ -198,8 +346,11 @@ impl Conversation {
 pub struct Person {
     /// Id and current name.
     pub member: Member,
-    /// Joined rooms the person is in now; empty = offline.
+    /// Joined rooms the person is in now (as last known while the link
+    /// is down); empty = offline.
     pub rooms: BTreeSet<String>,
+    /// Avatar image URL from the person's `info`, if any.
+    pub avatar: Option<String>,
 }
 
 impl Person {
@@ -306,7 +457,53 @@ pub enum Action {
         /// Local receive time, ms.
         ts: f64,
     },
-    /// Show a conversation (creating it if needed) and clear its unread count.
+    /// Read offsets from a room's member states (`{"read": n}`): mine
+    /// (from any of my devices) and others'.
+    Reads {
+        /// Room.
+        room: String,
+        /// `(user id, read offset)`.
+        reads: Vec<(String, u64)>,
+    },
+    /// A user's avatar URL (from their `info`).
+    Avatar {
+        /// User id.
+        id: String,
+        /// `https://…` (or `http://…`) image.
+        url: String,
+    },
+    /// A typing signal from a member of a room.
+    Typing {
+        /// Room.
+        room: String,
+        /// Who.
+        from: Member,
+        /// Typing (true) or stopped (false: sent, or the box emptied).
+        typing: bool,
+    },
+    /// Older messages are being asked for (scrolled to the top).
+    LoadingOlder(ConvKey),
+    /// A page of older messages arrived.
+    Older {
+        /// Conversation.
+        conv: ConvKey,
+        /// The messages, oldest first.
+        messages: Vec<Incoming>,
+        /// Whether the server keeps messages older still.
+        more: bool,
+    },
+    /// Asking for older messages failed (it may be asked again).
+    OlderFailed(ConvKey),
+    /// The server refused to let us into a room, for good (no grant).
+    Refused {
+        /// Room.
+        room: String,
+        /// The error code (`forbidden`, `unauthorized`, `hook_denied`).
+        code: String,
+    },
+    /// List a room (one the user's token grants) without showing it.
+    AddRoom(String),
+    /// Show a conversation (creating it if needed) and mark it read.
     Open(ConvKey),
     /// The search box text.
     Search(String),
@@ -371,7 +568,8 @@ impl ChatState {
         self.is_my_id(&from.id)
     }
 
-    fn is_my_id(&self, id: &str) -> bool {
+    /// Whether `id` is (or was) this browser's user.
+    pub fn is_my_id(&self, id: &str) -> bool {
         self.me.as_ref().is_some_and(|me| me.id == id) || self.own_ids.iter().any(|o| o == id)
     }
 
@@ -451,6 +649,8 @@ impl ChatState {
             .iter()
             .map(Rc::as_ref)
             .filter(|c| !matches!(c.key, ConvKey::Dm(_)))
+            // A room refused to us is not listed (unless it is on screen).
+            .filter(|c| c.refused.is_none() || c.key == self.active)
             .filter(|c| needle.is_empty() || self.title(&c.key).to_lowercase().contains(&needle))
             .collect()
     }
@@ -485,6 +685,7 @@ impl ChatState {
         let p = self.people.entry(m.id.clone()).or_insert_with(|| Person {
             member: m.clone(),
             rooms: BTreeSet::new(),
+            avatar: None,
         });
         p.member.name.clone_from(&m.name);
         p
@@ -501,6 +702,7 @@ impl ChatState {
                 .or_insert_with(|| Person {
                     member: msg.from.clone(),
                     rooms: BTreeSet::new(),
+                    avatar: None,
                 });
         }
         let active = self.active == key && !self.list_open;
@@ -532,9 +734,7 @@ impl ChatState {
                 }
             }
         }
-        if !mine && !active {
-            conv.unread += 1;
-        }
+        conv.typing.retain(|t| t.id != msg.from.id);
         conv.insert(Line {
             key: line_key,
             from: msg.from,
@@ -542,6 +742,25 @@ impl ChatState {
             body: msg.body,
             status: Status::Sent,
         });
+        if active {
+            conv.read_all();
+        }
+        self.recount(&key);
+    }
+
+    /// Recounts the unread messages of conversation `key`.
+    fn recount(&mut self, key: &ConvKey) {
+        let me = self.me.as_ref().map(|m| m.id.clone());
+        let own = self.own_ids.clone();
+        let mine = |id: &str| me.as_deref() == Some(id) || own.iter().any(|o| o == id);
+        if let Some(i) = self.conversations.iter().position(|c| &c.key == key) {
+            Rc::make_mut(&mut self.conversations[i]).recount(mine);
+        }
+    }
+
+    /// The conversation on screen, if one is (phone: not while the list is).
+    fn on_screen(&self) -> Option<ConvKey> {
+        (!self.list_open).then(|| self.active.clone())
     }
 
     fn apply(&mut self, action: Action, now: f64) {
@@ -550,13 +769,10 @@ impl ChatState {
                 if link == Link::Open {
                     self.error = None;
                     self.was_open = true;
-                } else {
-                    // Presence is unknown until the rooms are re-joined
-                    // (their member lists then arrive again).
-                    for p in self.people.values_mut() {
-                        p.rooms.clear();
-                    }
                 }
+                // While the link is down presence is unknown: the people
+                // stay as last known (shown greyed) until each room's
+                // re-join brings its member list again.
                 self.link = link;
             }
             Action::Welcome(me) => self.me = Some(me),
@@ -594,6 +810,10 @@ impl ChatState {
             Action::Gap(room) => {
                 let key = self.conv_for_room(&room);
                 let conv = self.conv_mut(&key, now);
+                // Offsets restart: read offsets of the old history mean nothing.
+                conv.read = 0;
+                conv.reads.clear();
+                conv.older = Older::Idle;
                 if !conv.lines.is_empty() {
                     conv.generation += 1;
                     let generation = conv.generation;
@@ -633,6 +853,7 @@ impl ChatState {
                 offset,
                 ts,
             } => {
+                let on_screen = self.on_screen();
                 let conv = self.conv_mut(&conv, now);
                 let Some(i) = conv
                     .lines
@@ -655,6 +876,10 @@ impl ChatState {
                     line.ts = ts.unwrap_or(line.ts);
                     line.status = Status::Sent;
                     conv.insert(line);
+                }
+                // My own message: read up to it when the conversation is shown.
+                if on_screen.as_ref() == Some(&conv.key) {
+                    conv.read_all();
                 }
             }
             Action::Failed {
@@ -707,9 +932,85 @@ impl ChatState {
                     status: Status::Sent,
                 });
             }
+            Action::Reads { room, reads } => {
+                let key = self.conv_for_room(&room);
+                let mine: Vec<bool> = reads.iter().map(|(id, _)| self.is_my_id(id)).collect();
+                let conv = self.conv_mut(&key, now);
+                for ((id, read), mine) in reads.into_iter().zip(mine) {
+                    if mine {
+                        conv.read = conv.read.max(read);
+                    } else {
+                        conv.reads.insert(id, read);
+                    }
+                }
+                self.recount(&key);
+            }
+            Action::Avatar { id, url } => {
+                if let Some(p) = self.people.get_mut(&id) {
+                    p.avatar = Some(url);
+                }
+            }
+            Action::Typing { room, from, typing } => {
+                if self.is_mine(&from) {
+                    return;
+                }
+                let key = self.conv_for_room(&room);
+                let conv = self.conv_mut(&key, now);
+                conv.typing.retain(|t| t.id != from.id && t.until > now);
+                if typing {
+                    conv.typing.push(Typist {
+                        id: from.id,
+                        name: from.name,
+                        until: now + TYPING_TTL_MS,
+                    });
+                }
+            }
+            Action::Refused { room, code } => {
+                let key = self.conv_for_room(&room);
+                let title = self.title(&key);
+                let why = match code.as_str() {
+                    "forbidden" | "hook_denied" => format!("You don't have access to {title}."),
+                    _ => format!("You cannot join {title} ({code})."),
+                };
+                self.conv_mut(&key, now).refused = Some(why);
+            }
+            Action::AddRoom(room) => {
+                self.conv_mut(&ConvKey::Room(room), now);
+            }
+            Action::LoadingOlder(key) => self.conv_mut(&key, now).older = Older::Loading,
+            Action::OlderFailed(key) => self.conv_mut(&key, now).older = Older::Idle,
+            Action::Older {
+                conv: key,
+                messages,
+                more,
+            } => {
+                let conv = self.conv_mut(&key, now);
+                let generation = conv.generation;
+                for m in messages {
+                    let line_key = LineKey::Stored {
+                        generation,
+                        offset: m.offset,
+                    };
+                    if !conv.has(line_key) {
+                        conv.insert(Line {
+                            key: line_key,
+                            from: m.from,
+                            ts: m.ts,
+                            body: m.body,
+                            status: Status::Sent,
+                        });
+                    }
+                }
+                conv.older = if more { Older::Idle } else { Older::None };
+                self.recount(&key);
+            }
             Action::Open(key) => {
                 let conv = self.conv_mut(&key, now);
-                conv.unread = 0;
+                conv.read_all();
+                if key == ConvKey::Game {
+                    conv.unread = 0;
+                }
+                self.recount(&key);
                 self.active = key;
                 self.list_open = false;
             }
@@ -718,7 +1019,12 @@ impl ChatState {
                 self.list_open = open;
                 if !open {
                     let key = self.active.clone();
-                    self.conv_mut(&key, now).unread = 0;
+                    let conv = self.conv_mut(&key, now);
+                    conv.read_all();
+                    if key == ConvKey::Game {
+                        conv.unread = 0;
+                    }
+                    self.recount(&key);
                 }
             }
             Action::Error(e) => self.error = e,
@@ -939,16 +1245,15 @@ mod tests {
     }
 
     #[test]
-    fn presence_is_unknown_while_disconnected() {
+    fn people_stay_as_last_known_while_disconnected_and_refresh_on_rejoin() {
         let mut s = welcomed();
         s = reduce(
             s,
             Action::Members {
                 room: "lobby".into(),
-                members: vec![m("g-b", "Bob")],
+                members: vec![m("g-b", "Bob"), m("g-c", "Carol")],
             },
         );
-        assert!(s.people["g-b"].online());
         s = reduce(
             s,
             Action::Link(Link::Reconnecting {
@@ -956,7 +1261,205 @@ mod tests {
                 retry_at: 0.0,
             }),
         );
-        assert!(!s.people["g-b"].online());
+        // Still listed (the sidebar greys them: presence is unknown).
+        assert_eq!(s.visible_people().len(), 2);
+        s = reduce(s, Action::Link(Link::Open));
+        // The re-join's member list is the truth: Carol left meanwhile.
+        s = reduce(
+            s,
+            Action::Members {
+                room: "lobby".into(),
+                members: vec![m("g-b", "Bob")],
+            },
+        );
+        let names: Vec<_> = s
+            .visible_people()
+            .iter()
+            .map(|p| p.member.name.clone())
+            .collect();
+        assert_eq!(names, ["Bob"]);
+    }
+
+    fn lobby_with(s: ChatState, n: u64, from: &Member) -> ChatState {
+        (1..=n).fold(s, |s, o| {
+            reduce(
+                s,
+                Action::Message(msg("lobby", o, from.clone(), &format!("m{o}"))),
+            )
+        })
+    }
+
+    #[test]
+    fn unread_comes_from_my_read_offset_so_a_second_device_agrees() {
+        // A second device: another conversation is shown; the lobby's
+        // history arrives with my read state from the first device.
+        let mut s = reduce(welcomed(), Action::Open(ConvKey::Room("random".into())));
+        s = reduce(
+            s,
+            Action::Reads {
+                room: "lobby".into(),
+                reads: vec![("g-a".into(), 3), ("g-b".into(), 5)],
+            },
+        );
+        s = lobby_with(s, 5, &m("g-b", "Bob"));
+        assert_eq!(s.conversation(&lobby()).map(|c| c.unread), Some(2));
+        // My own messages never count.
+        s = reduce(
+            s,
+            Action::Message(msg("lobby", 6, m("g-a", "Alice"), "mine")),
+        );
+        assert_eq!(s.conversation(&lobby()).map(|c| c.unread), Some(2));
+        // Read on the first device: the state update clears it here.
+        s = reduce(
+            s,
+            Action::Reads {
+                room: "lobby".into(),
+                reads: vec![("g-a".into(), 6)],
+            },
+        );
+        assert_eq!(s.conversation(&lobby()).map(|c| c.unread), Some(0));
+        // A lower read offset from an old state does not bring them back.
+        s = reduce(
+            s,
+            Action::Reads {
+                room: "lobby".into(),
+                reads: vec![("g-a".into(), 2)],
+            },
+        );
+        assert_eq!(s.conversation(&lobby()).map(|c| c.read), Some(6));
+        // Opening marks everything read.
+        s = lobby_with(s, 8, &m("g-b", "Bob"));
+        assert_eq!(s.conversation(&lobby()).map(|c| c.unread), Some(2));
+        s = reduce(s, Action::Open(lobby()));
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert_eq!((c.unread, c.read), (0, 8));
+    }
+
+    #[test]
+    fn seen_by_sits_under_the_last_message_each_reader_has_read() {
+        let mut s = lobby_with(welcomed(), 4, &m("g-a", "Alice"));
+        s = reduce(
+            s,
+            Action::Reads {
+                room: "lobby".into(),
+                reads: vec![("g-b".into(), 4), ("g-c".into(), 4), ("g-d".into(), 2)],
+            },
+        );
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        let seen: Vec<Vec<&str>> = (0..4).map(|i| c.seen_at(i)).collect();
+        assert_eq!(seen, [vec![], vec!["g-d"], vec![], vec!["g-b", "g-c"]]);
+        // A reader's own answer says nothing: the receipt stays under the
+        // last message of someone else they read.
+        s = reduce(s, Action::Message(msg("lobby", 5, m("g-b", "Bob"), "hi")));
+        s = reduce(
+            s,
+            Action::Reads {
+                room: "lobby".into(),
+                reads: vec![("g-b".into(), 5)],
+            },
+        );
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert_eq!(c.seen_at(3), ["g-b", "g-c"]);
+        assert!(c.seen_at(4).is_empty());
+        s = reduce(
+            s,
+            Action::Reads {
+                room: "lobby".into(),
+                reads: vec![("g-c".into(), 5)],
+            },
+        );
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert_eq!((c.seen_at(3), c.seen_at(4)), (vec!["g-b"], vec!["g-c"]));
+    }
+
+    #[test]
+    fn typing_expires_and_ends_with_the_message() {
+        let s = welcomed();
+        let typing = |s, id: &str, name: &str, on: bool| {
+            reduce(
+                s,
+                Action::Typing {
+                    room: "lobby".into(),
+                    from: m(id, name),
+                    typing: on,
+                },
+            )
+        };
+        let s = typing(s, "g-b", "Bob", true);
+        let s = typing(s, "g-c", "Carol", true);
+        let s = typing(s, "g-a", "Alice", true); // me: not shown
+        let now = now_ms();
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert_eq!(c.typists(now), ["Bob", "Carol"]);
+        assert!(c.typists(now + TYPING_TTL_MS + 1.0).is_empty(), "expires");
+        let s = typing(s, "g-c", "Carol", false);
+        let s = reduce(s, Action::Message(msg("lobby", 1, m("g-b", "Bob"), "done")));
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert!(c.typists(now).is_empty());
+    }
+
+    #[test]
+    fn a_refused_room_says_why_and_is_not_listed_once_left() {
+        let secret = ConvKey::Room("secret".into());
+        let mut s = reduce(welcomed(), Action::Open(secret.clone()));
+        s = reduce(
+            s,
+            Action::Refused {
+                room: "secret".into(),
+                code: "forbidden".into(),
+            },
+        );
+        let why = s.conversation(&secret).and_then(|c| c.refused.clone());
+        assert_eq!(why.as_deref(), Some("You don't have access to #secret."));
+        assert_eq!(s.visible_rooms().len(), 3, "listed while on screen");
+        s = reduce(s, Action::Open(lobby()));
+        let rooms: Vec<_> = s.visible_rooms().iter().map(|c| c.key.clone()).collect();
+        assert_eq!(rooms, [lobby(), ConvKey::Game]);
+    }
+
+    #[test]
+    fn older_pages_go_above_and_stop_at_the_beginning() {
+        let mut s = welcomed();
+        for o in 41..=50 {
+            s = reduce(
+                s,
+                Action::Message(msg("lobby", o, m("g-b", "Bob"), &format!("m{o}"))),
+            );
+        }
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert_eq!(c.oldest_offset(), Some(41));
+        assert!(c.can_load_older() && !c.at_beginning());
+        s = reduce(s, Action::LoadingOlder(lobby()));
+        assert!(!s.conversation(&lobby()).expect("lobby").can_load_older());
+        let page = |from: u64, to: u64| {
+            (from..=to)
+                .map(|o| msg("lobby", o, m("g-b", "Bob"), &format!("m{o}")))
+                .collect()
+        };
+        s = reduce(
+            s,
+            Action::Older {
+                conv: lobby(),
+                messages: page(21, 40),
+                more: true,
+            },
+        );
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert_eq!(c.oldest_offset(), Some(21));
+        assert_eq!(c.lines.len(), 30);
+        assert_eq!(texts(&s, &lobby())[0], "m21");
+        assert_eq!(c.unread, 0, "older messages are read");
+        s = reduce(
+            s,
+            Action::Older {
+                conv: lobby(),
+                messages: page(1, 20),
+                more: false,
+            },
+        );
+        let c = s.conversation(&lobby()).cloned().expect("lobby");
+        assert!(c.at_beginning() && !c.can_load_older());
+        assert_eq!(c.lines.len(), 50);
     }
 
     #[test]

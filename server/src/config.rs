@@ -1,10 +1,29 @@
-//! Server configuration: every flag also reads a `CONFAB_*` environment variable.
+//! Server configuration: every flag also reads a `CONFAB_*` environment
+//! variable, and can be set in the `--config` file (TOML: the flag's long
+//! name with `_` or `-`, e.g. `max_rooms = 50`, lists for repeatable flags)
+//! beside the room `[policy]`. Precedence: command line, then environment,
+//! then the file, then the defaults. See docs/PERMISSIONS.md.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
+
+use crate::backend::HookSettings;
+use crate::policy::Policy;
+
+/// Whether guests (connections without a token) are let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Guests {
+    /// Guests connect and get what the policy gives guests (the default).
+    #[default]
+    On,
+    /// Every connection needs a user token (401 without one).
+    Off,
+}
 
 /// Settings of a running server (`confab-server serve --help` lists them all).
 ///
@@ -17,6 +36,26 @@ use clap::Args;
 /// ```
 #[derive(Debug, Clone, Args)]
 pub struct Config {
+    /// A TOML file with any of these settings (`max_rooms = 50`) and the
+    /// room permission `[policy]`. The command line and the environment
+    /// win over the file.
+    #[arg(long, env = "CONFAB_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// The room policy (the `[policy]` table of `--config`; open when
+    /// there is none).
+    #[arg(skip)]
+    pub policy: Arc<Policy>,
+
+    /// The backend hooks (the `[hooks]` table of `--config`; none when
+    /// there is none). See docs/BACKEND.md.
+    #[arg(skip)]
+    pub hooks: Option<HookSettings>,
+
+    /// `off`: every WebSocket needs a user token (401 without one).
+    #[arg(long, env = "CONFAB_GUESTS", value_enum, default_value_t = Guests::On)]
+    pub guests: Guests,
+
     /// Address to listen on.
     #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8000")]
     pub bind: SocketAddr,
@@ -73,14 +112,52 @@ pub struct Config {
     #[arg(long, env = "CONFAB_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Where webhook events are posted (`POST {"events": [...]}`, signed
+    /// with `--backend-secret`; see docs/BACKEND.md). Unset: no webhooks.
+    #[arg(long, env = "CONFAB_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+
+    /// The secret that signs requests to the application's backend
+    /// (webhooks and hooks): `X-Confab-Signature: v1=<hex HMAC-SHA256 of
+    /// "<X-Confab-Timestamp>.<body>">`.
+    #[arg(long, env = "CONFAB_BACKEND_SECRET", hide_env_values = true)]
+    pub backend_secret: Option<String>,
+
+    /// The webhook events to send, comma separated: user_online,
+    /// user_offline, member_joined, member_left, room_occupied,
+    /// room_vacated, message_stored.
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_EVENTS",
+        value_delimiter = ',',
+        default_value = "user_online,user_offline,member_joined,member_left,room_occupied,room_vacated"
+    )]
+    pub webhook_events: Vec<String>,
+
+    /// Rooms whose stored messages are sent (`message_stored`): exact names
+    /// or `prefix*`, comma separated (and `message_stored` in
+    /// `--webhook-events`).
+    #[arg(long, env = "CONFAB_WEBHOOK_MESSAGE_ROOMS", value_delimiter = ',')]
+    pub webhook_message_rooms: Vec<String>,
+
+    /// Most webhook events waiting for delivery; past it new ones are
+    /// dropped (counted in `confab_webhook_dropped_total`).
+    #[arg(long, env = "CONFAB_WEBHOOK_QUEUE", default_value_t = 10_000)]
+    pub webhook_queue: usize,
+
+    /// Milliseconds to wait for the backend's answer to a webhook.
+    #[arg(long, env = "CONFAB_WEBHOOK_TIMEOUT_MS", default_value_t = 5_000)]
+    pub webhook_timeout_ms: u64,
+
     /// Bearer key for `POST /api/rooms/{room}/messages`. Unset: that
     /// endpoint answers 503.
     #[arg(long, env = "CONFAB_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 
-    /// HMAC secret for signed user tokens. Repeat (or comma-separate) to
-    /// rotate keys: the first signs new tokens, every one verifies. Unset:
-    /// only guests can connect and any token is refused with 401.
+    /// HMAC secret for user tokens (HS256/384/512 JWTs). Repeat (or
+    /// comma-separate) to rotate keys: the first signs new tokens, every
+    /// one verifies. With no secret, public key or JWKS URL, only guests
+    /// can connect and any token is refused with 401.
     #[arg(
         long,
         env = "CONFAB_TOKEN_SECRET",
@@ -88,6 +165,59 @@ pub struct Config {
         hide_env_values = true
     )]
     pub token_secret: Vec<String>,
+
+    /// PEM public key file for RS256/384/512, PS256/384/512 (RSA),
+    /// ES256/ES384 (EC) or EdDSA (Ed25519) user tokens. Repeat (or
+    /// comma-separate) to accept several keys (rotation).
+    #[arg(long, env = "CONFAB_TOKEN_PUBLIC_KEY", value_delimiter = ',')]
+    pub token_public_key: Vec<PathBuf>,
+
+    /// URL of a JWKS (an identity provider's public keys, e.g.
+    /// `https://idp.example.com/.well-known/jwks.json`) for RS/PS/ES/EdDSA
+    /// user tokens: cached for `--jwks-cache`, refetched when a token names
+    /// an unknown `kid`, at most once per `--jwks-min-refetch`.
+    #[arg(long, env = "CONFAB_JWKS_URL")]
+    pub jwks_url: Option<String>,
+
+    /// How long fetched JWKS keys are used before they are fetched again.
+    #[arg(
+        long = "jwks-cache",
+        env = "CONFAB_JWKS_CACHE",
+        default_value = "10m",
+        value_parser = crate::auth::parse_ttl
+    )]
+    pub jwks_cache_secs: u64,
+
+    /// Least time between two JWKS fetches (an unknown `kid` does not
+    /// refetch sooner).
+    #[arg(
+        long = "jwks-min-refetch",
+        env = "CONFAB_JWKS_MIN_REFETCH",
+        default_value = "10s",
+        value_parser = crate::auth::parse_ttl
+    )]
+    pub jwks_min_refetch_secs: u64,
+
+    /// Accepted `iss` of user tokens (repeat or comma-separate). Set: a
+    /// token without one of them is refused. Unset: `iss` is not checked.
+    #[arg(long, env = "CONFAB_TOKEN_ISSUER", value_delimiter = ',')]
+    pub token_issuer: Vec<String>,
+
+    /// Accepted `aud` of user tokens (repeat or comma-separate). Set: a
+    /// token naming none of them is refused. Unset: `aud` is not checked.
+    #[arg(long, env = "CONFAB_TOKEN_AUDIENCE", value_delimiter = ',')]
+    pub token_audience: Vec<String>,
+
+    /// Clock skew allowed for a user token's `nbf` and `iat` (a token
+    /// minted by a backend whose clock is a little ahead). `exp` gets
+    /// none: an expired token is refused.
+    #[arg(
+        long = "token-leeway",
+        env = "CONFAB_TOKEN_LEEWAY",
+        default_value = "30s",
+        value_parser = crate::auth::parse_ttl
+    )]
+    pub token_leeway_secs: u64,
 
     /// Longest a user token may still be valid for when it is presented
     /// (its `exp` minus now), e.g. `30d`, `12h`; a token valid for longer
@@ -331,9 +461,69 @@ impl Config {
         }
     }
 
+    /// The webhooks `--webhook-*` configure, if any (a URL without
+    /// `--backend-secret`, or an unknown event name, is an error).
+    pub fn webhooks(&self) -> Result<Option<crate::backend::webhooks::WebhookConfig>, String> {
+        let Some(url) = self.webhook_url.clone() else {
+            return Ok(None);
+        };
+        let secret = (self.backend_secret.clone())
+            .filter(|s| !s.is_empty())
+            .ok_or("--webhook-url needs --backend-secret (webhooks are signed)")?;
+        let kinds = crate::backend::WebhookEvent::KINDS;
+        if let Some(bad) = self
+            .webhook_events
+            .iter()
+            .find(|e| !kinds.contains(&e.as_str()))
+        {
+            return Err(format!(
+                "unknown webhook event {bad:?} (known: {})",
+                kinds.join(", ")
+            ));
+        }
+        Ok(Some(crate::backend::webhooks::WebhookConfig {
+            url,
+            secret,
+            events: self.webhook_events.iter().cloned().collect(),
+            message_rooms: self.webhook_message_rooms.clone(),
+            queue: self.webhook_queue.max(1),
+            timeout: Duration::from_millis(self.webhook_timeout_ms.max(1)),
+        }))
+    }
+
+    /// The `[hooks]` settings, if any, with the `--backend-secret` that
+    /// signs them (which they need); rooms the policy hooks need them.
+    pub fn hook_settings(&self) -> Result<Option<(HookSettings, String)>, String> {
+        let Some(settings) = self.hooks.clone() else {
+            if self.policy.has_hooks() {
+                return Err("the policy hooks rooms but there is no [hooks] table".to_owned());
+            }
+            return Ok(None);
+        };
+        let secret = (self.backend_secret.clone())
+            .filter(|s| !s.is_empty())
+            .ok_or("[hooks] needs --backend-secret (hooks are signed)")?;
+        Ok(Some((settings, secret)))
+    }
+
     /// `--max-token-lifetime` in seconds.
     pub fn max_token_lifetime(&self) -> u64 {
         self.max_token_lifetime_secs
+    }
+
+    /// What user tokens are verified with.
+    pub fn token_settings(&self) -> crate::auth::TokenSettings {
+        crate::auth::TokenSettings {
+            secrets: self.token_secret.clone(),
+            public_keys: self.token_public_key.clone(),
+            jwks_url: self.jwks_url.clone(),
+            jwks_cache_secs: self.jwks_cache_secs,
+            jwks_min_refetch_secs: self.jwks_min_refetch_secs,
+            issuers: self.token_issuer.clone(),
+            audiences: self.token_audience.clone(),
+            leeway_secs: self.token_leeway_secs,
+            max_lifetime_secs: self.max_token_lifetime_secs,
+        }
     }
 
     /// What one connection's queue, and each room's feed for its slowest
@@ -370,6 +560,17 @@ impl Default for Config {
     /// The documented defaults, without reading the command line or environment.
     fn default() -> Self {
         Self {
+            config: None,
+            policy: Arc::default(),
+            hooks: None,
+            guests: Guests::On,
+            token_public_key: Vec::new(),
+            jwks_url: None,
+            jwks_cache_secs: 600,
+            jwks_min_refetch_secs: 10,
+            token_issuer: Vec::new(),
+            token_audience: Vec::new(),
+            token_leeway_secs: 30,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             static_dir: PathBuf::from("dist"),
             allowed_origins: Vec::new(),
@@ -378,6 +579,19 @@ impl Default for Config {
             max_connections: 0,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            webhook_url: None,
+            backend_secret: None,
+            webhook_events: vec![
+                "user_online".into(),
+                "user_offline".into(),
+                "member_joined".into(),
+                "member_left".into(),
+                "room_occupied".into(),
+                "room_vacated".into(),
+            ],
+            webhook_message_rooms: Vec::new(),
+            webhook_queue: 10_000,
+            webhook_timeout_ms: 5_000,
             metrics_bind: None,
             api_key: None,
             token_secret: Vec::new(),
@@ -418,4 +632,88 @@ impl Default for Config {
             node_id: None,
         }
     }
+}
+
+/// What a `--config` file adds to the command line.
+#[derive(Debug, Default)]
+pub struct FileSettings {
+    /// Its settings as extra `--flag=value` arguments, for every flag
+    /// neither the command line nor the environment set (so they win over
+    /// the file).
+    pub args: Vec<String>,
+    /// Its `[policy]` (open when there is none).
+    pub policy: Policy,
+    /// Its `[hooks]`, if any.
+    pub hooks: Option<HookSettings>,
+}
+
+/// Reads the `--config` file at `path` for a command line parsed into
+/// `matches` (the matches of [`Config`]'s arguments). An unknown key, a
+/// value of the wrong shape, a bad policy or `[hooks]` table, or rooms
+/// hooked without a `[hooks]` table, is an error naming the file.
+pub fn file_settings(matches: &ArgMatches, path: &Path) -> Result<FileSettings, String> {
+    let at = |e: String| format!("{}: {e}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| at(e.to_string()))?;
+    let policy = match table.remove("policy") {
+        None => Policy::default(),
+        Some(p) => Policy::from_toml(p).map_err(at)?,
+    };
+    let hooks = (table.remove("hooks"))
+        .map(HookSettings::from_toml)
+        .transpose()
+        .map_err(at)?;
+    if hooks.is_none() && policy.has_hooks() {
+        return Err(at(
+            "[policy] names hooks but there is no [hooks] table with their url".to_owned(),
+        ));
+    }
+    let command = Config::augment_args(clap::Command::new("confab-server"));
+    let mut extra = Vec::new();
+    for (key, value) in table {
+        let long = key.replace('_', "-");
+        let arg = (command.get_arguments())
+            .find(|a| a.get_long() == Some(long.as_str()) && long != "config")
+            .ok_or_else(|| at(format!("unknown setting {key:?}")))?;
+        let id = arg.get_id().as_str();
+        // The shape is checked even when the command line or the
+        // environment wins, so a mistake in the file never hides.
+        let mut args = Vec::new();
+        let flag = format!("--{long}");
+        if !arg.get_action().takes_values() {
+            match value {
+                toml::Value::Boolean(true) => args.push(flag),
+                toml::Value::Boolean(false) => {}
+                _ => return Err(at(format!("{key} must be true or false"))),
+            }
+        } else {
+            let values = match value {
+                toml::Value::Array(items) => items,
+                one => vec![one],
+            };
+            for v in values {
+                let text = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    _ => return Err(at(format!("{key}: a string, number or list of them"))),
+                };
+                args.push(format!("{flag}={text}"));
+            }
+        }
+        if !matches!(
+            matches.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            extra.extend(args);
+        }
+    }
+    Ok(FileSettings {
+        args: extra,
+        policy,
+        hooks,
+    })
 }

@@ -58,6 +58,9 @@ pub enum Error {
     /// An unexpected fault.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The server's settings are inconsistent (found at start).
+    #[error("configuration: {0}")]
+    Config(String),
     /// Binding or serving the listener, or a file of the data directory.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -115,9 +118,11 @@ impl Error {
             | Self::Unavailable(_)
             | Self::ShuttingDown => ErrorCode::Unavailable,
             Self::BadRequest(_) => ErrorCode::BadRequest,
-            Self::Store(_) | Self::Corrupt { .. } | Self::Internal(_) | Self::Io(_) => {
-                ErrorCode::Internal
-            }
+            Self::Store(_)
+            | Self::Corrupt { .. }
+            | Self::Internal(_)
+            | Self::Config(_)
+            | Self::Io(_) => ErrorCode::Internal,
         }
     }
 

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod auth;
+pub mod backend;
 pub mod clock;
 pub mod config;
 pub mod endpoints;
@@ -19,6 +20,8 @@ mod fanout;
 pub mod layer;
 pub mod limits;
 pub mod metrics;
+mod node;
+pub mod policy;
 pub mod rooms;
 pub mod serve;
 pub mod shutdown;
@@ -31,7 +34,8 @@ use axum::Router;
 pub use config::Config;
 pub use error::{Error, Result};
 
-use auth::GuestKey;
+use auth::{GuestKey, Verifier};
+use backend::{Hooks, Webhooks};
 use fanout::Hub;
 use layer::{ChannelLayer, EventSink, MemoryLayer};
 use metrics::Metrics;
@@ -48,14 +52,23 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs and checks guest tokens (`welcome.guest_token`, `?guest=`).
     pub guest_key: GuestKey,
+    /// Checks user tokens (JWTs) against the configured keys.
+    pub verifier: Arc<Verifier>,
     /// The host names requests may name (`--allowed-hosts` or its default).
     pub hosts: Arc<[String]>,
     /// Open WebSockets per client address and in all.
     pub connections: Arc<limits::ConnLimiter>,
+    /// The backend hooks (`[hooks]` of the config file), if any.
+    pub hooks: Option<Arc<Hooks>>,
 }
 
 impl AppState {
     /// State with the in-memory channel layer.
+    ///
+    /// # Panics
+    ///
+    /// When a `--token-public-key` file cannot be read or the `--jwks-url`
+    /// is invalid ([`AppState::from_config`] returns that as an error).
     pub fn new(config: Config) -> Self {
         let retention = config.retention();
         Self::with_layer(config, |sink| Arc::new(MemoryLayer::new(retention, sink)))
@@ -66,22 +79,40 @@ impl AppState {
     /// signed with the first token secret, else with a key random per
     /// process (see [`AppState::from_config`] for one that survives
     /// restarts).
+    ///
+    /// Webhooks (`--webhook-url`) are queued in memory. Panics when the
+    /// webhook settings are invalid (see [`Config::webhooks`]), or as
+    /// [`AppState::new`].
     pub fn with_layer(
         config: Config,
         make: impl FnOnce(Arc<dyn EventSink>) -> Arc<dyn ChannelLayer>,
     ) -> Self {
         let secret = first_secret(&config).unwrap_or_else(GuestKey::random_secret);
-        let (hub, sink) = hub_for(&config);
+        let metrics = Arc::new(Metrics::default());
+        let webhooks = match config.webhooks() {
+            Ok(w) => w.map(|w| Webhooks::local(w, metrics.clone())),
+            Err(e) => panic!("webhook settings: {e}"),
+        };
+        let (hub, sink) = node_for(&config, webhooks.clone());
         let layer = make(sink);
-        Self::assemble(config, hub, layer, Arc::new(Metrics::default()), &secret)
+        let verifier = Verifier::new(&config.token_settings())
+            .unwrap_or_else(|e| panic!("invalid token settings: {e}"));
+        let hooks = hooks_for(&config).unwrap_or_else(|e| panic!("hook settings: {e}"));
+        Self::assemble(
+            config, hub, layer, metrics, webhooks, &secret, verifier, hooks,
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         mut config: Config,
         hub: Arc<Hub>,
         layer: Arc<dyn ChannelLayer>,
         metrics: Arc<Metrics>,
+        webhooks: Option<Arc<Webhooks>>,
         guest_secret: &str,
+        verifier: Verifier,
+        hooks: Option<Arc<Hooks>>,
     ) -> Self {
         // `--token-secret current,` parses as ["current", ""]: an empty
         // secret must never become a signing key.
@@ -93,9 +124,11 @@ impl AppState {
                 config.max_connections,
             )),
             config: Arc::new(config),
-            rooms: Rooms::new(layer, hub, metrics.clone()),
+            rooms: Rooms::new(layer, hub, metrics.clone(), webhooks),
             metrics,
             guest_key: GuestKey::new(guest_secret),
+            verifier: Arc::new(verifier),
+            hooks,
         }
     }
 
@@ -110,9 +143,26 @@ impl AppState {
     /// shared by every node through Redis (`<prefix>:guest-key`), so a guest
     /// keeps their id across restarts and nodes; with neither it is random
     /// per process.
-    pub async fn from_config(config: Config) -> Result<Self> {
-        let (hub, sink) = hub_for(&config);
+    pub async fn from_config(mut config: Config) -> Result<Self> {
+        let verifier = Verifier::new(&config.token_settings()).map_err(Error::Config)?;
+        verifier.prefetch().await;
+        let hooks = hooks_for(&config).map_err(Error::Config)?;
         let metrics = Arc::new(Metrics::default());
+        // One id for this node in Redis presence and the webhook queue.
+        let node =
+            (config.node_id.clone()).unwrap_or_else(|| format!("n-{:08x}", rand::random::<u32>()));
+        config.node_id = Some(node.clone());
+        let webhooks = match config.webhooks().map_err(Error::Config)? {
+            None => None,
+            Some(w) if !config.redis_url.is_empty() => {
+                // One stream for every node, on the first shard (or the
+                // cluster), reached as the layer reaches Redis.
+                let redis = layer::SideConnection::connect(&config).await?;
+                Some(Webhooks::redis(w, redis, node, metrics.clone()).await?)
+            }
+            Some(w) => Some(Webhooks::local(w, metrics.clone())),
+        };
+        let (hub, sink) = node_for(&config, webhooks.clone());
         let secret = first_secret(&config);
         let (layer, secret): (Arc<dyn ChannelLayer>, String) = if !config.redis_url.is_empty() {
             let layer = layer::RedisLayer::connect(&config, sink, metrics.clone()).await?;
@@ -132,15 +182,29 @@ impl AppState {
             let layer = Arc::new(MemoryLayer::new(config.retention(), sink));
             (layer, secret.unwrap_or_else(GuestKey::random_secret))
         };
-        Ok(Self::assemble(config, hub, layer, metrics, &secret))
+        Ok(Self::assemble(
+            config, hub, layer, metrics, webhooks, &secret, verifier, hooks,
+        ))
     }
 }
 
-/// The node's hub and the same hub as the sink its layer delivers to.
-fn hub_for(config: &Config) -> (Arc<Hub>, Arc<dyn EventSink>) {
+/// The node's hub, and the sink its layer delivers to: that hub and the
+/// webhooks.
+fn node_for(config: &Config, webhooks: Option<Arc<Webhooks>>) -> (Arc<Hub>, Arc<dyn EventSink>) {
     let hub = Arc::new(Hub::new(config.outbound()));
-    let sink: Arc<dyn EventSink> = hub.clone();
+    let sink: Arc<dyn EventSink> = Arc::new(node::NodeSink {
+        hub: hub.clone(),
+        webhooks,
+    });
     (hub, sink)
+}
+
+/// The hook client of the `[hooks]` settings ([`Config::hook_settings`]).
+fn hooks_for(config: &Config) -> std::result::Result<Option<Arc<Hooks>>, String> {
+    match config.hook_settings()? {
+        None => Ok(None),
+        Some((settings, secret)) => Ok(Some(Arc::new(Hooks::new(settings, secret)?))),
+    }
 }
 
 fn first_secret(config: &Config) -> Option<String> {

@@ -2,8 +2,16 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use confab_server::auth::{check_secrets, mint, parse_ttl, unix_now, valid_user_id, Claims};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use confab_server::auth::{
+    check_secrets, mint, parse_ttl, unix_now, valid_user_id, Audience, Claims, Verifier,
+};
+use confab_server::policy::{Action, Actions, Grants, Policy};
 use confab_server::{app, shutdown, AppState, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -30,8 +38,21 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve(Config),
-    /// Print a signed user token for `?token=` or `Authorization: Bearer`.
+    /// Print a user token (an HS256 JWT) for `?token=` or `Authorization: Bearer`.
     Token(TokenArgs),
+    /// Print what the `[policy]` of a config file lets guests, users and
+    /// users with a grant do in each of the given rooms.
+    Policy(PolicyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PolicyArgs {
+    /// The config file (as `serve --config`); none: the open default.
+    #[arg(long, env = "CONFAB_CONFIG")]
+    config: Option<PathBuf>,
+    /// Room names to show.
+    #[arg(required = true)]
+    rooms: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +66,21 @@ struct TokenArgs {
     /// Lifetime, e.g. 90s, 30m, 24h, 7d.
     #[arg(long, default_value = "24h", value_parser = parse_ttl)]
     ttl: u64,
+    /// Small JSON other members see with the user's presence (the `info`
+    /// claim), e.g. '{"avatar":"https://…/a.png"}'.
+    #[arg(long)]
+    info: Option<String>,
+    /// A room grant (the `rooms` claim): PATTERN=ACTIONS, e.g.
+    /// 'team.42.**=join,publish,presence,history' (or PATTERN=all). Repeat
+    /// for several patterns.
+    #[arg(long = "grant", value_name = "PATTERN=ACTIONS")]
+    grants: Vec<String>,
+    /// The `iss` claim.
+    #[arg(long)]
+    issuer: Option<String>,
+    /// The `aud` claim.
+    #[arg(long)]
+    audience: Option<String>,
     /// Signing secret (the first --token-secret of the server).
     #[arg(
         long,
@@ -79,12 +115,106 @@ fn token(args: TokenArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let info = match args
+        .info
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+    {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            eprintln!("error: --info is not JSON: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut rooms = BTreeMap::new();
+    for g in &args.grants {
+        let Some((pattern, actions)) = g.split_once('=') else {
+            eprintln!("error: --grant {g:?}: use PATTERN=ACTIONS, e.g. team.42.**=join,publish");
+            return ExitCode::from(2);
+        };
+        let actions: Vec<String> = if actions == "all" {
+            Action::ALL.iter().map(|a| a.as_str().to_owned()).collect()
+        } else {
+            actions.split(',').map(|a| a.trim().to_owned()).collect()
+        };
+        rooms.insert(pattern.to_owned(), actions);
+    }
+    if let Err(e) = Grants::from_claim(&rooms) {
+        eprintln!("error: --grant: {e}");
+        return ExitCode::from(2);
+    }
+    let now = unix_now();
     let claims = Claims {
         sub: args.user,
         name: args.name,
-        exp: unix_now().saturating_add(args.ttl),
+        exp: now.saturating_add(args.ttl),
+        iat: Some(now),
+        iss: args.issuer,
+        aud: args.audience.map(Audience::One),
+        info,
+        rooms: (!rooms.is_empty()).then_some(rooms),
+        ..Claims::default()
     };
-    println!("{}", mint(secret, &claims));
+    let token = mint(secret, &claims);
+    // Whatever the server would refuse (an info claim too large…) is
+    // refused here.
+    if let Err(e) = confab_server::auth::verify(std::slice::from_ref(secret), &token, now) {
+        eprintln!("error: the server would refuse this token: {e}");
+        return ExitCode::from(2);
+    }
+    println!("{token}");
+    ExitCode::SUCCESS
+}
+
+fn show(set: Actions) -> String {
+    let names: Vec<&str> = (Action::ALL.iter())
+        .filter(|a| set.contains(**a))
+        .map(|a| a.as_str())
+        .collect();
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join(",")
+    }
+}
+
+fn policy(args: PolicyArgs) -> ExitCode {
+    let policy = match &args.config {
+        None => Policy::default(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Policy::from_toml_str(&t))
+        {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    println!("room\trule\tguest\tuser\tuser with a grant (at most)");
+    for room in &args.rooms {
+        if let Err(e) = confab_protocol::validate_room_name(room) {
+            eprintln!("error: {room:?}: {e}");
+            return ExitCode::from(2);
+        }
+        let rule = (policy.rules().iter())
+            .find(|r| r.pattern.matches(room))
+            .map_or("(default)".to_owned(), |r| r.pattern.to_string());
+        match policy.rights(room) {
+            None => println!("{room}\tdm\t(its two users: all)\t\t"),
+            Some(r) => {
+                let user = r.guest.union(r.user);
+                println!(
+                    "{room}\t{rule}\t{}\t{}\t{}",
+                    show(r.guest),
+                    show(user),
+                    show(user.union(r.granted))
+                );
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -155,10 +285,45 @@ async fn serve(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The command line, with the `--config` file of `serve` applied under
+/// the command line and the environment.
+fn parse(args: Vec<OsString>) -> Result<Cli, String> {
+    let matches = Cli::command()
+        .try_get_matches_from(&args)
+        .unwrap_or_else(|e| e.exit());
+    let serve = match matches.subcommand() {
+        None => Some(&matches),
+        Some(("serve", m)) => Some(m),
+        Some(_) => None,
+    };
+    let file = serve.and_then(|m| Some((m, m.get_one::<PathBuf>("config")?.clone())));
+    let Some((m, path)) = file else {
+        return Cli::from_arg_matches(&matches).map_err(|e| e.to_string());
+    };
+    let file = confab_server::config::file_settings(m, &path)?;
+    let mut all = args;
+    all.extend(file.args.into_iter().map(OsString::from));
+    let mut cli = Cli::try_parse_from(all).map_err(|e| format!("{}: {e}", path.display()))?;
+    let serve = match &mut cli.command {
+        Some(Command::Serve(c)) => c,
+        _ => &mut cli.serve,
+    };
+    serve.policy = Arc::new(file.policy);
+    serve.hooks = file.hooks;
+    Ok(cli)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse(std::env::args_os().collect()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         Some(Command::Token(args)) => token(args),
+        Some(Command::Policy(args)) => policy(args),
         Some(Command::Serve(config)) => run_server(config),
         None => run_server(cli.serve),
     }
@@ -172,6 +337,14 @@ fn run_server(mut config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = Verifier::new(&config.token_settings()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = config.hook_settings() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(

@@ -22,6 +22,14 @@ pub struct Metrics {
     pub slow_consumers: AtomicU64,
     /// WebSocket handshakes refused by a connection limit (429/503).
     pub refused_connections: AtomicU64,
+    /// Webhook events queued for delivery.
+    pub webhook_queued: AtomicU64,
+    /// Webhook events dropped because the queue was full.
+    pub webhook_dropped: AtomicU64,
+    /// Webhook events the backend took (2xx).
+    pub webhook_delivered: AtomicU64,
+    /// Webhook deliveries that failed and are retried.
+    pub webhook_failures: AtomicU64,
     /// Failed channel-layer (Redis) operations.
     pub layer_errors: AtomicU64,
     /// Channel-layer (Redis pub/sub) reconnections.
@@ -95,6 +103,30 @@ impl Metrics {
             "WebSocket handshakes refused by --max-connections(-per-ip).",
             self.refused_connections.load(Relaxed).to_string(),
         );
+        for (name, help, v) in [
+            (
+                "confab_webhook_queued_total",
+                "Webhook events queued for delivery.",
+                &self.webhook_queued,
+            ),
+            (
+                "confab_webhook_dropped_total",
+                "Webhook events dropped because the queue was full.",
+                &self.webhook_dropped,
+            ),
+            (
+                "confab_webhook_delivered_total",
+                "Webhook events the backend took (2xx).",
+                &self.webhook_delivered,
+            ),
+            (
+                "confab_webhook_failures_total",
+                "Webhook deliveries that failed and are retried.",
+                &self.webhook_failures,
+            ),
+        ] {
+            metric(name, "counter", help, v.load(Relaxed).to_string());
+        }
         metric(
             "confab_layer_errors_total",
             "counter",

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use axum::extract::ws::Utf8Bytes;
 use confab_protocol::{Json, Member, Position};
 
+use crate::backend::webhooks::ONLINE_ROOM;
+use crate::backend::{WebhookEvent, Webhooks};
 use crate::error::{Error, Result};
 use crate::fanout::{ConnHandle, Hub, Payload};
 use crate::layer::{ChannelLayer, History, HistoryQuery, Page, Publication, Stored};
@@ -42,6 +44,7 @@ pub struct Rooms {
     layer: Arc<dyn ChannelLayer>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
+    webhooks: Option<Arc<Webhooks>>,
 }
 
 impl std::fmt::Debug for Rooms {
@@ -74,36 +77,69 @@ pub struct JoinRequest<'a> {
     /// Most bytes of history in the reply; a resume needing more is not
     /// recovered (the client is told, and pages older history itself).
     pub max_bytes: usize,
+    /// Whether the connection receives the room's presence diffs (the
+    /// room policy's `presence`, decided here, never per delivery).
+    pub presence: bool,
 }
 
 impl Rooms {
-    pub(crate) fn new(layer: Arc<dyn ChannelLayer>, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        layer: Arc<dyn ChannelLayer>,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        webhooks: Option<Arc<Webhooks>>,
+    ) -> Self {
         Self {
             layer,
             hub,
             metrics,
+            webhooks,
         }
+    }
+
+    /// Whether this node counts every connection in [`ONLINE_ROOM`] (for
+    /// the `user_online` / `user_offline` webhooks).
+    fn tracks_online(&self) -> bool {
+        self.webhooks
+            .as_ref()
+            .is_some_and(|w| w.config().tracks_online())
     }
 
     /// A connection opened: it can now be reached as its user (direct
     /// messages, renames) on every node, and is closed on shutdown.
-    pub(crate) async fn connect(&self, conn: &Arc<ConnHandle>) {
+    pub(crate) async fn connect(&self, conn: &Arc<ConnHandle>, member: &Member) {
         self.hub.register(conn);
         if let Err(e) = self.layer.connected(&conn.user_id).await {
             tracing::warn!(user = %conn.user_id, error = %e, "layer: connected");
+        }
+        if self.tracks_online() {
+            if let Err(e) = self.layer.presence_join(ONLINE_ROOM, member).await {
+                tracing::warn!(user = %conn.user_id, error = %e, "online presence");
+            }
         }
     }
 
     /// A connection closed (after it left its rooms).
     pub(crate) async fn disconnect(&self, conn: &ConnHandle) {
         self.hub.unregister(conn);
+        if self.tracks_online() {
+            if let Err(e) = self.layer.presence_leave(ONLINE_ROOM, &conn.user_id).await {
+                tracing::warn!(user = %conn.user_id, error = %e, "online presence");
+            }
+        }
         if let Err(e) = self.layer.disconnected(&conn.user_id).await {
             tracing::warn!(user = %conn.user_id, error = %e, "layer: disconnected");
         }
     }
 
-    async fn subscribe(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> Result<()> {
-        if self.hub.add(room, conn, pending) {
+    async fn subscribe(
+        &self,
+        room: &str,
+        conn: &Arc<ConnHandle>,
+        pending: bool,
+        presence: bool,
+    ) -> Result<()> {
+        if self.hub.add(room, conn, pending, presence) {
             if let Err(e) = self.layer.subscribe(room).await {
                 self.hub.remove(room, conn);
                 return Err(e);
@@ -128,7 +164,7 @@ impl Rooms {
         conn: &Arc<ConnHandle>,
         member: &Member,
     ) -> Result<()> {
-        self.subscribe(room, conn, false).await?;
+        self.subscribe(room, conn, false, true).await?;
         if let Err(e) = self.layer.presence_join(room, member).await {
             self.unsubscribe(room, conn).await;
             return Err(e);
@@ -154,8 +190,9 @@ impl Rooms {
             since,
             limit,
             max_bytes,
+            presence,
         } = request;
-        self.subscribe(room, conn, true).await?;
+        self.subscribe(room, conn, true, presence).await?;
         let members = if rejoin {
             self.layer.members(room).await
         } else {
@@ -230,9 +267,21 @@ impl Rooms {
             payload,
             cid,
         };
+        let webhook = (self.webhooks.as_ref()).filter(|w| w.config().message_room(room));
+        let message = webhook.map(|_| (from.clone(), publication.payload.clone()));
         let stored = self.layer.publish(publication).await?;
         if stored.fresh {
             self.metrics.messages_in.fetch_add(1, Relaxed);
+            if let (Some(w), Some((from, payload))) = (webhook, message) {
+                w.emit(WebhookEvent::MessageStored(confab_protocol::Message {
+                    room: room.to_owned(),
+                    offset: stored.offset,
+                    from,
+                    ts: stored.ts,
+                    payload,
+                    cid: cid.map(str::to_owned),
+                }));
+            }
         } else {
             self.metrics.duplicates.fetch_add(1, Relaxed);
         }
@@ -241,7 +290,7 @@ impl Rooms {
 
     /// Older messages of `room` (a `history` request): before `before`, at
     /// most `limit` (capped at [`MAX_PAGE`]) and `max_bytes`.
-    pub(crate) async fn page(
+    pub async fn page(
         &self,
         room: &str,
         before: Option<u64>,
@@ -277,7 +326,7 @@ impl Rooms {
     }
 
     /// Who is in `room`.
-    pub(crate) async fn members(&self, room: &str) -> Result<Vec<Member>> {
+    pub async fn members(&self, room: &str) -> Result<Vec<Member>> {
         self.layer.members(room).await
     }
 
@@ -285,11 +334,26 @@ impl Rooms {
     /// The name belongs to the user, not to one connection: every room any
     /// of the user's connections here is in gets the `updates` diff, their
     /// other connections here pick the name up ([`Rooms::user_name`]), and
-    /// the layer tells the other nodes, which do the same for theirs.
-    pub(crate) async fn rename(&self, member: &Member) -> Result<()> {
+    /// the layer tells the other nodes, which do the same for theirs. In a
+    /// room where `info_in` gives an info (a join hook's), the member keeps
+    /// that one.
+    pub(crate) async fn rename(
+        &self,
+        member: &Member,
+        info_in: impl Fn(&str) -> Option<Json>,
+    ) -> Result<()> {
         self.hub.rename_user(&member.id, &member.name);
         for room in self.hub.rooms_of_user(&member.id) {
-            self.layer.presence_update(&room, member).await?;
+            match info_in(&room) {
+                None => self.layer.presence_update(&room, member).await?,
+                Some(info) => {
+                    let here = Member {
+                        info: Some(info),
+                        ..member.clone()
+                    };
+                    self.layer.presence_update(&room, &here).await?
+                }
+            }
         }
         self.layer.renamed(member).await
     }
@@ -298,6 +362,29 @@ impl Rooms {
     /// connections is open here.
     pub(crate) fn user_name(&self, user_id: &str) -> Option<String> {
         self.hub.user_name(user_id)
+    }
+
+    /// Every room with members, and how many (server API).
+    pub async fn list(&self) -> Result<Vec<(String, usize)>> {
+        let mut rooms = self.layer.rooms().await?;
+        // Internal rooms (a name clients cannot use) are not the API's.
+        rooms.retain(|(r, _)| !r.starts_with('@'));
+        Ok(rooms)
+    }
+
+    /// Closes every connection of `user_id`, on every node, with 4004.
+    pub async fn disconnect_user(&self, user_id: &str) -> Result<()> {
+        self.layer.disconnect_user(user_id).await
+    }
+
+    /// Removes `user_id` from `room` on every connection and node.
+    pub async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
+        self.layer.remove_member(room, user_id).await
+    }
+
+    /// The rooms the application removed `conn` from since it last asked.
+    pub(crate) fn take_evictions(&self, conn: &ConnHandle) -> Vec<String> {
+        self.hub.take_evictions(conn)
     }
 
     /// Rooms with local subscribers (for `/metrics`).

@@ -47,15 +47,30 @@ impl Ctx {
     }
 }
 
-/// The behaviour of one endpoint, called by the driver in order:
-/// `connect`, then `receive` per text frame (and `tick` if it asks for one),
-/// then `disconnect` exactly once.
+/// A refused handshake: status and a one-line reason.
+pub(crate) type Rejection = (axum::http::StatusCode, String);
+
+/// The behaviour of one endpoint: `admit` answers the handshake; then the
+/// driver calls, in order, `connect`, `receive` per text frame (and `tick`
+/// if it asks for one), and `disconnect` exactly once.
 #[async_trait]
 pub(crate) trait Consumer: Send + 'static {
+    /// The endpoint's last say before the upgrade, after the connection
+    /// limits and the connect hook (e.g. a compat room's join hook): a
+    /// refusal is the handshake's answer. Default: admitted.
+    async fn admit(&mut self, _state: &AppState) -> Result<(), Rejection> {
+        Ok(())
+    }
     /// After the upgrade, before any frame is read.
     async fn connect(&mut self, cx: &Ctx);
     /// One text frame within the limits.
     async fn receive(&mut self, cx: &Ctx, text: Utf8Bytes);
+    /// When the connection's token expires (seconds since the epoch; it
+    /// is then closed with 4003). Default: the handshake's token; an
+    /// endpoint that accepts `refresh` returns the newest one.
+    fn expires(&self, cx: &Ctx) -> Option<u64> {
+        cx.identity.expires
+    }
     /// A text frame refused by the rate limiter (default: dropped).
     fn rate_limited(&mut self, _cx: &Ctx, _text: &str) {}
     /// How often [`Consumer::tick`] runs, if at all.
@@ -64,6 +79,15 @@ pub(crate) trait Consumer: Send + 'static {
     }
     /// Periodic work (e.g. dwebsocket's pushes).
     async fn tick(&mut self, _cx: &Ctx) {}
+    /// The application removed this connection from `room` (server API).
+    /// Default: close the connection with 4004 (an endpoint bound to one
+    /// room has nothing else to do).
+    async fn evicted(&mut self, cx: &Ctx, _room: &str) {
+        cx.close(
+            close::DISCONNECTED,
+            "removed from the room by the application",
+        );
+    }
     /// The connection is gone (or going); clean up.
     async fn disconnect(&mut self, cx: &Ctx);
 }
@@ -116,7 +140,7 @@ async fn drive<Si, St, C>(
 {
     let state = cx.state.clone();
     state.metrics.connections.fetch_add(1, Relaxed);
-    state.rooms.connect(&cx.conn).await;
+    state.rooms.connect(&cx.conn, &cx.identity.member).await;
     // The send half is a task of its own (axum's chat example): a queued
     // outbound frame wakes only the writer, never the reader, whose every
     // poll costs a read attempt on the socket. Sharing one task made the
@@ -234,6 +258,12 @@ where
         if conn.is_closing() {
             return End::Server;
         }
+        if conn.take_evicted() {
+            for room in cx.state.rooms.take_evictions(conn) {
+                consumer.evicted(cx, &room).await;
+            }
+            continue;
+        }
         tokio::select! {
             frame = stream.next() => {
                 let msg = match frame {
@@ -270,14 +300,14 @@ where
                         return End::Peer;
                     }
                     cx.close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
-                } else if cx.identity.expires.is_some_and(|exp| exp <= unix_now()) {
+                } else if consumer.expires(cx).is_some_and(|exp| exp <= unix_now()) {
                     cx.close(close::TOKEN_EXPIRED, "token expired");
                 } else {
                     conn.send(Message::Ping(Default::default()));
                 }
             }
             _ = maybe_tick(&mut ticks) => consumer.tick(cx).await,
-            () = conn.closing() => {}
+            () = conn.attention() => {}
         }
     }
 }

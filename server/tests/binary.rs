@@ -70,7 +70,12 @@ fn token_subcommand_mints_verifiable_tokens() {
     assert_eq!(claims.name.as_deref(), Some("Alice"));
     let ttl = claims.exp - confab_server::auth::unix_now();
     assert!((3590..=3600).contains(&ttl), "{ttl}");
-    assert!(confab_server::auth::verify(&["s2".into()], token.trim(), 0).is_err());
+    assert!(confab_server::auth::verify(
+        &["s2".into()],
+        token.trim(),
+        confab_server::auth::unix_now()
+    )
+    .is_err());
 
     // No secret, bad user, bad ttl: clear errors, non-zero exit.
     let out = Command::new(BIN)
@@ -246,7 +251,12 @@ fn empty_or_blank_token_secrets_refuse_to_start() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let token = String::from_utf8(out.stdout).unwrap();
-    assert!(confab_server::auth::verify(&["s1".into()], token.trim(), 0).is_ok());
+    assert!(confab_server::auth::verify(
+        &["s1".into()],
+        token.trim(),
+        confab_server::auth::unix_now()
+    )
+    .is_ok());
 }
 
 #[tokio::test]

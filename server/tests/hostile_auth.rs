@@ -47,15 +47,21 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
             sub: "mallory".into(),
             name: None,
             exp: later,
+            ..Default::default()
         },
     );
-    let (body, sig) = good.split_once('.').unwrap();
+    let (head_body, sig) = good.rsplit_once('.').unwrap();
+    let (_, body) = head_body.split_once('.').unwrap();
     let admin_body = b64(format!(r#"{{"sub":"admin","exp":{later}}}"#).as_bytes());
     let jwt_header = b64(br#"{"alg":"none","typ":"JWT"}"#);
     let hs_header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    // A JWT with these claims, really signed with the server's secret.
     let forged = |claims: &str| {
         let b = b64(claims.as_bytes());
-        format!("{b}.{}", sign("current-secret", &b))
+        format!(
+            "{hs_header}.{b}.{}",
+            sign("current-secret", &format!("{hs_header}.{b}"))
+        )
     };
     let bad: Vec<(&str, String)> = vec![
         (
@@ -66,30 +72,31 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
                     sub: "mallory".into(),
                     name: None,
                     exp: later,
+                    ..Default::default()
                 },
             ),
         ),
         (
             "payload swapped, old signature",
-            format!("{admin_body}.{sig}"),
+            format!("{hs_header}.{admin_body}.{sig}"),
         ),
         ("alg none, JWT style", format!("{jwt_header}.{admin_body}.")),
         ("alg none, two parts", format!("{admin_body}.")),
         (
-            "JWT HS256 with the right secret",
-            format!(
-                "{hs_header}.{admin_body}.{}",
-                sign("current-secret", &format!("{hs_header}.{admin_body}"))
-            ),
+            "the old two-part format with the right secret",
+            format!("{admin_body}.{}", sign("current-secret", &admin_body)),
         ),
         (
             "signature truncated",
-            format!("{body}.{}", &sig[..sig.len() - 2]),
+            format!("{head_body}.{}", &sig[..sig.len() - 2]),
         ),
-        ("signature padded", format!("{body}.{sig}==")),
+        ("signature padded", format!("{head_body}.{sig}==")),
         (
             "signature standard base64",
-            format!("{body}.{}", sig.replace('-', "+").replace('_', "/") + "+"),
+            format!(
+                "{head_body}.{}",
+                sig.replace('-', "+").replace('_', "/") + "+"
+            ),
         ),
         ("extra part", format!("{good}.x")),
         ("empty", String::new()),
@@ -97,15 +104,16 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
         ("body only", format!("{body}.")),
         ("sig only", format!(".{sig}")),
         ("two dots", "..".into()),
-        ("huge", format!("{}.{sig}", "A".repeat(60_000))),
+        ("huge", format!("{hs_header}.{}.{sig}", "A".repeat(60_000))),
         (
             "expired now",
             forged(&format!(r#"{{"sub":"x","exp":{}}}"#, unix_now())),
         ),
         ("exp as string", forged(r#"{"sub":"x","exp":"9999999999"}"#)),
         ("exp negative", forged(r#"{"sub":"x","exp":-1}"#)),
-        ("exp float", forged(r#"{"sub":"x","exp":9.9e9}"#)),
+        ("exp float, too far", forged(r#"{"sub":"x","exp":9.9e9}"#)),
         ("no exp", forged(r#"{"sub":"x"}"#)),
+        ("no sub", forged(&format!(r#"{{"exp":{later}}}"#))),
         (
             "sub too long",
             forged(&format!(r#"{{"sub":"{}","exp":{later}}}"#, "x".repeat(41))),
@@ -118,9 +126,22 @@ async fn forged_tampered_and_malformed_tokens_are_401() {
             "name with control",
             forged(&format!(r#"{{"sub":"x","name":"a\u0007","exp":{later}}}"#)),
         ),
+        (
+            "rooms claim with an unknown action",
+            forged(&format!(
+                r#"{{"sub":"x","exp":{later},"rooms":{{"**":["own"]}}}}"#
+            )),
+        ),
+        (
+            "rooms claim not a map",
+            forged(&format!(r#"{{"sub":"x","exp":{later},"rooms":["**"]}}"#)),
+        ),
         ("claims not JSON", {
             let b = b64(b"not json");
-            format!("{b}.{}", sign("current-secret", &b))
+            format!(
+                "{hs_header}.{b}.{}",
+                sign("current-secret", &format!("{hs_header}.{b}"))
+            )
         }),
     ];
     for (what, token) in &bad {
@@ -167,6 +188,7 @@ async fn token_expiring_while_connected_closes_4003_and_leaves_the_room() {
             sub: "brief".into(),
             name: None,
             exp: unix_now() + 1,
+            ..Default::default()
         },
     );
     let (mut a, _) = native(&server, &format!("?token={t}")).await;
@@ -223,6 +245,7 @@ async fn forged_guest_tokens_never_adopt_a_chosen_guest_id() {
                     sub: victim.clone(),
                     name: None,
                     exp: now + 600,
+                    ..Default::default()
                 },
             ),
         ),
@@ -275,6 +298,7 @@ async fn an_empty_rotation_secret_does_not_let_anyone_sign() {
             sub: "admin".into(),
             name: None,
             exp: unix_now() + 600,
+            ..Default::default()
         },
     );
     assert_eq!(
@@ -628,6 +652,7 @@ async fn reserved_ids_and_tokens_valid_too_long_are_401() {
                 sub: sub.into(),
                 name: None,
                 exp,
+                ..Default::default()
             },
         )
     };

@@ -188,7 +188,9 @@ async fn publish_flood_is_rate_limited_then_closed_1008_and_acked_messages_arriv
         matches!(code, Some(1008) | None),
         "closed with {code:?}, not 1008"
     );
-    assert!(acked.len() >= 100, "the burst is accepted: {}", acked.len());
+    // The bucket holds 100 frames and the join took one: at least 99 are
+    // acked even when the flood arrives before any refill (50/s).
+    assert!(acked.len() >= 99, "the burst is accepted: {}", acked.len());
     assert!(acked.len() < 400, "not rate limited: {}", acked.len());
     assert!(limited >= 100, "{limited} rate_limited errors");
     // Every acknowledged message reached the bystander, in order.

@@ -203,6 +203,7 @@ fn claims(sub: &str, exp: u64) -> Claims {
         sub: sub.into(),
         name: Some("Dana".into()),
         exp,
+        ..Default::default()
     }
 }
 

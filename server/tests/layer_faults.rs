@@ -51,6 +51,18 @@ impl ChannelLayer for Flaky {
         self.check()?;
         self.inner.signal(room, from, payload).await
     }
+    async fn rooms(&self) -> Result<Vec<(String, usize)>> {
+        self.check()?;
+        self.inner.rooms().await
+    }
+    async fn disconnect_user(&self, user_id: &str) -> Result<()> {
+        self.check()?;
+        self.inner.disconnect_user(user_id).await
+    }
+    async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
+        self.check()?;
+        self.inner.remove_member(room, user_id).await
+    }
     async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()> {
         self.check()?;
         self.inner.set_state(room, user_id, state).await

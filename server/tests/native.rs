@@ -101,6 +101,7 @@ fn token(user: &str, name: &str) -> String {
             sub: user.into(),
             name: Some(name.into()),
             exp: confab_server::auth::unix_now() + 3600,
+            ..Default::default()
         },
     )
 }
@@ -524,6 +525,7 @@ async fn guest_tokens_are_for_guests_only_and_not_user_tokens() {
             sub: "alice".into(),
             name: None,
             exp: confab_server::auth::unix_now() + 600,
+            ..Default::default()
         },
     );
     let (_u, uw) = native(&server, &format!("?token={user}")).await;
@@ -547,6 +549,7 @@ async fn rename_applies_to_every_connection_of_the_user() {
             sub: "robert".into(),
             name: Some("Robert".into()),
             exp: confab_server::auth::unix_now() + 600,
+            ..Default::default()
         },
     );
     let q = format!("?token={token}");

@@ -941,3 +941,43 @@ async fn the_history_ttl_hides_expired_messages_on_redis() {
         (1, json!(false))
     );
 }
+
+/// The server API acts on every node: a user removed from a room, or
+/// disconnected, through node A, on their connection to node B; the room
+/// list counts members of every node.
+#[tokio::test]
+async fn the_server_api_reaches_connections_on_other_nodes() {
+    let redis = Redis::start().await;
+    let mut args = redis_args(&redis.url(), &prefix("api"), 15);
+    args.extend(token_args());
+    args.extend(["--api-key".to_owned(), "k".to_owned()]);
+    let a = Node::start(&args).await;
+    let b = Node::start(&args).await;
+    let key = [("Authorization", "Bearer k")];
+    let (mut mallory, _) = native_at(&user_url(&b, "mallory")).await;
+    let (mut bob, _) = native_at(&user_url(&a, "bob")).await;
+    join_since(&mut mallory, "mod", None).await;
+    join_since(&mut bob, "mod", None).await;
+    let (s, body) = common::http(a.addr, "GET", "/api/rooms", &key, "").await;
+    assert_eq!(s, 200);
+    let rooms: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        rooms["rooms"],
+        json!([{"room": "mod", "members": 2}]),
+        "{body}"
+    );
+    let (s, _) = common::http(a.addr, "DELETE", "/api/rooms/mod/members/mallory", &key, "").await;
+    assert_eq!(s, 202);
+    let e = common::recv_type(&mut mallory, "error").await;
+    assert_eq!(
+        (e["code"].clone(), e["room"].clone()),
+        (json!("forbidden"), json!("mod"))
+    );
+    wait_presence(&mut bob, "mod", Duration::from_secs(5), |d| {
+        lists(d, "leaves", &json!("mallory"))
+    })
+    .await;
+    let (s, _) = common::http(a.addr, "POST", "/api/users/mallory/disconnect", &key, "").await;
+    assert_eq!(s, 202);
+    assert_eq!(common::recv_close(&mut mallory).await, 4004);
+}

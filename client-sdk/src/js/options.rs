@@ -21,6 +21,9 @@ extern "C" {
     /// `ConfabSocketOptions` (TypeScript type).
     #[wasm_bindgen(typescript_type = "ConfabSocketOptions")]
     pub type JsSocketOptions;
+    /// `HistoryOptions` (TypeScript type).
+    #[wasm_bindgen(typescript_type = "HistoryOptions")]
+    pub type JsHistoryOptions;
 }
 
 fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
@@ -32,7 +35,7 @@ fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
         .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
-fn get_f64(obj: &JsValue, key: &str) -> Option<f64> {
+pub(super) fn get_f64(obj: &JsValue, key: &str) -> Option<f64> {
     get(obj, key).and_then(|v| v.as_f64()).filter(|v| *v >= 0.0)
 }
 
@@ -101,6 +104,8 @@ pub(super) fn client_options(url: String, options: Option<JsClientOptions>) -> C
     socket_options(&o, &mut opts.socket);
     // The client queues requests itself (its socket keeps no buffer).
     opts.session.overflow = opts.socket.overflow;
+    // The provider also refreshes the token of a live connection.
+    opts.session.token_provider = opts.socket.token_provider.clone();
     if let Some(n) = get_f64(&o, "sendBuffer") {
         opts.session.send_buffer = n as usize;
     }

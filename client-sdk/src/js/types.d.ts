@@ -1,9 +1,28 @@
-/** A user: stable id and display name. */
-export interface Member { id: string; name: string }
-/** The server's confirmation of a publish / direct / rename / leave. */
-export interface Ack { ref?: string; room?: string; offset?: number; ts?: number }
+/** A user: stable id, display name, and the application's JSON about them. */
+export interface Member<Info = unknown, State = unknown> {
+  id: string;
+  name: string;
+  /** What the application attached to the user (a token's `info` claim, e.g. `{avatar}`). */ info?: Info;
+  /** The member's JSON state in this room (`room.setState`), e.g. `{read: 42}`. */ state?: State;
+}
+/** The server's confirmation of a publish / direct / rename / leave / setState. */
+export interface Ack {
+  ref?: string; room?: string;
+  /** publish / direct: where the message is stored. */ offset?: number;
+  /** publish / direct: when it was stored (ms since the Unix epoch). */ ts?: number;
+  /** token refresh: the new token's expiry (seconds since the Unix epoch). */ expires?: number;
+}
 /** A room message (`payload` is whatever the publisher sent). */
-export interface ConfabMessage<P = unknown> { room: string; offset: number; from: Member; ts: number; payload: P }
+export interface ConfabMessage<P = unknown> {
+  room: string; offset: number; from: Member; ts: number; payload: P;
+  /** The publisher's client message id (every SDK publish has one). */ cid?: string;
+}
+/** `room.history()` options: messages with offsets below `before` (default: the newest), at most `limit` (default 50, capped by the server). */
+export interface HistoryOptions { before?: number; limit?: number }
+/** A page of older messages, oldest first; `more: false` = nothing older is kept (a first offset of 1 is the beginning of the conversation). */
+export interface HistoryPage<P = unknown> { messages: ConfabMessage<P>[]; more: boolean }
+/** An ephemeral signal from a member (`room.signal()`): not stored, no offset. */
+export interface RoomSignal<P = unknown> { from: Member; payload: P }
 export type ConnectionStateName = "connecting" | "open" | "reconnecting" | "closed";
 /** Connection state with its details. */
 export interface ConnectionStateInfo {
@@ -14,6 +33,7 @@ export interface ConnectionStateInfo {
   /** closed: close reason. */ reason?: string;
 }
 export type RoomStateName = "joining" | "joined" | "leaving" | "left" | "errored";
+/** `updates`: members whose name, `info` or `state` changed, each as it is now. */
 export interface PresenceDiff { joins: Member[]; leaves: Member[]; updates: Member[] }
 /** SDK codes, plus the server's error codes (`not_joined`, `rate_limited`, ...). */
 export type ConfabErrorCode =
@@ -33,7 +53,7 @@ export interface BackoffOptions {
   /** A connection open this long resets the attempt counter (default 5000). */ stableAfterMs?: number;
   /** Give up after this many failed attempts in a row (default: never). */ maxAttempts?: number;
 }
-/** Returns the token for the next (re)connect, sent as `?token=`. */
+/** Returns the token for the next (re)connect, sent as `?token=`; also called at 80% of a live connection's token lifetime, the new token then sent as `refresh`. */
 export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
 export interface ConfabClientOptions {
   /** Guest display name for the first connection (reconnects use the current one). */ name?: string;
@@ -46,7 +66,7 @@ export interface ConfabClientOptions {
   /** Ping at least this often (the server's interval is used when shorter). */ heartbeatMs?: number;
   /** Give up on a WebSocket handshake after this long and retry (default 10000). */ connectTimeoutMs?: number;
   backoff?: BackoffOptions;
-  /** Messages kept per room for `room.history()` (default 1000). */ historyLimit?: number;
+  /** Messages kept per room for `room.recent()` (default 1000). */ historyLimit?: number;
 }
 export interface ConfabSocketOptions {
   urls?: string[];
@@ -60,8 +80,8 @@ export interface ConfabSocketOptions {
   backoff?: BackoffOptions;
 }
 export interface ClientEvents { state: ConnectionStateInfo; welcome: Member; direct: ConfabMessage; error: ConfabError }
-/** `error`: the server refused to (re-)join the room (state `errored`; `unauthorized` and `room_name_invalid` are not retried on reconnect). */
-export interface RoomEvents { message: ConfabMessage; presence: PresenceDiff; members: Member[]; state: RoomStateName; gap: undefined; error: ConfabError }
+/** `error`: the server refused to (re-)join the room (state `errored`; `unauthorized`, `forbidden`, `hook_denied` and `room_name_invalid` are final: not retried on reconnect). */
+export interface RoomEvents { message: ConfabMessage; presence: PresenceDiff; members: Member[]; signal: RoomSignal; state: RoomStateName; gap: undefined; error: ConfabError }
 export interface SocketEvents { message: unknown; state: ConnectionStateInfo }
 export interface ConfabClient {
   /** Adds a listener. */

@@ -3,23 +3,25 @@
 
 use std::rc::Rc;
 
-use confab_protocol::{ErrorMsg, Joined, Presence, Welcome};
+use confab_protocol::{ErrorCode, ErrorMsg};
 use wasm_bindgen::JsValue;
 
-use super::ack::Request;
+use super::ack::{Reply, Request};
 use super::heartbeat::Beat;
 use super::refs::parse_ref;
-use super::wire::{self, Frame};
+use super::wire::{self, Frame, Joined, Presence, Welcome};
 use super::{ClientEvent, Core, RoomCore, Session};
 use crate::runtime::cell::Borrows;
 use crate::runtime::timer::{now, Ticker};
 use crate::state::{ConnectionState, RoomState};
-use crate::{Error, Payload, RoomMessage};
+use crate::{Error, RoomMessage};
 
 impl Session {
-    /// The socket's state changed: a lost link fails the requests already
-    /// sent (their outcome is unknown) and sends the joined rooms back to
-    /// `Joining`; closing for good fails everything and leaves every room.
+    /// The socket's state changed: a lost link queues the requests already
+    /// sent to go out again after the re-join (publishes carry their `cid`:
+    /// stored once) and fails the others (their outcome is unknown), and
+    /// sends the joined rooms back to `Joining`; closing for good fails
+    /// everything and leaves every room.
     pub(super) fn on_socket_state(self: &Rc<Self>, st: &ConnectionState) {
         let mut room_changes = Vec::new();
         let mut failed = Vec::new();
@@ -31,10 +33,11 @@ impl Session {
                 ConnectionState::Reconnecting { .. } | ConnectionState::Closed { .. } => {
                     core.welcomed = false;
                     core.ticker = None;
+                    core.refresh = None;
                     core.join_refs.clear();
                     failed.extend(
                         core.pending
-                            .disconnected()
+                            .disconnected(|r| r.resend)
                             .into_iter()
                             .map(|r| (r, Error::Disconnected)),
                     );
@@ -78,13 +81,16 @@ impl Session {
             Some(Frame::Joined(j)) => self.on_joined(j),
             Some(Frame::Message(m)) => self.on_message(m),
             Some(Frame::Ack(a)) => {
-                let req = {
-                    let mut core = self.core.write();
-                    let id = a.reference.as_deref().and_then(parse_ref);
-                    id.and_then(|id| core.pending.resolve(id))
-                };
-                if let Some(req) = req {
-                    req.reply.send(Ok(a));
+                let reference = a.reference.clone();
+                self.reply(reference.as_deref(), Reply::Ack(a));
+            }
+            Some(Frame::History(reference, page)) => {
+                self.reply(reference.as_deref(), Reply::History(page));
+            }
+            Some(Frame::Signal(s)) => {
+                let room = self.core.read().rooms.get(&s.room).cloned();
+                if let Some(room) = room {
+                    room.on_signal(s.from, s.payload);
                 }
             }
             Some(Frame::Presence(p)) => {
@@ -102,6 +108,18 @@ impl Session {
         }
     }
 
+    /// Resolves the request `reference` answers.
+    fn reply(&self, reference: Option<&str>, reply: Reply) {
+        let req = {
+            let mut core = self.core.write();
+            let id = reference.and_then(parse_ref);
+            id.and_then(|id| core.pending.resolve(id))
+        };
+        if let Some(req) = req {
+            req.reply.send(Ok(reply));
+        }
+    }
+
     /// Every (re)connect starts with `welcome`: who we are, the heartbeat,
     /// then every room is (re-)joined and queued requests may go out.
     fn on_welcome(self: &Rc<Self>, w: Welcome) {
@@ -110,6 +128,7 @@ impl Session {
             core.me = Some(w.user.clone());
             core.session_id = Some(w.session_id.clone());
             core.welcomed = true;
+            core.welcomes += 1;
             core.dm_seen.clear();
             // Reconnects keep the name and the guest id the server knows us by now.
             core.socket.set_query("name", Some(&w.user.name));
@@ -143,6 +162,7 @@ impl Session {
         for r in joining {
             r.set_state(RoomState::Joining);
         }
+        self.schedule_refresh(w.expires);
         self.events.emit(&ClientEvent::Welcome(w.user));
     }
 
@@ -153,7 +173,7 @@ impl Session {
                 Beat::Dead => true,
                 Beat::Ping => {
                     let reference = core.next_ref();
-                    if let Some(text) = wire::encode("ping", &reference, &[]) {
+                    if let Some(text) = wire::encode("ping", Some(&reference), &[]) {
                         core.socket.send_now(&text);
                     }
                     false
@@ -166,7 +186,7 @@ impl Session {
         }
     }
 
-    fn on_joined(&self, j: Joined<Payload>) {
+    fn on_joined(&self, j: Joined) {
         let room = {
             let mut core = self.core.write();
             if let Some(r) = &j.reference {
@@ -208,8 +228,17 @@ impl Session {
 
     /// An `error` answers a request (by `ref`), a join (by `ref`, or by the
     /// room it names while that room is joining), or nothing: then it is a
-    /// [`ClientEvent::Error`].
+    /// [`ClientEvent::Error`]. `outcome_unknown` for a request that may be
+    /// sent again (a publish with its `cid`) sends it again.
     fn on_error(&self, e: ErrorMsg) {
+        if e.code == ErrorCode::OutcomeUnknown {
+            let mut core = self.core.write();
+            let id = e.reference.as_deref().and_then(parse_ref);
+            if id.is_some_and(|id| core.pending.requeue(id, |r| r.resend)) {
+                core.flush();
+                return;
+            }
+        }
         enum Target {
             Req(Request),
             Room(Rc<RoomCore>),
@@ -233,12 +262,18 @@ impl Session {
             }
         };
         /// A reply without a usable `ref` that names a room being joined is
-        /// that join's answer.
+        /// that join's answer; a final refusal naming a joined room (the
+        /// application removed this user: `forbidden`) ends it the same way.
         fn joining_room(core: &Core, e: &ErrorMsg) -> Target {
+            let refused = Error::from(e.clone()).is_final_refusal();
             e.room
                 .as_deref()
                 .and_then(|name| core.rooms.get(name))
-                .filter(|r| r.state() == RoomState::Joining)
+                .filter(|r| match r.state() {
+                    RoomState::Joining => true,
+                    RoomState::Joined => refused,
+                    _ => false,
+                })
                 .map_or(Target::None, |r| Target::Room(r.clone()))
         }
         match target {

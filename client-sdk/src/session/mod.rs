@@ -24,7 +24,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use confab_protocol::{Ack, Member};
+use confab_protocol::Ack;
 use wasm_bindgen::JsValue;
 
 pub(crate) use ack::with_timeout;
@@ -34,13 +34,14 @@ pub use room::RoomEvent;
 
 use crate::events::{Emitter, Subscription};
 use crate::runtime::cell::Borrows;
+use crate::runtime::executor;
 use crate::runtime::oneshot;
 use crate::runtime::timer::{now, Ticker, Timer};
 use crate::runtime::vecmap::VecMap;
 use crate::state::{ConnectionState, RoomState};
 use crate::transport::buffer::OverflowPolicy;
-use crate::{Error, Payload, Result, RoomMessage, Socket};
-use ack::Request;
+use crate::{Error, HistoryPage, Member, Payload, Result, RoomMessage, Socket, TokenProvider};
+use ack::{Reply, Request};
 use heartbeat::Heartbeat;
 use pending::{Added, Pending};
 use refs::ref_text;
@@ -62,13 +63,26 @@ pub enum ClientEvent {
 
 /// The protocol settings of a session (the rest of
 /// [`crate::ClientOptions`] configures its socket).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) ack_timeout: Duration,
     pub(crate) send_buffer: usize,
     pub(crate) overflow: OverflowPolicy,
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) history_limit: usize,
+    /// The socket's token provider too: asked again before the token of
+    /// the live connection expires (`refresh`).
+    pub(crate) token_provider: Option<TokenProvider>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("ack_timeout", &self.ack_timeout)
+            .field("send_buffer", &self.send_buffer)
+            .field("history_limit", &self.history_limit)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The protocol state, behind the session's one `RefCell`.
@@ -93,6 +107,15 @@ struct Core {
     /// offsets), so [`ClientEvent::Direct`] fires once per `(room, offset)`.
     dm_seen: VecMap<String, u64>,
     next_ref: u64,
+    /// This client's prefix of client message ids (random), and the
+    /// counter after it: `cid` = prefix + `.` + counter.
+    cid_prefix: String,
+    next_cid: u64,
+    /// Counts `welcome`s: a refresh started on an earlier connection
+    /// does not reschedule on this one.
+    welcomes: u64,
+    /// Fires when the token should be refreshed (token users).
+    refresh: Option<Timer>,
 }
 
 /// One client's protocol session (see the module docs).
@@ -122,6 +145,10 @@ impl Session {
                 join_refs: VecMap::default(),
                 dm_seen: VecMap::default(),
                 next_ref: 0,
+                cid_prefix: cid_prefix(),
+                next_cid: 0,
+                welcomes: 0,
+                refresh: None,
             }),
             events: Emitter::default(),
             socket_subs: RefCell::new(Vec::new()),
@@ -211,21 +238,104 @@ impl Session {
         self.core.read().rooms.values().cloned().collect()
     }
 
-    /// Publishes `payload` to `room` (queued until the room is joined).
-    pub(crate) fn publish(self: &Rc<Self>, room: &RoomCore, payload: Payload) -> AckFuture {
-        match room.state() {
-            RoomState::Joined | RoomState::Joining => {}
-            _ => return AckFuture::failed(Error::NotJoined),
-        }
-        let name = room.name.as_str();
-        let fields = vec![("room", name.into()), ("payload", payload.into())];
-        self.request(Some(name.to_owned()), "publish", fields)
+    fn closed(&self) -> bool {
+        matches!(self.socket().state(), ConnectionState::Closed { .. })
     }
 
-    /// Sends a direct message to user `to`.
+    /// Whether `room` may take requests: [`Error::Closed`] after
+    /// `close()`, [`Error::NotJoined`] once left or refused.
+    fn usable(&self, room: &RoomCore) -> Result<()> {
+        if self.closed() {
+            return Err(Error::Closed);
+        }
+        match room.state() {
+            RoomState::Joined | RoomState::Joining => Ok(()),
+            _ => Err(Error::NotJoined),
+        }
+    }
+
+    /// Publishes `payload` to `room` (queued until the room is joined),
+    /// with a new client message id: sent again after a reconnect or an
+    /// `outcome_unknown` until acknowledged, stored once.
+    pub(crate) fn publish(self: &Rc<Self>, room: &RoomCore, payload: Payload) -> AckFuture {
+        if let Err(e) = self.usable(room) {
+            return AckFuture::failed(e);
+        }
+        let name = room.name.as_str();
+        let cid = self.core.write().next_cid();
+        let fields = vec![
+            ("room", name.into()),
+            ("payload", payload.into()),
+            ("cid", cid.as_str().into()),
+        ];
+        self.request(Some(name.to_owned()), "publish", fields, true)
+            .with_cid(cid)
+    }
+
+    /// Sends a direct message to user `to` (with a client message id, as
+    /// [`Session::publish`]).
     pub(crate) fn direct(self: &Rc<Self>, to: &str, payload: Payload) -> AckFuture {
-        let fields = vec![("to", to.into()), ("payload", payload.into())];
-        self.request(None, "direct", fields)
+        let cid = self.core.write().next_cid();
+        let fields = vec![
+            ("to", to.into()),
+            ("payload", payload.into()),
+            ("cid", cid.as_str().into()),
+        ];
+        self.request(None, "direct", fields, true).with_cid(cid)
+    }
+
+    /// Sends an ephemeral `signal` to the members of a joined `room`: not
+    /// queued (nothing is sent while the room is not joined), no reply.
+    pub(crate) fn signal(&self, room: &RoomCore, payload: Payload) -> Result<()> {
+        if self.closed() {
+            return Err(Error::Closed);
+        }
+        if room.state() != RoomState::Joined {
+            return Err(Error::NotJoined);
+        }
+        let fields = [
+            ("room", room.name.as_str().into()),
+            ("payload", payload.into()),
+        ];
+        let frame = wire::encode("signal", None, &fields).ok_or_else(not_json)?;
+        self.core.read().socket.send_now(&frame);
+        Ok(())
+    }
+
+    /// Older messages of `room` (queued until the room is joined).
+    pub(crate) fn history(
+        self: &Rc<Self>,
+        room: &RoomCore,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> impl Future<Output = Result<HistoryPage>> + 'static {
+        let fut = match self.usable(room) {
+            Ok(()) => {
+                let number = |n: Option<f64>| n.map_or(JsValue::UNDEFINED, JsValue::from_f64);
+                let fields = vec![
+                    ("room", room.name.as_str().into()),
+                    ("before", number(before.map(|b| b as f64))),
+                    ("limit", number(limit.map(f64::from))),
+                ];
+                self.request(Some(room.name.clone()), "history", fields, true)
+            }
+            Err(e) => AckFuture::failed(e),
+        };
+        async move {
+            match fut.reply().await? {
+                Reply::History(page) => Ok(page),
+                Reply::Ack(_) => Err(ack::unexpected()),
+            }
+        }
+    }
+
+    /// Sets this user's JSON state in `room` (queued until joined).
+    pub(crate) fn set_member_state(self: &Rc<Self>, room: &RoomCore, state: Payload) -> AckFuture {
+        if let Err(e) = self.usable(room) {
+            return AckFuture::failed(e);
+        }
+        let fields = vec![("room", room.name.as_str().into()), ("state", state.into())];
+        self.request(Some(room.name.clone()), "state", fields, true)
     }
 
     /// Renames this user; once acknowledged, reconnects use the new name.
@@ -233,7 +343,7 @@ impl Session {
         self: &Rc<Self>,
         name: &str,
     ) -> impl Future<Output = Result<Ack>> + 'static {
-        let fut = self.request(None, "rename", vec![("name", name.into())]);
+        let fut = self.request(None, "rename", vec![("name", name.into())], true);
         let weak = Rc::downgrade(self);
         // The server stores the name trimmed (an invalid one is refused,
         // so the ack never comes); JS `trim()` instead of Rust's keeps the
@@ -257,8 +367,10 @@ impl Session {
     pub(crate) fn leave(self: &Rc<Self>, room: &Rc<RoomCore>) -> Option<AckFuture> {
         room.set_state(RoomState::Leaving);
         let welcomed = self.core.read().welcomed;
-        let ack = welcomed
-            .then(|| self.request(None, "leave", vec![("room", room.name.as_str().into())]));
+        let ack = welcomed.then(|| {
+            let fields = vec![("room", room.name.as_str().into())];
+            self.request(None, "leave", fields, false)
+        });
         self.forget(room);
         ack
     }
@@ -284,12 +396,13 @@ impl Session {
         room.fail_waiters(Error::NotJoined);
     }
 
-    /// Queues a request (sent at once when possible) and returns its ack future.
+    /// Queues a request (sent at once when possible) and returns its future.
     fn request(
         self: &Rc<Self>,
         room: Option<String>,
         kind: &str,
         fields: Vec<(&str, JsValue)>,
+        resend: bool,
     ) -> AckFuture {
         let fut = {
             let mut core = self.core.write();
@@ -298,17 +411,17 @@ impl Session {
             }
             core.next_ref += 1;
             let id = core.next_ref;
-            let Some(frame) = wire::encode(kind, &ref_text(id), &fields) else {
-                return AckFuture::failed(Error::Serde(
-                    "payload is not JSON-compatible".to_owned(),
-                ));
+            let Some(frame) = wire::encode(kind, Some(&ref_text(id)), &fields) else {
+                return AckFuture::failed(not_json());
             };
             let (reply, rx) = oneshot::channel();
             let deadline = now() + core.config.ack_timeout.as_millis() as f64;
-            match core
-                .pending
-                .add(id, deadline, room, Request { frame, reply })
-            {
+            let request = Request {
+                frame,
+                reply,
+                resend,
+            };
+            match core.pending.add(id, deadline, room, request) {
                 Added::Ok => {}
                 Added::Evicted(old) => {
                     old.reply.send(Err(Error::BufferOverflow));
@@ -320,6 +433,61 @@ impl Session {
         };
         self.arm_sweep();
         fut
+    }
+
+    /// Token users: asks the token provider for a new token at 80% of the
+    /// current one's lifetime (`expires`, seconds since the Unix epoch)
+    /// and sends it as `refresh`; the reply's `expires` schedules the next.
+    /// Without a provider, an expiry or a `welcome` nothing is scheduled
+    /// (the server then closes with 4003 at expiry and the reconnect asks
+    /// the provider).
+    fn schedule_refresh(self: &Rc<Self>, expires: Option<u64>) {
+        let mut core = self.core.write();
+        core.refresh = None;
+        let Some(expires) = expires.filter(|_| core.config.token_provider.is_some()) else {
+            return;
+        };
+        let left = expires as f64 * 1000.0 - now();
+        if left <= 0.0 {
+            return;
+        }
+        // At least 1 s apart; setTimeout takes at most 2^31 - 1 ms.
+        let delay = (left * 0.8).clamp(1000.0, 2e9) as u32;
+        let weak = Rc::downgrade(self);
+        let welcome = core.welcomes;
+        core.refresh = Some(Timer::once(delay, move || {
+            if let Some(s) = weak.upgrade() {
+                s.refresh(welcome, expires);
+            }
+        }));
+    }
+
+    fn refresh(self: &Rc<Self>, welcome: u64, expires: u64) {
+        let Some(provider) = self.core.read().config.token_provider.clone() else {
+            return;
+        };
+        let weak = Rc::downgrade(self);
+        // Still the connection the refresh was scheduled for.
+        let current = move || weak.upgrade().filter(|s| s.core.read().welcomes == welcome);
+        executor::spawn(async move {
+            let token = provider().await;
+            let Some(s) = current() else { return };
+            let Some(token) = token else {
+                // No token now: ask again later (the old one still holds).
+                return s.schedule_refresh(Some(expires));
+            };
+            let ack = s.request(None, "refresh", vec![("token", token.into())], false);
+            drop(s);
+            let result = ack.await;
+            let Some(s) = current() else { return };
+            match result {
+                Ok(ack) => s.schedule_refresh(ack.expires.or(Some(expires))),
+                Err(e) => {
+                    s.schedule_refresh(Some(expires));
+                    s.events.emit(&ClientEvent::Error(e));
+                }
+            }
+        });
     }
 
     /// Keeps one timer armed at the earliest request deadline.
@@ -351,10 +519,38 @@ impl Session {
     }
 }
 
+/// The error of a frame `JSON.stringify` refused.
+fn not_json() -> Error {
+    Error::Serde("payload is not JSON-compatible".to_owned())
+}
+
+/// A random prefix for this client's message ids: two `Math.random()`s in
+/// base 36 (about 100 bits), so two clients (or two loads of one page)
+/// do not pick the same ids.
+fn cid_prefix() -> String {
+    let part = || {
+        js_sys::Number::from(js_sys::Math::random())
+            .to_string_with_radix(36)
+            .map(|s| String::from(s.slice(2, 12)))
+            .unwrap_or_default()
+    };
+    let mut prefix = part();
+    prefix.push_str(&part());
+    prefix
+}
+
 impl Core {
     fn next_ref(&mut self) -> String {
         self.next_ref += 1;
         ref_text(self.next_ref)
+    }
+
+    fn next_cid(&mut self) -> String {
+        self.next_cid += 1;
+        let mut cid = self.cid_prefix.clone();
+        cid.push('.');
+        cid.push_str(&ref_text(self.next_cid));
+        cid
     }
 
     /// Sends the queued requests whose room is joined (all of them need
@@ -385,7 +581,7 @@ impl Core {
         self.join_refs.insert(reference.clone(), room.name.clone());
         let since = wire::position(room.since());
         let fields = [("room", room.name.as_str().into()), ("since", since)];
-        if let Some(text) = wire::encode("join", &reference, &fields) {
+        if let Some(text) = wire::encode("join", Some(&reference), &fields) {
             self.socket.send_now(&text);
         }
     }

@@ -2,9 +2,10 @@
 //!
 //! A request is first *queued* (offline, or its room not re-joined yet) and
 //! then *sent*. Queued requests count against the offline buffer capacity.
-//! When the link drops, sent-but-unacked requests fail with
-//! [`crate::Error::Disconnected`] (never re-sent, so never duplicated) while
-//! queued ones wait for the next connection.
+//! When the link drops, sent-but-unanswered requests that may be sent again
+//! (a publish carries its `cid`, so the server stores it once) are queued
+//! again and go out after the re-join; the others fail with
+//! [`crate::Error::Disconnected`]. Queued ones wait for the next connection.
 
 use crate::runtime::vecmap::VecMap;
 use crate::transport::buffer::OverflowPolicy;
@@ -111,9 +112,27 @@ impl<T> Pending<T> {
         self.remove_where(|e| e.deadline <= now)
     }
 
-    /// The link dropped: removes and returns the requests already sent.
-    pub(crate) fn disconnected(&mut self) -> Vec<T> {
-        self.remove_where(|e| e.sent)
+    /// The link dropped: the requests already sent for which `resend`
+    /// holds are queued again; the other sent ones are removed and returned.
+    pub(crate) fn disconnected(&mut self, resend: impl Fn(&T) -> bool) -> Vec<T> {
+        let lost = self.remove_where(|e| e.sent && !resend(&e.item));
+        for (_, e) in self.entries.iter_mut() {
+            e.sent = false;
+        }
+        lost
+    }
+
+    /// Queues request `reference` again (to be sent by the next
+    /// [`Pending::take_sendable`]) if it is outstanding and `resend` holds
+    /// for it; returns whether it was.
+    pub(crate) fn requeue(&mut self, reference: u64, resend: impl Fn(&T) -> bool) -> bool {
+        match self.entries.iter_mut().find(|(r, _)| **r == reference) {
+            Some((_, e)) if resend(&e.item) => {
+                e.sent = false;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Removes and returns queued requests waiting for `room`.
@@ -197,7 +216,7 @@ mod tests {
         assert_eq!(p.expire(49.0), Vec::<i32>::new());
         assert_eq!(p.expire(50.0), [1]);
         // 2 was sent, 3 still queued: only 2 fails on a disconnect.
-        assert_eq!(p.disconnected(), [2]);
+        assert_eq!(p.disconnected(|_| false), [2]);
         assert_eq!(p.expire(1000.0), [3]);
         assert_eq!(p.len(), 0);
         assert_eq!(p.next_deadline(), None);
@@ -215,6 +234,34 @@ mod tests {
         let _ = p.add(1, 0.0, None, 1);
         assert_eq!(p.add(2, 0.0, None, 2), Added::Evicted(1));
         assert_eq!(p.drain(), [2]);
+    }
+
+    #[test]
+    fn resendable_requests_are_queued_again_after_a_disconnect() {
+        let mut p = Pending::new(10, OverflowPolicy::RejectNew);
+        let _ = p.add(1, 100.0, room("a"), "publish");
+        let _ = p.add(2, 100.0, None, "leave");
+        let _ = p.add(3, 100.0, room("a"), "queued");
+        let sent: Vec<_> = p
+            .take_sendable(|r| r.is_none())
+            .iter()
+            .map(|(r, _)| *r)
+            .collect();
+        assert_eq!(sent, [2]);
+        let sent: Vec<_> = p.take_sendable(|_| true).iter().map(|(r, _)| *r).collect();
+        assert_eq!(sent, [1, 3]);
+        // The leave fails; the publishes wait for the next connection, in order.
+        assert_eq!(p.disconnected(|item| *item != "leave"), ["leave"]);
+        assert_eq!(p.take_sendable(|_| false), vec![]);
+        let sent: Vec<_> = p.take_sendable(|_| true).iter().map(|(r, _)| *r).collect();
+        assert_eq!(sent, [1, 3]);
+        // outcome_unknown: sent again once, still outstanding, deadline kept.
+        assert!(p.requeue(3, |_| true));
+        assert!(!p.requeue(2, |_| true), "no longer outstanding");
+        assert!(!p.requeue(1, |_| false), "not resendable");
+        let sent: Vec<_> = p.take_sendable(|_| true).iter().map(|(r, _)| *r).collect();
+        assert_eq!(sent, [3]);
+        assert_eq!(p.expire(100.0), ["publish", "queued"]);
     }
 
     #[test]

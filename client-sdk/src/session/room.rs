@@ -1,19 +1,20 @@
 //! [`RoomCore`]: the state of one room of a session (what a
 //! [`crate::Room`] handle points at): its state machine, resume cursor,
-//! members, history, join waiters and listeners.
+//! members, recent messages, join waiters and listeners.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 
-use confab_protocol::{Joined, Member, Position, Presence};
+use confab_protocol::Position;
 
 use super::cursor::{Resume, RoomCursor};
+use super::wire::{Joined, Presence};
 use crate::events::{Emitter, EventStream, Subscription};
 use crate::runtime::cell::Borrows;
 use crate::runtime::oneshot;
 use crate::state::{RoomState, StateMachine};
-use crate::{Error, Payload, Result, RoomMessage};
+use crate::{Error, Member, Payload, Result, RoomMessage};
 
 /// Events of one room (see [`crate::Room::on_event`]).
 #[derive(Debug, Clone)]
@@ -22,28 +23,39 @@ pub enum RoomEvent {
     /// A new message (live, or replayed from history on join/resume);
     /// each `(room, offset)` is delivered once, in offset order.
     Message(RoomMessage),
-    /// Presence diff: users who arrived, left, or were renamed.
+    /// Presence diff: users who arrived, left, or changed (name, `info`,
+    /// or their room `state`: each update is the whole member).
     Presence {
         /// Arrived.
         joins: Vec<Member>,
         /// Left.
         leaves: Vec<Member>,
-        /// Renamed.
+        /// Changed: the member as it is now.
         updates: Vec<Member>,
     },
     /// Full member list, sent on every (re)join.
     Members(Vec<Member>),
+    /// An ephemeral signal from a member ([`crate::Room::signal`]): not
+    /// stored, not replayed, no offset (e.g. "typing").
+    Signal {
+        /// Who sent it.
+        from: Member,
+        /// What they sent.
+        payload: Payload,
+    },
     /// The room's state changed.
     StateChanged(RoomState),
     /// After a reconnect the server could not replay everything missed
     /// (history trimmed, or a restarted server with a new epoch): messages
     /// may be missing before the ones that follow.
     Gap,
-    /// The server refused to (re-)join the room; the state is now
-    /// [`RoomState::Errored`] and [`crate::Room::error`] returns the same error.
-    /// A refusal with `unauthorized` or `room_name_invalid` is final: the
-    /// room is not asked for again on reconnect (only by an explicit
-    /// [`crate::Client::room`] / [`crate::Client::join`]).
+    /// The server refused to (re-)join the room, or removed this user from
+    /// it (`forbidden`); the state is now [`RoomState::Errored`] and
+    /// [`crate::Room::error`] returns the same error.
+    /// A refusal with `unauthorized`, `forbidden`, `hook_denied` or
+    /// `room_name_invalid` is final: the room is not asked for again on
+    /// reconnect (only by an explicit [`crate::Client::room`] /
+    /// [`crate::Client::join`]).
     Error(Error),
 }
 
@@ -134,7 +146,7 @@ impl RoomCore {
             && inner.error.as_ref().is_some_and(Error::is_final_refusal)
     }
 
-    pub(crate) fn on_joined(&self, j: Joined<Payload>) {
+    pub(crate) fn on_joined(&self, j: Joined) {
         let (resume, waiters) = {
             let mut inner = self.inner.write();
             if matches!(inner.state.get(), RoomState::Leaving | RoomState::Left) {
@@ -182,7 +194,7 @@ impl RoomCore {
             }
             for u in &p.updates {
                 if let Some(m) = members.iter_mut().find(|m| m.id == u.id) {
-                    m.name.clone_from(&u.name);
+                    *m = u.clone();
                 }
             }
         }
@@ -191,6 +203,13 @@ impl RoomCore {
             leaves: p.leaves,
             updates: p.updates,
         });
+    }
+
+    /// A signal from a member, while the room is (being) joined.
+    pub(crate) fn on_signal(&self, from: Member, payload: Payload) {
+        if matches!(self.state(), RoomState::Joined | RoomState::Joining) {
+            self.events.emit(&RoomEvent::Signal { from, payload });
+        }
     }
 
     /// The position to re-join from (`None` before the first `joined`).
@@ -228,7 +247,7 @@ impl RoomCore {
         self.inner.read().members.clone()
     }
 
-    pub(crate) fn history(&self) -> Vec<RoomMessage> {
+    pub(crate) fn recent(&self) -> Vec<RoomMessage> {
         self.inner.read().history.iter().cloned().collect()
     }
 

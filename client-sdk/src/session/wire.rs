@@ -3,21 +3,62 @@
 //! `confab-protocol` (the contract), and skipping serde's generic decoders
 //! and their error formatting keeps the wasm small (see `scripts/size.sh`).
 
-use confab_protocol::{
-    Ack, ErrorCode, ErrorMsg, Joined, Limits, Member, Presence, ServerType, Welcome,
-};
+use confab_protocol::{Ack, ErrorCode, ErrorMsg, ServerType};
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::{Payload, RoomMessage};
+use crate::{HistoryPage, Member, Payload, RoomMessage};
 
-/// A decoded server frame.
+/// `welcome`, without `version` and `limits` (not used by the SDK).
+#[derive(Debug, PartialEq)]
+pub(crate) struct Welcome {
+    pub(crate) session_id: String,
+    pub(crate) user: Member,
+    pub(crate) heartbeat_ms: u64,
+    pub(crate) guest_token: Option<String>,
+    /// Token users: the token's expiry, seconds since the Unix epoch.
+    pub(crate) expires: Option<u64>,
+}
+
+/// `joined`, without `offset` (the history's last offset is what counts).
+#[derive(Debug, PartialEq)]
+pub(crate) struct Joined {
+    pub(crate) reference: Option<String>,
+    pub(crate) room: String,
+    pub(crate) epoch: String,
+    pub(crate) recovered: bool,
+    pub(crate) members: Vec<Member>,
+    pub(crate) history: Vec<RoomMessage>,
+}
+
+/// `presence`: a room's member diff.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Presence {
+    pub(crate) room: String,
+    pub(crate) joins: Vec<Member>,
+    pub(crate) leaves: Vec<Member>,
+    pub(crate) updates: Vec<Member>,
+}
+
+/// `signal`: an ephemeral message from a member.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Signal {
+    pub(crate) room: String,
+    pub(crate) from: Member,
+    pub(crate) payload: Payload,
+}
+
+/// A decoded server frame (the SDK's own structs where a frame carries
+/// members or payloads: their JSON stays JS values).
 pub(crate) enum Frame {
     Welcome(Welcome),
-    Joined(Joined<Payload>),
+    Joined(Joined),
     Message(RoomMessage),
     Ack(Ack),
     Presence(Presence),
+    Signal(Signal),
+    /// A `history` reply: its `ref` and the page.
+    History(Option<String>, HistoryPage),
     Error(ErrorMsg),
     /// `pong`, `members` and unknown types: nothing to do but note liveness.
     Other,
@@ -35,8 +76,19 @@ fn num(v: &JsValue, key: &str) -> Option<u64> {
     get(v, key).as_f64().filter(|n| *n >= 0.0).map(|n| n as u64)
 }
 
+/// Application JSON (`info`, `state`): absent and `null` read as `None`.
+fn json(v: &JsValue, key: &str) -> Option<Payload> {
+    let value = get(v, key);
+    (!value.is_undefined() && !value.is_null()).then(|| Payload::from_js(value))
+}
+
 fn member(v: &JsValue) -> Option<Member> {
-    Some(Member::new(string(v, "id")?, string(v, "name")?))
+    Some(Member {
+        id: string(v, "id")?,
+        name: string(v, "name")?,
+        info: json(v, "info"),
+        state: json(v, "state"),
+    })
 }
 
 fn list<T>(v: &JsValue, key: &str, item: impl Fn(&JsValue) -> Option<T>) -> Vec<T> {
@@ -69,17 +121,10 @@ pub(crate) fn decode(v: &JsValue) -> Option<Frame> {
     };
     let reference = string(v, "ref");
     Some(match kind {
-        // `version` and `limits` are not used by the SDK: not read.
         ServerType::Welcome => Frame::Welcome(Welcome {
-            version: 0,
             session_id: string(v, "session_id")?,
             user: member(&get(v, "user"))?,
             heartbeat_ms: num(v, "heartbeat_ms").unwrap_or(0),
-            limits: Limits {
-                max_message_bytes: 0,
-                max_rooms: 0,
-                rate_per_sec: 0,
-            },
             guest_token: string(v, "guest_token"),
             expires: num(v, "expires"),
         }),
@@ -87,7 +132,6 @@ pub(crate) fn decode(v: &JsValue) -> Option<Frame> {
             reference,
             room: string(v, "room")?,
             epoch: string(v, "epoch")?,
-            offset: num(v, "offset").unwrap_or(0),
             recovered: get(v, "recovered").as_bool().unwrap_or(false),
             members: list(v, "members", member),
             history: list(v, "history", message),
@@ -106,6 +150,18 @@ pub(crate) fn decode(v: &JsValue) -> Option<Frame> {
             leaves: list(v, "leaves", member),
             updates: list(v, "updates", member),
         }),
+        ServerType::Signal => Frame::Signal(Signal {
+            room: string(v, "room")?,
+            from: member(&get(v, "from"))?,
+            payload: Payload::from_js(get(v, "payload")),
+        }),
+        ServerType::History => Frame::History(
+            reference,
+            HistoryPage {
+                messages: list(v, "messages", message),
+                more: get(v, "more").as_bool().unwrap_or(false),
+            },
+        ),
         ServerType::Error => Frame::Error(ErrorMsg {
             reference,
             code: error_code(&string(v, "code").unwrap_or_default()),
@@ -127,9 +183,15 @@ pub(crate) fn object(fields: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
-/// `JSON.stringify` of a client frame `{type, ref, ...fields}`.
-pub(crate) fn encode(kind: &str, reference: &str, fields: &[(&str, JsValue)]) -> Option<String> {
-    let o = object(&[("type", kind.into()), ("ref", reference.into())]);
+/// `JSON.stringify` of a client frame `{type, ref, ...fields}` (no `ref`
+/// when `None`; fields whose value is `undefined` are left out).
+pub(crate) fn encode(
+    kind: &str,
+    reference: Option<&str>,
+    fields: &[(&str, JsValue)],
+) -> Option<String> {
+    let reference = reference.map_or(JsValue::UNDEFINED, JsValue::from_str);
+    let o = object(&[("type", kind.into()), ("ref", reference)]);
     for (k, v) in fields {
         let _ = Reflect::set(&o, &JsValue::from_str(k), v);
     }
@@ -156,8 +218,8 @@ pub(crate) fn position(p: Option<confab_protocol::Position>) -> JsValue {
 #[cfg(target_arch = "wasm32")]
 mod tests {
     use confab_protocol::{
-        encode, Ack, ErrorCode, ErrorMsg, Joined, Limits, Member, Members, Message, Pong, Presence,
-        ServerMsg, ServerType, Welcome,
+        encode, Ack, ErrorCode, ErrorMsg, HistoryPage, Joined, Json, Limits, Member, Members,
+        Message, Pong, Presence, ServerMsg, ServerType, Signal, Welcome,
     };
     use serde_json::{json, Value};
     use wasm_bindgen_test::wasm_bindgen_test;
@@ -166,19 +228,43 @@ mod tests {
     use crate::Payload;
 
     fn member(id: &str, name: &str) -> Member {
+        Member::new(id, name)
+    }
+
+    /// A member with application `info` and room `state` (verbatim JSON).
+    fn rich(id: &str, name: &str) -> Member {
         Member {
-            id: id.to_owned(),
-            name: name.to_owned(),
+            info: Some(
+                Json::parse(r#"{"avatar":"https://example.invalid/a.png","n":[1,2]}"#).unwrap(),
+            ),
+            state: Some(Json::parse(r#"{"read":41}"#).unwrap()),
+            ..member(id, name)
         }
     }
 
-    fn message(room: &str, offset: u64, payload: Value) -> Message<Value> {
+    fn members() -> Vec<Vec<Member>> {
+        vec![
+            vec![],
+            vec![member("g-1", "Ann"), rich("u-bob", "Bob")],
+            vec![Member {
+                state: Some(Json::parse("7").unwrap()),
+                ..member("u-c", "C")
+            }],
+        ]
+    }
+
+    fn message(room: &str, offset: u64, payload: Value, cid: Option<&str>) -> Message<Value> {
         Message {
             room: room.to_owned(),
             offset,
-            from: member("g-1", "Ann"),
+            from: if offset % 2 == 0 {
+                rich("u-bob", "Bob")
+            } else {
+                member("g-1", "Ann")
+            },
             ts: 1_763_777_000_000 + offset,
             payload,
+            cid: cid.map(str::to_owned),
         }
     }
 
@@ -192,6 +278,14 @@ mod tests {
         ]
     }
 
+    fn messages(room: &str) -> Vec<Message<Value>> {
+        payloads()
+            .into_iter()
+            .zip(1..)
+            .map(|(p, i)| message(room, i, p, (i % 2 == 1).then_some("k3x9.7")))
+            .collect()
+    }
+
     fn some_or_none<T: Clone>(v: T) -> [Option<T>; 2] {
         [Some(v), None]
     }
@@ -203,34 +297,33 @@ mod tests {
         match kind {
             ServerType::Welcome => {
                 for guest_token in some_or_none("gt.1.abc".to_owned()) {
-                    out.push(ServerMsg::Welcome(Welcome {
-                        version: 1,
-                        session_id: "s-1".to_owned(),
-                        user: member("g-1", "Ann"),
-                        heartbeat_ms: 25_000,
-                        limits: Limits {
-                            max_message_bytes: 65_536,
-                            max_rooms: 50,
-                            rate_per_sec: 20,
-                        },
-                        guest_token,
-                    }));
+                    for expires in some_or_none(1_763_780_000) {
+                        for user in [member("g-1", "Ann"), rich("alice", "Alice")] {
+                            out.push(ServerMsg::Welcome(Welcome {
+                                version: 1,
+                                session_id: "s-1".to_owned(),
+                                user,
+                                heartbeat_ms: 25_000,
+                                limits: Limits {
+                                    max_message_bytes: 65_536,
+                                    max_rooms: 50,
+                                    rate_per_sec: 20,
+                                },
+                                guest_token: guest_token.clone(),
+                                expires,
+                            }));
+                        }
+                    }
                 }
             }
             ServerType::Joined => {
                 for reference in some_or_none("7".to_owned()) {
                     for recovered in [true, false] {
-                        for (members, history) in [
-                            (vec![], vec![]),
-                            (
-                                vec![member("g-1", "Ann"), member("u-bob", "Bob")],
-                                payloads()
-                                    .into_iter()
-                                    .zip(1..)
-                                    .map(|(p, i)| message("lobby", i, p))
-                                    .collect(),
-                            ),
-                        ] {
+                        for (members, history) in
+                            members()
+                                .into_iter()
+                                .zip([vec![], messages("lobby"), vec![]])
+                        {
                             out.push(ServerMsg::Joined(Joined {
                                 reference: reference.clone(),
                                 room: "lobby".to_owned(),
@@ -245,8 +338,8 @@ mod tests {
                 }
             }
             ServerType::Message => {
-                for (p, i) in payloads().into_iter().zip(1..) {
-                    out.push(ServerMsg::Message(message("dm:g-1:u-bob", i, p)));
+                for m in messages("dm:g-1:u-bob") {
+                    out.push(ServerMsg::Message(m));
                 }
             }
             ServerType::Ack => {
@@ -254,12 +347,15 @@ mod tests {
                     for room in some_or_none("lobby".to_owned()) {
                         for offset in some_or_none(42) {
                             for ts in some_or_none(1_763_777_000_123) {
-                                out.push(ServerMsg::Ack(Ack {
-                                    reference: reference.clone(),
-                                    room: room.clone(),
-                                    offset,
-                                    ts,
-                                }));
+                                for expires in some_or_none(1_763_780_000) {
+                                    out.push(ServerMsg::Ack(Ack {
+                                        reference: reference.clone(),
+                                        room: room.clone(),
+                                        offset,
+                                        ts,
+                                        expires,
+                                    }));
+                                }
                             }
                         }
                     }
@@ -271,7 +367,7 @@ mod tests {
                         if mask & (1 << bit) == 0 {
                             vec![]
                         } else {
-                            vec![member(id, "X"), member("u-2", "Y")]
+                            vec![member(id, "X"), rich("u-2", "Y")]
                         }
                     };
                     out.push(ServerMsg::Presence(Presence {
@@ -287,7 +383,7 @@ mod tests {
                     out.push(ServerMsg::Members(Members {
                         reference,
                         room: "lobby".to_owned(),
-                        members: vec![member("g-1", "Ann")],
+                        members: vec![rich("g-1", "Ann")],
                     }));
                 }
             }
@@ -313,6 +409,35 @@ mod tests {
                     }
                 }
             }
+            ServerType::Signal => {
+                for (payload, from) in payloads().into_iter().zip([
+                    member("g-1", "Ann"),
+                    rich("u-bob", "Bob"),
+                    member("g-1", "Ann"),
+                    rich("u-bob", "Bob"),
+                    member("g-1", "Ann"),
+                ]) {
+                    out.push(ServerMsg::Signal(Signal {
+                        room: "lobby".to_owned(),
+                        from,
+                        payload,
+                    }));
+                }
+            }
+            ServerType::History => {
+                for reference in some_or_none("11".to_owned()) {
+                    for more in [true, false] {
+                        for messages in [vec![], messages("lobby")] {
+                            out.push(ServerMsg::History(HistoryPage {
+                                reference: reference.clone(),
+                                room: "lobby".to_owned(),
+                                messages,
+                                more,
+                            }));
+                        }
+                    }
+                }
+            }
             other => panic!("no wire test samples for {other:?}: add them"),
         }
         out
@@ -323,14 +448,37 @@ mod tests {
         Payload::from_js(js_sys::JSON::parse(&text).unwrap())
     }
 
-    fn with_payloads(m: Message<Value>) -> Message<Payload> {
-        Message {
+    fn json(j: Option<Json>) -> Option<Payload> {
+        j.map(|j| Payload::from_js(js_sys::JSON::parse(j.text()).unwrap()))
+    }
+
+    /// The SDK's member for the wire's (info and state as JS values).
+    fn sdk_member(m: Member) -> crate::Member {
+        crate::Member {
+            id: m.id,
+            name: m.name,
+            info: json(m.info),
+            state: json(m.state),
+        }
+    }
+
+    fn sdk_members(ms: Vec<Member>) -> Vec<crate::Member> {
+        ms.into_iter().map(sdk_member).collect()
+    }
+
+    fn sdk_message(m: Message<Value>) -> crate::RoomMessage {
+        crate::RoomMessage {
             room: m.room,
             offset: m.offset,
-            from: m.from,
+            from: sdk_member(m.from),
             ts: m.ts,
             payload: payload(m.payload),
+            cid: m.cid,
         }
+    }
+
+    fn sdk_messages(ms: Vec<Message<Value>>) -> Vec<crate::RoomMessage> {
+        ms.into_iter().map(sdk_message).collect()
     }
 
     /// Decodes the server's encoding of `msg` and compares it with `msg`.
@@ -341,34 +489,56 @@ mod tests {
         match (msg, decoded) {
             (ServerMsg::Welcome(w), Some(Frame::Welcome(d))) => {
                 // `version` and `limits` are not read by the SDK (size).
-                let expected = Welcome {
-                    version: 0,
-                    limits: Limits {
-                        max_message_bytes: 0,
-                        max_rooms: 0,
-                        rate_per_sec: 0,
-                    },
-                    ..w
+                let expected = super::Welcome {
+                    session_id: w.session_id,
+                    user: sdk_member(w.user),
+                    heartbeat_ms: w.heartbeat_ms,
+                    guest_token: w.guest_token,
+                    expires: w.expires,
                 };
                 assert_eq!(d, expected, "{text}");
             }
             (ServerMsg::Joined(j), Some(Frame::Joined(d))) => {
-                let expected = Joined {
+                // `offset` is not read: the history's last offset counts.
+                let expected = super::Joined {
                     reference: j.reference,
                     room: j.room,
                     epoch: j.epoch,
-                    offset: j.offset,
                     recovered: j.recovered,
-                    members: j.members,
-                    history: j.history.into_iter().map(with_payloads).collect(),
+                    members: sdk_members(j.members),
+                    history: sdk_messages(j.history),
                 };
                 assert_eq!(d, expected, "{text}");
             }
             (ServerMsg::Message(m), Some(Frame::Message(d))) => {
-                assert_eq!(d, with_payloads(m), "{text}");
+                assert_eq!(d, sdk_message(m), "{text}");
             }
             (ServerMsg::Ack(a), Some(Frame::Ack(d))) => assert_eq!(d, a, "{text}"),
-            (ServerMsg::Presence(p), Some(Frame::Presence(d))) => assert_eq!(d, p, "{text}"),
+            (ServerMsg::Presence(p), Some(Frame::Presence(d))) => {
+                let expected = super::Presence {
+                    room: p.room,
+                    joins: sdk_members(p.joins),
+                    leaves: sdk_members(p.leaves),
+                    updates: sdk_members(p.updates),
+                };
+                assert_eq!(d, expected, "{text}");
+            }
+            (ServerMsg::Signal(s), Some(Frame::Signal(d))) => {
+                let expected = super::Signal {
+                    room: s.room,
+                    from: sdk_member(s.from),
+                    payload: payload(s.payload),
+                };
+                assert_eq!(d, expected, "{text}");
+            }
+            (ServerMsg::History(h), Some(Frame::History(reference, d))) => {
+                assert_eq!(reference, h.reference, "{text}");
+                let expected = crate::HistoryPage {
+                    messages: sdk_messages(h.messages),
+                    more: h.more,
+                };
+                assert_eq!(d, expected, "{text}");
+            }
             (ServerMsg::Error(e), Some(Frame::Error(d))) => assert_eq!(d, e, "{text}"),
             // Not used by the SDK: only their arrival counts (liveness).
             (ServerMsg::Members(_) | ServerMsg::Pong(_), Some(Frame::Other)) => {}
@@ -386,6 +556,18 @@ mod tests {
                 assert_eq!(msg.kind(), kind);
                 check(msg);
             }
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn member_state_null_reads_as_none() {
+        let v = js_sys::JSON::parse(
+            r#"{"type":"presence","room":"r","updates":[{"id":"a","name":"A","state":null}]}"#,
+        )
+        .unwrap();
+        match decode(&v) {
+            Some(Frame::Presence(p)) => assert_eq!(p.updates, vec![crate::Member::new("a", "A")]),
+            _ => panic!("not a presence frame"),
         }
     }
 

@@ -75,10 +75,12 @@ impl SocketOptions {
         self
     }
 
+    #[cfg_attr(not(feature = "js"), allow(dead_code))] // the JS options
     pub(crate) fn set_urls(&mut self, urls: Vec<String>) {
         self.urls = urls;
     }
 
+    #[cfg_attr(not(feature = "js"), allow(dead_code))] // the JS options
     pub(crate) fn set_query_mut(&mut self, key: &str, value: Option<&str>) {
         set_param(&mut self.query, key, value);
     }

@@ -48,7 +48,34 @@ export async function run(lib, ws, log) {
   eq(got.map((m) => m.payload.n), [1, 2, 3], "payloads in order");
   eq(got[0].from.name, "Alice", "from");
   eq(got.map((m) => m.offset), [1, 2, 3], "offsets");
-  eq(rb.history().length, 3, "history");
+  eq(rb.recent().length, 3, "recent");
+  assert(got.every((m) => typeof m.cid === "string" && m.cid.length > 0), "every publish has a cid");
+  eq(new Set(got.map((m) => m.cid)).size, 3, "cids differ");
+
+  // Signals: ephemeral, to the members, with the sender.
+  const signals = [];
+  rb.on("signal", (s) => signals.push(s));
+  ra.signal({ typing: true });
+  await until("signal", 5000, () => signals.length === 1);
+  eq([signals[0].from.id, signals[0].payload], [alice.me.id, { typing: true }], "signal from and payload");
+  try {
+    ra.signal(undefined);
+    throw new Error("undefined signal accepted");
+  } catch (e) {
+    eq(e.code, "serde", "signal of undefined");
+  }
+
+  // History pages: older messages, oldest first, `more` until the beginning.
+  const page = await rb.history({ before: 3, limit: 1 });
+  eq([page.messages.map((m) => m.offset), page.more], [[2], true], "history page");
+  const first = await rb.history({ before: 2 });
+  eq([first.messages.map((m) => m.payload.n), first.more], [[1], false], "first page");
+  eq((await rb.history()).messages.length, 3, "history() without options: the newest");
+
+  // Member state (read receipts): set by Alice, seen by Bob.
+  const stateAck = await ra.setState({ read: 3 });
+  assert(stateAck.ref !== undefined, "setState acknowledged");
+  await until("receipt", 5000, () => rb.members().some((m) => m.id === alice.me.id && m.state?.read === 3));
 
   // off() removes a listener.
   let extra = 0;
@@ -167,6 +194,12 @@ export async function run(lib, ws, log) {
   alice.close();
   bob.close();
   eq(alice.stateInfo, { state: "closed", code: 1000, reason: "" }, "closed info");
+  try {
+    await ra.publish({ n: 7 });
+    throw new Error("publish after close resolved");
+  } catch (e) {
+    eq(e.code, "closed", "publish after close() (the README's promise)");
+  }
   await sleep(800);
   eq(alice.state, "closed", "still closed");
   eq(liveHandles(), base, "live handles back to baseline");

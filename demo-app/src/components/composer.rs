@@ -44,12 +44,19 @@ pub fn Composer(props: &ComposerProps) -> Html {
             let _ = el.focus();
         })
     };
+    // Short enough for a phone; the /name hint is the input's tooltip
+    // (and on the first visit's name prompt).
     let placeholder = match &props.conv {
         ConvKey::Dm(id) => format!("Message {}", chat.state.name_of(id, id)),
-        other => format!(
-            "Message {}  ·  /name NEW renames you",
-            chat.state.title(other)
-        ),
+        other => format!("Message {}", chat.state.title(other)),
+    };
+    // Typing signals (throttled by the connection); an emptied box stops.
+    let oninput = {
+        let (conn, conv) = (chat.conn.clone(), props.conv.clone());
+        Callback::from(move |e: InputEvent| {
+            let el: HtmlInputElement = e.target_unchecked_into();
+            conn.typing(&conv, !el.value().trim().is_empty());
+        })
     };
     html! {
         <form class="composer" onsubmit={submit}>
@@ -57,10 +64,12 @@ pub fn Composer(props: &ComposerProps) -> Html {
                 ref={input}
                 type="text"
                 {placeholder}
+                title="Enter sends · /name NEW renames you"
                 aria-label="Message"
                 autocomplete="off"
                 maxlength="4000"
                 enterkeyhint="send"
+                {oninput}
             />
             <button type="submit" class="send">{ "Send" }</button>
         </form>

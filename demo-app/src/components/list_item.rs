@@ -25,6 +25,9 @@ pub struct ListItemProps {
     /// Avatar glyph instead of initials (rooms).
     #[prop_or_default]
     pub glyph: Option<AttrValue>,
+    /// Avatar image URL (people with one in their `info`).
+    #[prop_or_default]
+    pub image: Option<AttrValue>,
     /// The conversation shown on the right.
     #[prop_or_default]
     pub active: bool,
@@ -50,7 +53,7 @@ pub fn ListItem(props: &ListItemProps) -> Html {
                 aria-current={props.active.then_some("true")}
                 onclick={props.onclick.clone()}
             >
-                <Avatar name={props.title.clone()} seed={props.seed.clone()} online={props.online} glyph={props.glyph.clone()} />
+                <Avatar name={props.title.clone()} seed={props.seed.clone()} online={props.online} glyph={props.glyph.clone()} image={props.image.clone()} />
                 <span class="item-body">
                     <span class="item-top">
                         <span class="item-title">{ props.title.clone() }</span>

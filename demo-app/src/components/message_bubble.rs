@@ -17,6 +17,10 @@ pub struct MessageBubbleProps {
     /// For a failed line of mine: send it again.
     #[prop_or_default]
     pub on_retry: Option<Callback<MouseEvent>>,
+    /// "Seen by Bob, Carol" (or "Seen" in a DM): the last message these
+    /// members have read.
+    #[prop_or_default]
+    pub seen: Option<AttrValue>,
 }
 
 /// One message: a bubble (mine right, others left), or a centred notice.
@@ -66,6 +70,9 @@ pub fn MessageBubble(props: &MessageBubbleProps) -> Html {
                         <button class="retry" {onclick}>{ "Retry" }</button>
                     }
                 </div>
+            }
+            if let Some(seen) = props.seen.clone() {
+                <div class="seen" data-testid="seen">{ seen }</div>
             }
         </div>
     }

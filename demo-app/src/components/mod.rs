@@ -13,6 +13,7 @@ mod message_list;
 mod name_prompt;
 mod search_box;
 mod sidebar;
+mod typing_indicator;
 
 pub use avatar::Avatar;
 pub use chat_header::ChatHeader;
@@ -27,3 +28,4 @@ pub use message_list::MessageList;
 pub use name_prompt::NamePrompt;
 pub use search_box::SearchBox;
 pub use sidebar::Sidebar;
+pub use typing_indicator::TypingIndicator;

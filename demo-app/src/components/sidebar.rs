@@ -90,6 +90,7 @@ pub fn Sidebar() -> Html {
         let preview = match last {
             Some(l) if state.is_mine(&l.from) => format!("You: {}", l.body.preview()),
             Some(l) => l.body.preview(),
+            None if !connected => "presence unknown while offline".to_owned(),
             None if p.online() => "online · say hi".to_owned(),
             None => "offline".to_owned(),
         };
@@ -100,6 +101,7 @@ pub fn Sidebar() -> Html {
                 seed={p.member.id.clone()}
                 kind="person"
                 online={Some(p.online() && connected)}
+                image={p.avatar.clone().map(AttrValue::from)}
                 preview={AttrValue::from(preview)}
                 time={last.map(|l| l.ts)}
                 unread={conv.map_or(0, |c| c.unread)}
@@ -131,8 +133,14 @@ pub fn Sidebar() -> Html {
                     { for room_items }
                     { for join_item }
                 </ul>
-                <h2>{ format!("People · {online_count} online") }</h2>
-                <ul class="list people">
+                if connected {
+                    <h2>{ format!("People · {online_count} online") }</h2>
+                } else {
+                    // Presence is unknown while the link is down: the last
+                    // known people stay, greyed, until the rooms are re-joined.
+                    <h2>{ "People · last known" }</h2>
+                }
+                <ul class={classes!("list", "people", (!connected).then_some("stale"))}>
                     { for person_items }
                 </ul>
                 if people.is_empty() {

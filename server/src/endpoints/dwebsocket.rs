@@ -95,10 +95,13 @@ pub async fn accept_websocket(State(state): State<AppState>, hs: Handshake) -> R
     if hs.ws.is_err() {
         return Html(PAGE).into_response();
     }
-    upgrade(state, hs, Flavor::Compat, |_| Pusher {
-        sent: 0,
-        client_msg: None,
+    upgrade(state, hs, Flavor::Compat, |_| {
+        Ok(Pusher {
+            sent: 0,
+            client_msg: None,
+        })
     })
+    .await
 }
 
 struct EchoOnce;
@@ -120,5 +123,5 @@ pub async fn require_websocket(State(state): State<AppState>, hs: Handshake) -> 
     if hs.ws.is_err() {
         return (StatusCode::BAD_REQUEST, "this URL requires a WebSocket\n").into_response();
     }
-    upgrade(state, hs, Flavor::Compat, |_| EchoOnce)
+    upgrade(state, hs, Flavor::Compat, |_| Ok(EchoOnce)).await
 }

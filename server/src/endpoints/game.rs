@@ -10,8 +10,11 @@ use rand::Rng;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::compat::{compat_payload, compat_room_not_found, join_group, leave_group, publish};
-use super::{upgrade, Handshake};
+use super::compat::{
+    compat_access, compat_payload, compat_room_not_found, join_group, join_hook, leave_group,
+    publish,
+};
+use super::{upgrade, Handshake, Rejection};
 use crate::fanout::Flavor;
 use crate::layer::Payload;
 use crate::socket::{Consumer, Ctx};
@@ -33,19 +36,30 @@ struct Game {
     room: String,
     member: Member,
     joined: bool,
+    may_publish: bool,
 }
 
 #[async_trait]
 impl Consumer for Game {
+    async fn admit(&mut self, state: &AppState) -> Result<(), Rejection> {
+        join_hook(state, &self.room, &mut self.member).await
+    }
+
     async fn connect(&mut self, cx: &Ctx) {
         self.joined = join_group(cx, &self.room, &self.member).await;
-        if self.joined {
+        if self.joined && self.may_publish {
             let start = json!({"message": "game started", "gameStatus": 1, "position": roll()});
             publish(cx, &self.room, &self.member, to_payload(&start)).await;
         }
     }
 
     async fn receive(&mut self, cx: &Ctx, text: Utf8Bytes) {
+        if !self.may_publish {
+            cx.state
+                .metrics
+                .error(confab_protocol::ErrorCode::Forbidden);
+            return;
+        }
         let payload = match compat_payload(text.as_str()) {
             (Some(m), _) => to_payload(&json!({"message": m, "position": roll()})),
             (None, raw) => raw,
@@ -69,9 +83,16 @@ pub async fn handler(
     if let Some(not_found) = compat_room_not_found(&room) {
         return not_found;
     }
-    upgrade(state, hs, Flavor::Compat, |id| Game {
-        room: format!("{GAME_ROOM_PREFIX}{room}"),
-        member: id.member.clone(),
-        joined: false,
+    let room = format!("{GAME_ROOM_PREFIX}{room}");
+    let st = state.clone();
+    upgrade(state, hs, Flavor::Compat, |id| {
+        let may_publish = compat_access(&st, id, &room)?;
+        Ok(Game {
+            room,
+            member: id.member.clone(),
+            joined: false,
+            may_publish,
+        })
     })
+    .await
 }

@@ -18,12 +18,14 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use confab_protocol::SUBPROTOCOL;
 use serde::Deserialize;
 
-use crate::auth::{bearer, display_name, unix_now, verify, Identity, TokenError, NAME_RULE};
+use crate::auth::{bearer, display_name, unix_now, Identity, NAME_RULE};
+use crate::backend::{Hooks, Refusal};
+use crate::config::Guests;
 use crate::fanout::{ConnHandle, Flavor};
 use crate::limits::ConnRefusal;
 use crate::socket::{self, Consumer, Ctx};
@@ -45,7 +47,20 @@ pub fn router(state: AppState) -> Router {
         .route("/test_websocket/", get(dwebsocket::accept_websocket))
         .route("/echo_once/", get(dwebsocket::require_websocket))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/rooms/{room}/messages", post(api::publish));
+        .route("/api/rooms", get(api::list_rooms))
+        .route(
+            "/api/rooms/{room}/messages",
+            post(api::publish).get(api::history),
+        )
+        .route("/api/rooms/{room}/presence", get(api::presence))
+        .route(
+            "/api/rooms/{room}/members/{user}",
+            delete(api::remove_member),
+        )
+        .route("/api/users/{user}/disconnect", post(api::disconnect_user))
+        .route("/api/publish", post(api::publish_many))
+        // Not the page's fallback: an unknown API path is an error.
+        .route("/api/{*rest}", any(api::not_found));
     r = match state.config.metrics_bind {
         None => r.route("/metrics", get(api::metrics)),
         // Served on its own address only: not here, not even as a page.
@@ -114,8 +129,7 @@ pub struct ConnectParams {
     pub guest: Option<String>,
 }
 
-/// A refused handshake: status and a one-line reason.
-type Rejection = (StatusCode, String);
+pub(crate) use crate::socket::Rejection;
 
 fn reject(status: StatusCode, msg: &str) -> Rejection {
     (status, format!("{msg}\n"))
@@ -170,24 +184,22 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// Who is connecting: a token (header or `?token=`) or a guest (with the
-/// id of a valid `?guest=` token, else a new one).
-fn identify(
+/// id of a valid `?guest=` token, else a new one; 401 with `--guests off`).
+async fn identify(
     state: &AppState,
     headers: &HeaderMap,
     params: &ConnectParams,
 ) -> Result<Identity, Rejection> {
     if let Some(token) = bearer(headers).or(params.token.as_deref()) {
-        let now = unix_now();
-        return verify(&state.config.token_secret, token, now)
-            .and_then(|claims| {
-                let lifetime = claims.exp.saturating_sub(now);
-                if lifetime > state.config.max_token_lifetime() {
-                    return Err(TokenError::TooLong);
-                }
-                Ok(claims)
-            })
-            .map(Identity::from_claims)
-            .map_err(|e: TokenError| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
+        return (state.verifier)
+            .identify(token, unix_now())
+            .await
+            .map_err(|e| reject(StatusCode::UNAUTHORIZED, &e.to_string()));
+    }
+    // With a connect hook the backend may still say who this is (from a
+    // cookie, say); `admit` refuses a guest it leaves a guest.
+    if state.config.guests == Guests::Off && connect_hook(state).is_none() {
+        return Err(no_guests());
     }
     let name = match params.name.as_deref().filter(|n| !n.trim().is_empty()) {
         None => None,
@@ -203,14 +215,71 @@ fn identify(
     })
 }
 
+fn no_guests() -> Rejection {
+    reject(
+        StatusCode::UNAUTHORIZED,
+        "this server admits no guests: connect with a user token",
+    )
+}
+
+/// The hooks, when the backend is asked at every connection.
+fn connect_hook(state: &AppState) -> Option<&Hooks> {
+    state.hooks.as_deref().filter(|h| h.settings().connect)
+}
+
+/// The connect hook's say on `identity` (when configured): the identity as
+/// the backend changed it, or the handshake's refusal (403 for a deny,
+/// 503 when the backend cannot be asked, 401 for a guest with `--guests
+/// off` the backend did not identify).
+async fn admit(
+    state: &AppState,
+    mut identity: Identity,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> Result<Identity, Rejection> {
+    let Some(hooks) = connect_hook(state) else {
+        return Ok(identity);
+    };
+    match hooks.connect(&identity, ip, headers).await {
+        Ok(Some(change)) => change.apply(&mut identity),
+        Ok(None) => {}
+        Err(refusal) => return Err(hook_refusal(state, &refusal)),
+    }
+    if identity.is_guest() && state.config.guests == Guests::Off {
+        return Err(no_guests());
+    }
+    Ok(identity)
+}
+
+/// A handshake refused by a hook: 403 for a deny, 503 when the backend
+/// could not be asked; the body is `<error code>: <what the client is told>`.
+pub(crate) fn hook_refusal(state: &AppState, refusal: &Refusal) -> Rejection {
+    let code = refusal.code();
+    state.metrics.error(code);
+    let status = match refusal {
+        Refusal::Denied { .. } => StatusCode::FORBIDDEN,
+        Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    reject(status, &format!("{code}: {}", refusal.message()))
+}
+
+/// A handshake refused by an endpoint after the identity is known (e.g. a
+/// compat room the policy closes to this user): 403 with `reason`.
+pub(crate) fn forbidden(reason: &str) -> Rejection {
+    reject(StatusCode::FORBIDDEN, reason)
+}
+
 /// The common handshake: origin check (403), identity (401/400), the
 /// connection limits (429 for the client's address, 503 for the server),
-/// then the upgrade with the size limits, running `consumer` on the socket.
-pub(crate) fn upgrade<C: Consumer>(
+/// the connect hook (403/503), the endpoint's own check of that identity
+/// (`consumer` may refuse, e.g. 403 for a room the policy closes, and its
+/// [`Consumer::admit`], e.g. a room's join hook), then the upgrade with the
+/// size limits, running the consumer on the socket.
+pub(crate) async fn upgrade<C: Consumer>(
     state: AppState,
     hs: Handshake,
     flavor: Flavor,
-    consumer: impl FnOnce(&Identity) -> C,
+    consumer: impl FnOnce(&Identity) -> Result<C, Rejection>,
 ) -> Response {
     let Handshake {
         headers,
@@ -221,7 +290,7 @@ pub(crate) fn upgrade<C: Consumer>(
     if !origin_allowed(&headers, &state.config.allowed_origins) {
         return reject(StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let identity = match identify(&state, &headers, &params) {
+    let identity = match identify(&state, &headers, &params).await {
         Ok(i) => i,
         Err(r) => return r.into_response(),
     };
@@ -232,30 +301,35 @@ pub(crate) fn upgrade<C: Consumer>(
     let ip = guard::client_ip(peer.as_ref(), &headers, &state.config.trusted_proxies);
     let permit = match state.connections.acquire(ip) {
         Ok(p) => p,
-        Err(ConnRefusal::PerIp) => {
+        Err(refusal) => {
             state
                 .metrics
                 .refused_connections
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return reject(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many connections from this address",
-            )
-            .into_response();
-        }
-        Err(ConnRefusal::Total) => {
-            state
-                .metrics
-                .refused_connections
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return reject(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server at its connection limit",
-            )
+            return match refusal {
+                ConnRefusal::PerIp => reject(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many connections from this address",
+                ),
+                ConnRefusal::Total => reject(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server at its connection limit",
+                ),
+            }
             .into_response();
         }
     };
-    let consumer = consumer(&identity);
+    let identity = match admit(&state, identity, ip, &headers).await {
+        Ok(i) => i,
+        Err(r) => return r.into_response(),
+    };
+    let mut consumer = match consumer(&identity) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = consumer.admit(&state).await {
+        return r.into_response();
+    }
     let max = state.config.max_message_bytes;
     let queue = state.config.outbound();
     // tungstenite reads into a buffer allocated per connection (128 KiB by

@@ -61,9 +61,13 @@ pub(crate) struct ConnHandle {
     tx: Outbox<Out>,
     /// Set once when the connection must close (the first request wins).
     close: OnceLock<CloseReason>,
-    /// Wakes [`ConnHandle::closing`] when `close` is set.
+    /// Wakes [`ConnHandle::closing`] when `close` is set, and
+    /// [`ConnHandle::attention`] for that or an eviction.
     closing: Notify,
     stalled: AtomicBool,
+    /// The hub holds rooms this connection was removed from
+    /// ([`super::hub::Hub::take_evictions`]).
+    evicted: AtomicBool,
     metrics: Arc<Metrics>,
 }
 
@@ -95,6 +99,7 @@ impl ConnHandle {
             tx,
             close: OnceLock::new(),
             closing: Notify::new(),
+            evicted: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             metrics,
         });
@@ -156,6 +161,28 @@ impl ConnHandle {
             }
             notified.await;
         }
+    }
+
+    /// Resolves once a close was requested or the connection was removed
+    /// from a room (at once if either already happened).
+    pub(crate) async fn attention(&self) {
+        let notified = self.closing.notified();
+        if self.is_closing() || self.evicted.load(Relaxed) {
+            return;
+        }
+        notified.await;
+    }
+
+    /// The application removed this connection from a room: its receive
+    /// loop is told ([`ConnHandle::attention`]).
+    pub(crate) fn nudge_evicted(&self) {
+        self.evicted.store(true, Relaxed);
+        self.closing.notify_waiters();
+    }
+
+    /// Whether an eviction waits, clearing the mark.
+    pub(crate) fn take_evicted(&self) -> bool {
+        self.evicted.swap(false, Relaxed)
     }
 
     /// The close requested, if any.

@@ -181,6 +181,32 @@ impl Event {
     }
 }
 
+/// A change of a room's membership, reported once per cluster by the node
+/// that made it (for the application's webhooks), not per connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceChange {
+    /// `member` arrived in `room` with their first connection; `first`:
+    /// nobody else was there (the room became occupied).
+    Joined {
+        /// The room.
+        room: String,
+        /// Who.
+        member: Member,
+        /// The room had nobody before.
+        first: bool,
+    },
+    /// `member` left `room` with their last connection; `last`: nobody is
+    /// left (the room became vacant).
+    Left {
+        /// The room.
+        room: String,
+        /// Who.
+        member: Member,
+        /// Nobody is left.
+        last: bool,
+    },
+}
+
 /// Where a channel layer delivers what happens. A layer is given one when
 /// [`crate::AppState`] builds it, so it cannot be wired to the wrong node.
 /// No method may block.
@@ -195,6 +221,17 @@ pub trait EventSink: Send + Sync {
     fn renamed(&self, _member: &Member) -> Vec<String> {
         Vec::new()
     }
+
+    /// A membership change this node made (see [`PresenceChange`]).
+    fn presence_changed(&self, _change: PresenceChange) {}
+
+    /// The application disconnected `user_id` (server API): close every
+    /// connection of theirs here with 4004.
+    fn disconnect_user(&self, _user_id: &str) {}
+
+    /// The application removed `user_id` from `room` (server API): their
+    /// connections here leave it and are told.
+    fn remove_member(&self, _room: &str, _user_id: &str) {}
 
     /// The layer lost its history (offsets restart): every native
     /// connection here is closed with 1012 so its client rejoins and is

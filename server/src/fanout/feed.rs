@@ -92,6 +92,9 @@ pub(crate) struct Subscription<R> {
     feed: Arc<Feed<R>>,
     slot: usize,
     generation: u64,
+    /// Whether the reader gets presence events (decided once, when it
+    /// joins: the room policy's `presence`); the writer skips them if not.
+    pub(crate) presence: bool,
 }
 
 impl<R> Clone for Subscription<R> {
@@ -100,6 +103,7 @@ impl<R> Clone for Subscription<R> {
             feed: self.feed.clone(),
             slot: self.slot,
             generation: self.generation,
+            presence: self.presence,
         }
     }
 }
@@ -199,6 +203,7 @@ impl<R: FeedReader> Feed<R> {
             feed: self.clone(),
             slot,
             generation,
+            presence: true,
         }
     }
 

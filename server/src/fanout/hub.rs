@@ -6,7 +6,7 @@
 //! bounded outbound queue. A connection whose queue is full, or who falls a
 //! queue's length behind a feed, is closed as a slow consumer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use confab_protocol::{close, dm_members, Member};
@@ -25,6 +25,9 @@ struct RoomSubs {
     /// Joining connections: events buffered until their `joined` reply is
     /// queued, so no live message overtakes it.
     pending: HashMap<ConnId, (Arc<ConnHandle>, Vec<Event>)>,
+    /// Members that may not see who is in the room (the room policy's
+    /// `presence`): their subscriptions skip presence diffs.
+    no_presence: HashSet<ConnId>,
 }
 
 impl RoomSubs {
@@ -34,6 +37,7 @@ impl RoomSubs {
             compat: Feed::new(bounds),
             live: HashMap::new(),
             pending: HashMap::new(),
+            no_presence: HashSet::new(),
         }
     }
 
@@ -51,7 +55,8 @@ impl RoomSubs {
     /// Makes `conn` a live reader of its flavor's feed; its writer is told
     /// through its queue, after whatever was queued before.
     fn attach(&mut self, conn: &Arc<ConnHandle>) {
-        let sub = self.feed(conn.flavor).attach(conn);
+        let mut sub = self.feed(conn.flavor).attach(conn);
+        sub.presence = !self.no_presence.contains(&conn.id);
         conn.queue(Out::Attach(sub.clone()));
         self.live.insert(conn.id, (conn.clone(), sub));
     }
@@ -82,6 +87,9 @@ pub(crate) struct Hub {
     /// Bounds of each room's feeds; `items` also bounds what a joining
     /// connection may hold back.
     bounds: Bounds,
+    /// Rooms connections were removed from by the application, until each
+    /// connection's receive loop takes them.
+    evictions: Mutex<HashMap<ConnId, Vec<String>>>,
     /// Set by the first [`Hub::close_all`]: later connections are closed at
     /// once, and the node is shutting down.
     closing_all: OnceLock<CloseReason>,
@@ -197,9 +205,16 @@ impl Hub {
     }
 
     /// Adds `conn` to `room`. With `pending`, events are buffered until
-    /// [`Hub::activate`]. Returns true when it is the room's first local
+    /// [`Hub::activate`]. Without `presence`, the room's presence diffs are
+    /// not delivered to it. Returns true when it is the room's first local
     /// subscriber (the layer should be told to subscribe).
-    pub(crate) fn add(&self, room: &str, conn: &Arc<ConnHandle>, pending: bool) -> bool {
+    pub(crate) fn add(
+        &self,
+        room: &str,
+        conn: &Arc<ConnHandle>,
+        pending: bool,
+        presence: bool,
+    ) -> bool {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         let mut first = false;
         let bounds = self.bounds;
@@ -209,6 +224,11 @@ impl Hub {
         });
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         subs.detach(conn.id);
+        if presence {
+            subs.no_presence.remove(&conn.id);
+        } else {
+            subs.no_presence.insert(conn.id);
+        }
         if pending {
             subs.pending.insert(conn.id, (conn.clone(), Vec::new()));
         } else {
@@ -236,9 +256,11 @@ impl Hub {
         let Some(subs) = self.room(room) else { return };
         let mut subs = subs.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((c, buffered)) = subs.pending.remove(&conn.id) {
+            let presence = !subs.no_presence.contains(&conn.id);
             for ev in &buffered {
                 match ev {
                     Event::Message(m) if m.msg.offset <= head => {}
+                    Event::Presence(_) if !presence => {}
                     _ => deliver_to(&c, ev),
                 }
             }
@@ -257,6 +279,7 @@ impl Hub {
             let mut s = subs.lock().unwrap_or_else(PoisonError::into_inner);
             s.detach(conn.id);
             s.pending.remove(&conn.id);
+            s.no_presence.remove(&conn.id);
             s.is_empty()
         };
         if empty {
@@ -299,6 +322,24 @@ impl Hub {
             .values()
             .find(|c| c.session_id == session_id)
             .cloned()
+    }
+
+    /// The rooms `conn` was removed from since it last asked.
+    pub(crate) fn take_evictions(&self, conn: &ConnHandle) -> Vec<String> {
+        (self
+            .evictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
+        .remove(&conn.id)
+        .unwrap_or_default()
+    }
+
+    /// Local connections of `user_id`.
+    fn user_connections(&self, user_id: &str) -> Vec<Arc<ConnHandle>> {
+        (self.users.read().unwrap_or_else(PoisonError::into_inner))
+            .get(user_id)
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Whether [`Hub::close_all`] was called (the node is shutting down).
@@ -379,6 +420,33 @@ impl EventSink for Hub {
         }
         self.rename_user(&member.id, &member.name);
         self.rooms_of_user(&member.id)
+    }
+
+    fn disconnect_user(&self, user_id: &str) {
+        for c in self.user_connections(user_id) {
+            c.close(close::DISCONNECTED, "disconnected by the application");
+        }
+    }
+
+    fn remove_member(&self, room: &str, user_id: &str) {
+        let Some(subs) = self.room(room) else { return };
+        let inside: Vec<Arc<ConnHandle>> = {
+            let s = subs.lock().unwrap_or_else(PoisonError::into_inner);
+            let live = s.live.values().map(|(c, _)| c);
+            let pending = s.pending.values().map(|(c, _)| c);
+            live.chain(pending)
+                .filter(|c| c.user_id == user_id)
+                .cloned()
+                .collect()
+        };
+        let mut evictions = self
+            .evictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for c in inside {
+            evictions.entry(c.id).or_default().push(room.to_owned());
+            c.nudge_evicted();
+        }
     }
 
     fn history_lost(&self) {

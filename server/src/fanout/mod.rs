@@ -28,6 +28,6 @@ pub(crate) mod outbox;
 pub(crate) mod writer;
 
 pub(crate) use conn::{CloseReason, ConnHandle, ConnOutput};
-pub use event::{Event, EventSink, Flavor, Payload, PresenceEvent, StoredMessage};
+pub use event::{Event, EventSink, Flavor, Payload, PresenceChange, PresenceEvent, StoredMessage};
 pub(crate) use hub::Hub;
 pub use outbox::Bounds;

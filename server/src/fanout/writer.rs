@@ -10,6 +10,7 @@ use confab_protocol::close;
 use futures_util::{Sink, SinkExt};
 
 use super::conn::{ConnHandle, ConnOutput, Out};
+use super::event::Event;
 use super::feed::{Next, Subscription};
 use super::outbox::OutboxRx;
 
@@ -54,7 +55,12 @@ impl Outgoing {
             match self.feeds[i].next() {
                 Next::Event(event) => {
                     taken += 1;
-                    if let (false, Some(text)) = (stalled, event.text_for(conn.flavor)) {
+                    // A member the policy does not let see the room's
+                    // members skips its presence diffs (decided at join).
+                    let hidden = !self.feeds[i].presence && matches!(event, Event::Presence(_));
+                    if let (false, false, Some(text)) =
+                        (stalled, hidden, event.text_for(conn.flavor))
+                    {
                         sink.feed(Message::Text(text)).await?;
                         frames += 1;
                     }

@@ -668,6 +668,18 @@ impl ChannelLayer for DurableLayer {
         self.presence.set_state(room, user_id, state).await
     }
 
+    async fn rooms(&self) -> Result<Vec<(String, usize)>> {
+        self.presence.rooms().await
+    }
+
+    async fn disconnect_user(&self, user_id: &str) -> Result<()> {
+        self.presence.disconnect_user(user_id).await
+    }
+
+    async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
+        self.presence.remove_member(room, user_id).await
+    }
+
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
         self.presence.presence_join(room, member).await
     }

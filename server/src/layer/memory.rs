@@ -8,8 +8,8 @@ use confab_protocol::{Json, Member, Message, Presence};
 use rand::Rng;
 
 use super::{
-    ChannelLayer, Event, EventSink, History, HistoryQuery, Page, Payload, Publication, Retention,
-    Stored, StoredMessage,
+    ChannelLayer, Event, EventSink, History, HistoryQuery, Page, Payload, PresenceChange,
+    Publication, Retention, Stored, StoredMessage,
 };
 use crate::clock::now_ms;
 use crate::error::Result;
@@ -294,6 +294,35 @@ impl ChannelLayer for MemoryLayer {
         Ok(())
     }
 
+    async fn rooms(&self) -> Result<Vec<(String, usize)>> {
+        let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<(String, usize)> = rooms
+            .iter()
+            .map(|(name, r)| {
+                (
+                    name.clone(),
+                    r.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .present
+                        .len(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    async fn disconnect_user(&self, user_id: &str) -> Result<()> {
+        self.sink.disconnect_user(user_id);
+        Ok(())
+    }
+
+    async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
+        self.sink.remove_member(room, user_id);
+        Ok(())
+    }
+
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
         let members = self.with_room(room, true, |r| {
             let entry = r
@@ -307,6 +336,11 @@ impl ChannelLayer for MemoryLayer {
                     room: room.to_owned(),
                     joins: vec![joined],
                     ..Presence::default()
+                });
+                self.sink.presence_changed(PresenceChange::Joined {
+                    room: room.to_owned(),
+                    member: member.clone(),
+                    first: r.present.len() == 1,
                 });
             }
             r.members()
@@ -324,8 +358,13 @@ impl ChannelLayer for MemoryLayer {
                 if let Some((member, _)) = r.present.remove(user_id) {
                     self.presence(Presence {
                         room: room.to_owned(),
-                        leaves: vec![member],
+                        leaves: vec![member.clone()],
                         ..Presence::default()
+                    });
+                    self.sink.presence_changed(PresenceChange::Left {
+                        room: room.to_owned(),
+                        member,
+                        last: r.present.is_empty(),
                     });
                 }
             }

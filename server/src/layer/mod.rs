@@ -18,11 +18,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use confab_protocol::{Json, Member, Position};
 
-pub use self::redis::RedisLayer;
+pub use self::redis::{RedisLayer, SideConn, SideConnection};
 pub use durable::DurableLayer;
 pub use memory::MemoryLayer;
 
-pub use crate::fanout::{Event, EventSink, Payload, PresenceEvent, StoredMessage};
+pub use crate::fanout::{Event, EventSink, Payload, PresenceChange, PresenceEvent, StoredMessage};
 
 use crate::error::{Error, Result};
 
@@ -212,6 +212,16 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// member in member lists while they are present, and a present
     /// member's change is delivered as an `updates` diff.
     async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()>;
+
+    /// Every room with members, with how many (the server API's list).
+    async fn rooms(&self) -> Result<Vec<(String, usize)>>;
+
+    /// Closes every connection of `user_id`, on every node, with 4004.
+    async fn disconnect_user(&self, user_id: &str) -> Result<()>;
+
+    /// Makes every connection of `user_id` in `room`, on every node, leave
+    /// it (they are told).
+    async fn remove_member(&self, room: &str, user_id: &str) -> Result<()>;
 
     /// Adds one connection of `member` to the room's presence; the user
     /// joins (a diff is delivered) with their first connection. Returns the

@@ -21,9 +21,34 @@ pub struct Bystanders {
 
 impl Bystanders {
     pub async fn join(server: &Server, room: &str) -> Self {
-        let (mut speaker, _) = native(server, "?name=speaker").await;
+        Self::join_at(
+            &server.ws_url("/ws"),
+            room,
+            "?name=speaker",
+            "?name=listener",
+        )
+        .await
+    }
+
+    /// Bystanders on the native endpoint `ws_url` (`ws://…/ws`), each
+    /// connecting with its query (a guest name or a `?token=` whose name
+    /// is `speaker` for the speaker): for rooms guests may not use, or
+    /// two nodes.
+    pub async fn join_at(ws_url: &str, room: &str, speaker_q: &str, listener_q: &str) -> Self {
+        Self::join_two(
+            &format!("{ws_url}{speaker_q}"),
+            &format!("{ws_url}{listener_q}"),
+            room,
+        )
+        .await
+    }
+
+    /// Bystanders whose speaker and listener connect to these full URLs
+    /// (e.g. two nodes).
+    pub async fn join_two(speaker_url: &str, listener_url: &str, room: &str) -> Self {
+        let (mut speaker, _) = native_at(speaker_url).await;
         join(&mut speaker, room).await;
-        let (mut listener, _) = native(server, "?name=listener").await;
+        let (mut listener, _) = native_at(listener_url).await;
         join(&mut listener, room).await;
         let mut b = Self {
             speaker,

@@ -9,6 +9,7 @@ pub mod bystanders;
 pub mod process;
 pub mod raw;
 pub mod rooms;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -95,6 +95,11 @@ impl Node {
 
     /// Starts the server binary on `port`.
     pub async fn start_on(port: u16, args: &[String]) -> Node {
+        Self::start_env(port, args, &[]).await
+    }
+
+    /// Starts the server binary on `port` with extra environment variables.
+    pub async fn start_env(port: u16, args: &[String], env: &[(&str, &str)]) -> Node {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = std::env::temp_dir().join(format!(
             "confab-node-{port}-{}-{:08x}.log",
@@ -111,6 +116,7 @@ impl Node {
             .args(args)
             .args((!layer_given).then_some("--in-memory"))
             .env("RUST_LOG", "confab_server=info")
+            .envs(env.iter().copied())
             .env_remove("CONFAB_REDIS_URL")
             .env_remove("CONFAB_DATA_DIR")
             .stdin(Stdio::null())
@@ -683,6 +689,7 @@ pub fn as_user(id: &str) -> String {
         sub: id.to_owned(),
         name: Some(id.to_owned()),
         exp: confab_server::auth::unix_now() + 3600,
+        ..Default::default()
     };
     format!("?token={}", confab_server::auth::mint(SECRET, &claims))
 }

@@ -9,7 +9,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 /// A command connection; cheap to clone (every clone shares it).
 #[derive(Clone)]
-pub(super) enum Conn {
+pub enum Conn {
     /// One Redis.
     One(ConnectionManager),
     /// Redis Cluster.

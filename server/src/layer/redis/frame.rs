@@ -29,6 +29,17 @@ pub(super) enum Frame {
     Renamed(Member),
     /// `s<signal JSON>`: an ephemeral message (`{"room","from","payload"}`).
     Signal(Signal<RawPayload>),
+    /// `k<user id>` (on the user's channel): close every connection of the
+    /// user (server API).
+    Disconnect(String),
+    /// `x<user>|<room>` (on the user's channel): the user leaves the room
+    /// on every connection (server API).
+    Remove {
+        /// The user.
+        user: String,
+        /// The room.
+        room: String,
+    },
 }
 
 impl Frame {
@@ -58,6 +69,17 @@ impl Frame {
             b's' => serde_json::from_slice(body)
                 .map(Self::Signal)
                 .map_err(corrupt),
+            b'k' => Ok(Self::Disconnect(
+                std::str::from_utf8(body).map_err(|_| unknown())?.to_owned(),
+            )),
+            b'x' => {
+                let text = std::str::from_utf8(body).map_err(|_| unknown())?;
+                let (user, room) = text.split_once('|').ok_or_else(unknown)?;
+                Ok(Self::Remove {
+                    user: user.to_owned(),
+                    room: room.to_owned(),
+                })
+            }
             _ => Err(unknown()),
         }
     }

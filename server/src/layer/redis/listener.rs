@@ -245,6 +245,10 @@ impl Core {
                 let event = Event::signal(s.room, s.from, std::sync::Arc::from(s.payload));
                 return self.shared.sink.deliver(event);
             }
+            Ok(Frame::Disconnect(user)) => return self.shared.sink.disconnect_user(&user),
+            Ok(Frame::Remove { user, room }) => {
+                return self.shared.sink.remove_member(&room, &user)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "bad pub/sub frame from redis");
                 return;

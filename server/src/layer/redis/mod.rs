@@ -46,7 +46,7 @@
 //!   unchanged. Each shard has its own epoch, node heartbeats and index
 //!   (a shard that loses its data resets only its rooms); a user channel
 //!   is subscribed on every shard (a DM is published on its room's shard);
-//!   the guest key lives on the first shard.
+//!   the guest key and the webhook queue live on the first shard.
 //! - **Sentinel**: `--redis-sentinel-service` names, one shard each; the
 //!   primary is asked of the Sentinels at start, polled every
 //!   `SENTINEL_POLL`, and on a change the command connection and the
@@ -71,7 +71,8 @@
 //! pub/sub carries), [`shared`] (one shard's connection, deadline),
 //! [`presence`] (per node counts, heartbeat, reaping), [`listener`]
 //! (subscriptions, cursors), [`cluster`] (Redis Cluster), [`topology`]
-//! (flags, shard choice, Sentinel), [`conn`] (the command connection).
+//! (flags, shard choice, Sentinel), [`conn`] (the command connection),
+//! [`side`] (a connection of its own for the webhook queue).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -98,9 +99,11 @@ mod listener;
 mod presence;
 mod scripts;
 mod shared;
+mod side;
 mod topology;
 
 use conn::Conn;
+pub use side::{SideConn, SideConnection};
 use frame::Frame;
 use keys::Keys;
 use listener::{Core, Cursors, Listener, SubCmd};
@@ -446,6 +449,15 @@ impl RedisLayer {
         .await
     }
 
+    /// Publishes a server-API notice on `user_id`'s channel (on the shard
+    /// of the user's name; every node listens to it on every shard): every
+    /// node with a connection of theirs acts on it.
+    async fn notice(&self, user_id: &str, frame: &str) -> Result<()> {
+        let s = self.router.for_room(&format!("u:{user_id}"));
+        s.publish_frame("user notice", &s.keys.user_channel(user_id), frame)
+            .await
+    }
+
     /// The shard of `room`.
     fn shard(&self, room: &str) -> &Shard {
         &self.shards[topology::shard_of(room, self.shards.len())]
@@ -653,6 +665,23 @@ impl ChannelLayer for RedisLayer {
             s.publish_frame("signal", &channel, &frame).await?;
         }
         Ok(())
+    }
+
+    async fn rooms(&self) -> Result<Vec<(String, usize)>> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            out.extend(shard.shared.rooms().await?);
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn disconnect_user(&self, user_id: &str) -> Result<()> {
+        self.notice(user_id, &format!("k{user_id}")).await
+    }
+
+    async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
+        self.notice(user_id, &format!("x{user_id}|{room}")).await
     }
 
     async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()> {

@@ -21,6 +21,7 @@ use super::json;
 use super::shared::Shared;
 use crate::clock::now_ms;
 use crate::error::Result;
+use crate::fanout::PresenceChange;
 
 impl Shared {
     /// Changes a present user's name in `room` (an `updates` diff).
@@ -107,9 +108,16 @@ impl Shared {
             .arg(n)
             .arg(diff_prefix(room, "joins"));
         let mut conn = self.conn();
-        let (members, states): (Vec<String>, Vec<String>) = self
+        let (members, states, change): (Vec<String>, Vec<String>, u8) = self
             .call("presence join", inv.invoke_async(&mut conn))
             .await?;
+        if change & 1 == 1 {
+            self.sink.presence_changed(PresenceChange::Joined {
+                room: room.to_owned(),
+                member: member.clone(),
+                first: change == 3,
+            });
+        }
         Ok(with_states(&members, &states))
     }
 
@@ -180,9 +188,25 @@ impl Shared {
             .arg(count_field)
             .arg(prefix);
         let mut conn = self.conn();
-        self.call("presence leave", inv.invoke_async::<i64>(&mut conn))
-            .await
-            .map(drop)
+        let (change, member): (u8, String) = self
+            .call("presence leave", inv.invoke_async(&mut conn))
+            .await?;
+        if change & 2 == 2 {
+            self.left(room, &member, change == 6);
+        }
+        Ok(())
+    }
+
+    /// Reports that the user of `member` (their stored JSON) left `room`.
+    fn left(&self, room: &str, member: &str, last: bool) {
+        match serde_json::from_str::<Member>(member) {
+            Ok(member) => self.sink.presence_changed(PresenceChange::Left {
+                room: room.to_owned(),
+                member,
+                last,
+            }),
+            Err(e) => tracing::warn!(room, error = %e, "unreadable member in presence"),
+        }
     }
 
     /// One heartbeat: refresh this node, restore its presence if it was
@@ -256,7 +280,11 @@ impl Shared {
                 .arg(&self.keys.prefix)
                 .arg(&node)
                 .arg(cutoff);
-            let rooms: i64 = self.call("reap", inv.invoke_async(&mut conn)).await?;
+            let (rooms, leaves): (i64, Vec<String>) =
+                self.call("reap", inv.invoke_async(&mut conn)).await?;
+            for leave in leaves.chunks_exact(3) {
+                self.left(&leave[0], &leave[1], leave[2] == "1");
+            }
             if rooms >= 0 {
                 tracing::info!(dead = %node, rooms, shard = %self.label, "reaped the presence of a silent node");
             }
@@ -289,10 +317,15 @@ impl Shared {
                 .arg(node)
                 .arg(diff_prefix(room, "leaves"));
             match self
-                .call("reap room", inv.invoke_async::<i64>(&mut conn))
+                .call("reap room", inv.invoke_async::<Vec<String>>(&mut conn))
                 .await
             {
-                Ok(n) => left += n,
+                Ok(leaves) => {
+                    for leave in leaves.chunks_exact(2) {
+                        self.left(room, &leave[0], leave[1] == "1");
+                        left += 1;
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(dead = %node, room, error = %e, "cannot reap a room of a silent node")
                 }

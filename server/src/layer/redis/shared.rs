@@ -252,6 +252,105 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Every room of this shard with members, with how many (SCAN of the
+    /// presence hashes: an admin call, not a hot path). On a cluster every
+    /// primary is scanned.
+    pub(super) async fn rooms(&self) -> Result<Vec<(String, usize)>> {
+        let prefix = if self.keys.cluster {
+            format!("{}:pm:{{", self.keys.prefix)
+        } else {
+            self.keys.members("")
+        };
+        let pattern = format!("{prefix}*");
+        let mut conn = self.conn();
+        let targets: Vec<Option<(String, u16)>> = match &conn {
+            Conn::One(_) => vec![None],
+            Conn::Cluster(_) => {
+                let nodes: String = self
+                    .call(
+                        "cluster nodes",
+                        redis::cmd("CLUSTER").arg("NODES").query_async(&mut conn),
+                    )
+                    .await?;
+                primaries(&nodes).into_iter().map(Some).collect()
+            }
+        };
+        let mut names = Vec::new();
+        for target in targets {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500);
+                let (next, keys): (u64, Vec<String>) = match (&target, &mut conn) {
+                    (Some((host, port)), Conn::Cluster(c)) => {
+                        let routing = redis::cluster_routing::RoutingInfo::SingleNode(
+                            redis::cluster_routing::SingleNodeRoutingInfo::ByAddress {
+                                host: host.clone(),
+                                port: *port,
+                            },
+                        );
+                        let v = self
+                            .call("scan rooms", c.route_command(scan, routing))
+                            .await?;
+                        redis::FromRedisValue::from_redis_value(v)
+                            .map_err(|e| Error::Internal(format!("scan reply: {e}")))?
+                    }
+                    _ => self.call("scan rooms", scan.query_async(&mut conn)).await?,
+                };
+                names.extend(keys.into_iter().filter_map(|k| {
+                    let room = k.strip_prefix(&prefix)?;
+                    let room = if self.keys.cluster {
+                        room.strip_suffix('}')?
+                    } else {
+                        room
+                    };
+                    Some(room.to_owned())
+                }));
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for room in names {
+            let n: usize = self
+                .call(
+                    "count members",
+                    redis::cmd("HLEN")
+                        .arg(self.keys.members(&room))
+                        .query_async(&mut conn),
+                )
+                .await?;
+            if n > 0 {
+                out.push((room, n));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The serving primaries (host, port) of a `CLUSTER NODES` answer.
+fn primaries(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 9 || !f[2].contains("master") || f[2].contains("fail") {
+                return None;
+            }
+            let addr = f[1].split('@').next()?;
+            let (host, port) = addr.rsplit_once(':')?;
+            Some((host.to_owned(), port.parse().ok()?))
+        })
+        .collect()
+}
+
 /// A stream entry's message (field `m`).
 pub(super) fn decode_entry(fields: &[String]) -> Result<Arc<StoredMessage>> {
     match fields {
