@@ -76,8 +76,16 @@ async fn rediss_is_refused_without_the_ca_and_accepted_with_it() {
     ];
     args.extend(client_cert.iter().cloned());
     args.extend(token_args());
-    let a = Node::start(&args).await;
     let b = Node::start(&args).await;
+    // The webhook queue reaches the same Redis the same way (a node that
+    // could not would not start).
+    args.extend([
+        "--webhook-url".to_owned(),
+        "http://127.0.0.1:9/hooks".to_owned(),
+        "--backend-secret".to_owned(),
+        "s".to_owned(),
+    ]);
+    let a = Node::start(&args).await;
     let (mut alice, _) = native_at(&a.ws(&format!("/ws{}", as_user("alice")))).await;
     let (mut bob, _) = native_at(&b.ws(&format!("/ws{}", as_user("bob")))).await;
     join_since(&mut alice, "secure", None).await;

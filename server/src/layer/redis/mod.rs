@@ -103,11 +103,11 @@ mod side;
 mod topology;
 
 use conn::Conn;
-pub use side::{SideConn, SideConnection};
 use frame::Frame;
 use keys::Keys;
 use listener::{Core, Cursors, Listener, SubCmd};
 use shared::{decode_entry, Shared, SharedParts};
+pub use side::{SideConn, SideConnection};
 use topology::{Options, Source};
 
 /// Longest wait for one Redis command before answering `unavailable`.

@@ -66,8 +66,8 @@ impl SideConnection {
                 (Conn::Cluster(conn), String::new(), None)
             }
             None => {
-                let source = Source::new(&options.shards[0], options.tls.as_ref())
-                    .map_err(connect_err)?;
+                let source =
+                    Source::new(&options.shards[0], options.tls.as_ref()).map_err(connect_err)?;
                 let (client, primary) = connecting(source.client()).await?;
                 (Conn::One(manager(client).await?), primary, Some(source))
             }
