@@ -33,6 +33,7 @@ fn cluster_args(cluster: &RedisCluster, prefix: &str, extra: &[&str]) -> Vec<Str
     ];
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     args.extend(token_args());
+    args.extend(["--api-key".to_owned(), "k".to_owned()]);
     args
 }
 
@@ -107,6 +108,20 @@ async fn three_nodes_on_a_cluster_and_a_primary_failover_with_and_without_replic
             assert_eq!(m.view(room), first, "u{i} and u0 disagree in {room}");
         }
     }
+    // The server API lists the rooms of every shard (every primary).
+    let (status, body) = common::http(
+        nodes[1].addr,
+        "GET",
+        "/api/rooms",
+        &[("Authorization", "Bearer k")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let listed = listed["rooms"].as_array().unwrap();
+    assert_eq!(listed.len(), ROOMS, "{body}");
+    assert!(listed.iter().all(|r| r["members"] == 3), "{body}");
     // Rooms spread over the three primaries.
     let primaries: BTreeSet<usize> = rooms
         .iter()
