@@ -35,6 +35,11 @@ use crate::fanout::{Event, StoredMessage};
 #[derive(Default)]
 pub(super) struct Cursors {
     map: Mutex<HashMap<String, u64>>,
+    /// Room → (ts, sender) of the message delivered at its cursor: after a
+    /// failover the new primary may hold *another* message at that offset
+    /// (the lost one's offset reused before this node looked), which the
+    /// head alone cannot tell.
+    stamps: Mutex<HashMap<String, (u64, String)>>,
     moved: tokio::sync::Notify,
     /// Epoch scope (the epoch key) → the history epoch this node's clients
     /// were given; the listener compares it with what Redis says to detect
@@ -96,7 +101,25 @@ impl Cursors {
 
     pub(super) fn set(&self, room: &str, offset: u64) {
         self.lock().insert(room.to_owned(), offset);
+        self.stamps().remove(room);
         self.moved.notify_waiters();
+    }
+
+    fn stamps(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, String)>> {
+        self.stamps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves `room`'s cursor to the message `m` just delivered.
+    fn delivered(&self, m: &StoredMessage) {
+        self.lock().insert(m.msg.room.clone(), m.msg.offset);
+        self.stamps()
+            .insert(m.msg.room.clone(), (m.msg.ts, m.msg.from.id.clone()));
+        self.moved.notify_waiters();
+    }
+
+    /// What was delivered at `room`'s cursor, if this node delivered it.
+    fn stamp(&self, room: &str) -> Option<(u64, String)> {
+        self.stamps().get(room).cloned()
     }
 
     /// Waits (bounded) until `room` was delivered up to `head`; returns
@@ -177,6 +200,7 @@ impl Core {
         let rooms: Vec<String> = self.cursors.lock().keys().cloned().collect();
         let keep: Vec<String> = rooms.into_iter().filter(|r| self.listens(r)).collect();
         self.cursors.lock().retain(|r, _| keep.contains(r));
+        self.cursors.stamps().retain(|r, _| keep.contains(r));
     }
 
     /// The rooms with a cursor whose messages travel on `channel`.
@@ -199,6 +223,7 @@ impl Core {
         self.cursors.set_epoch(scope, epoch);
         let keys = &self.shared.keys;
         self.cursors.lock().retain(|r, _| keys.epoch(r) != scope);
+        self.cursors.stamps().retain(|r, _| keys.epoch(r) != scope);
         self.shared.sink.history_lost();
     }
 
@@ -209,7 +234,7 @@ impl Core {
         }
         if self.listens(&m.msg.room) {
             self.shared.sink.deliver(Event::Message(m.clone()));
-            self.cursors.set(&m.msg.room, m.msg.offset);
+            self.cursors.delivered(&m);
         } else {
             self.shared.sink.deliver(Event::Message(m));
         }
@@ -334,12 +359,27 @@ impl Core {
             };
             heads.extend(got.into_iter().map(Option::unwrap_or_default));
         }
-        let rolled_back: Vec<(&String, u64, u64)> = rooms
+        let mut rolled_back: Vec<(&String, u64, u64)> = rooms
             .iter()
             .zip(&heads)
             .filter(|((_, c), h)| **h < *c)
             .map(|((r, c), h)| (r, *c, *h))
             .collect();
+        if rolled_back.is_empty() {
+            // The head may be back at (or past) the cursor with other
+            // messages: the offsets of lost ones reused since. The entry at
+            // the cursor must be the one delivered here.
+            for ((room, c), head) in rooms.iter().zip(&heads) {
+                let Some((ts, from)) = self.cursors.stamp(room) else {
+                    continue;
+                };
+                if let Some(there) = s.range(room, *c, Some(*c)).await?.first() {
+                    if there.msg.ts != ts || there.msg.from.id != from {
+                        rolled_back.push((room, *c, *head));
+                    }
+                }
+            }
+        }
         if !rolled_back.is_empty() {
             tracing::error!(shard = %s.label, rooms = ?rolled_back, "redis no longer has offsets this node delivered (room, delivered, head): acknowledged writes were lost");
             let mut inv = s.scripts.fence.prepare_invoke();
