@@ -19,6 +19,10 @@ if [ "$mode" = all ]; then
 command -v chromium >/dev/null || apt_pkgs+=(chromium)
 command -v chromedriver >/dev/null || apt_pkgs+=(chromium-driver)
 command -v redis-server >/dev/null || apt_pkgs+=(redis-server)
+# redis-cli builds the test Redis Cluster; Sentinel runs as `redis-server --sentinel`.
+command -v redis-cli >/dev/null || apt_pkgs+=(redis-tools)
+# The Redis TLS test signs its certificates with a CA it makes.
+command -v openssl >/dev/null || apt_pkgs+=(openssl)
 command -v nginx >/dev/null || apt_pkgs+=(nginx)
 python3 -c "import ensurepip, venv" 2>/dev/null || apt_pkgs+=(python3-venv)
 fi

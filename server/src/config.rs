@@ -357,11 +357,58 @@ pub struct Config {
     #[arg(long, env = "CONFAB_IN_MEMORY", conflicts_with_all = ["redis_url", "data_dir"])]
     pub in_memory: bool,
 
-    /// Redis URL (e.g. `redis://127.0.0.1:6379/0`) of the channel layer
-    /// shared by several server nodes: history in Redis Streams, presence
-    /// and delivery across nodes. Unreachable at start: exit 1.
-    #[arg(long, env = "CONFAB_REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    /// Redis URL (e.g. `redis://127.0.0.1:6379/0`, `rediss://` for TLS) of
+    /// the channel layer shared by several server nodes: history in Redis
+    /// Streams, presence and delivery across nodes. Repeat (or
+    /// comma-separate) to shard rooms over several Redis servers (each room
+    /// lives on one, chosen by a stable hash of its name; every node must
+    /// list them in the same order). With `--redis-cluster`: seed nodes of
+    /// one Redis Cluster; with `--redis-sentinel-service`: the Sentinels.
+    /// Unreachable at start: exit 1. See deploy/README.md.
+    #[arg(
+        long,
+        env = "CONFAB_REDIS_URL",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub redis_url: Vec<String>,
+
+    /// The `--redis-url` values are seed nodes of one Redis Cluster: keys of
+    /// a room share a hash tag, rooms fan out by sharded pub/sub.
+    #[arg(long, env = "CONFAB_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
+
+    /// Master names Redis Sentinel monitors (repeat or comma-separate): the
+    /// `--redis-url` values are then the Sentinels, and each name is one
+    /// shard whose master is discovered, and re-discovered on failover.
+    #[arg(long, env = "CONFAB_REDIS_SENTINEL_SERVICE", value_delimiter = ',')]
+    pub redis_sentinel_service: Vec<String>,
+
+    /// PEM file of the CA that signed the Redis servers' certificates
+    /// (`rediss://`); unset: the system's roots.
+    #[arg(long, env = "CONFAB_REDIS_TLS_CA")]
+    pub redis_tls_ca: Option<PathBuf>,
+
+    /// PEM certificate this node presents to Redis over TLS (Redis asks
+    /// for one unless `tls-auth-clients no`), with `--redis-tls-key`.
+    #[arg(long, env = "CONFAB_REDIS_TLS_CERT", requires = "redis_tls_key")]
+    pub redis_tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--redis-tls-cert`.
+    #[arg(long, env = "CONFAB_REDIS_TLS_KEY", requires = "redis_tls_cert")]
+    pub redis_tls_key: Option<PathBuf>,
+
+    /// Replicas that must have a message before it is acknowledged (Redis
+    /// `WAIT` after the publish): an ack then survives the loss of the
+    /// primary when one of them is promoted. 0: the ack means the primary
+    /// has it (replication is asynchronous; a failover can lose it).
+    #[arg(long, env = "CONFAB_REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u32,
+
+    /// Longest wait for `--redis-wait-replicas` in milliseconds; past it
+    /// the publisher gets `outcome_unknown` (stored on the primary only).
+    #[arg(long, env = "CONFAB_REDIS_WAIT_TIMEOUT_MS", default_value_t = 1000)]
+    pub redis_wait_timeout_ms: u64,
 
     /// Prefix of every Redis key and channel, so several deployments (or
     /// tests) can share one Redis.
@@ -572,7 +619,14 @@ impl Default for Config {
             debug_endpoints: false,
             data_dir: Some(PathBuf::from("confab-data")),
             in_memory: false,
-            redis_url: None,
+            redis_url: Vec::new(),
+            redis_cluster: false,
+            redis_sentinel_service: Vec::new(),
+            redis_tls_ca: None,
+            redis_tls_cert: None,
+            redis_tls_key: None,
+            redis_wait_replicas: 0,
+            redis_wait_timeout_ms: 1000,
             redis_prefix: "confab".to_owned(),
             presence_ttl_secs: 10,
             node_id: None,

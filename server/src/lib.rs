@@ -152,22 +152,23 @@ impl AppState {
         let node =
             (config.node_id.clone()).unwrap_or_else(|| format!("n-{:08x}", rand::random::<u32>()));
         config.node_id = Some(node.clone());
-        let webhooks = match (config.webhooks().map_err(Error::Config)?, &config.redis_url) {
-            (None, _) => None,
-            (Some(w), Some(url)) => {
-                Some(Webhooks::redis(w, url, &config.redis_prefix, node, metrics.clone()).await?)
+        let webhooks = match config.webhooks().map_err(Error::Config)? {
+            None => None,
+            Some(w) if !config.redis_url.is_empty() => {
+                // One stream for every node, on the first shard (or the
+                // cluster), reached as the layer reaches Redis.
+                let redis = layer::SideConnection::connect(&config).await?;
+                Some(Webhooks::redis(w, redis, node, metrics.clone()).await?)
             }
-            (Some(w), None) => Some(Webhooks::local(w, metrics.clone())),
+            Some(w) => Some(Webhooks::local(w, metrics.clone())),
         };
         let (hub, sink) = node_for(&config, webhooks.clone());
         let secret = first_secret(&config);
-        let (layer, secret): (Arc<dyn ChannelLayer>, String) = if let Some(url) =
-            config.redis_url.clone()
-        {
-            let layer = layer::RedisLayer::connect(&config, &url, sink, metrics.clone()).await?;
+        let (layer, secret): (Arc<dyn ChannelLayer>, String) = if !config.redis_url.is_empty() {
+            let layer = layer::RedisLayer::connect(&config, sink, metrics.clone()).await?;
             let secret = match secret {
                 Some(s) => s,
-                None => redis_guest_secret(&url, &config.redis_prefix).await?,
+                None => layer.guest_secret(&GuestKey::random_secret()).await?,
             };
             (Arc::new(layer), secret)
         } else if let Some(dir) = config.data_dir.as_ref().filter(|_| !config.in_memory) {
@@ -233,33 +234,6 @@ fn file_guest_secret(path: &std::path::Path) -> Result<String> {
     file.write_all(secret.as_bytes())?;
     file.sync_all()?;
     Ok(secret)
-}
-
-/// The guest-token secret shared by every node on one Redis: the first
-/// node to start sets `<prefix>:guest-key` (SET NX), everyone reads it.
-async fn redis_guest_secret(url: &str, prefix: &str) -> Result<String> {
-    let fail = |source| Error::Redis {
-        op: "guest key",
-        source,
-    };
-    let client = redis::Client::open(url).map_err(fail)?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(fail)?;
-    let key = format!("{prefix}:guest-key");
-    let _: Option<String> = redis::cmd("SET")
-        .arg(&key)
-        .arg(GuestKey::random_secret())
-        .arg("NX")
-        .query_async(&mut conn)
-        .await
-        .map_err(fail)?;
-    redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .map_err(fail)
 }
 
 /// Every route of the server.

@@ -230,8 +230,8 @@ async fn serve(config: Config) -> ExitCode {
         .local_addr()
         .map_or_else(|_| config.bind.to_string(), |a| a.to_string());
     let grace = config.shutdown_grace();
-    let layer = (config.redis_url.as_ref())
-        .map(|url| format!("cannot reach redis at {url}"))
+    let layer = (!config.redis_url.is_empty())
+        .then(|| format!("cannot reach redis at {}", config.redis_url.join(",")))
         .or_else(|| {
             (config.data_dir.as_ref().filter(|_| !config.in_memory))
                 .map(|d| format!("cannot open the history store in {}", d.display()))

@@ -2,8 +2,8 @@
 //! what the server posts. Events come in order, signed, each with an id;
 //! a receiver that is down gets every event once it is back (duplicates
 //! only with the same id); with two nodes on Redis each event is delivered
-//! once per cluster, and a user with tabs on both nodes is online once and
-//! offline once.
+//! once per cluster (one Redis, two shards, a Redis Cluster), and a user
+//! with tabs on both nodes is online once and offline once.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use common::process::{as_user, prefix, redis_args, token_args, Node, Redis};
+use common::process::{as_user, prefix, redis_args, token_args, Node, Redis, RedisCluster};
 use common::*;
 use confab_server::backend::sign;
 use confab_server::Config;
@@ -231,9 +231,42 @@ async fn a_receiver_that_was_down_gets_every_event_once_it_is_back() {
 
 #[tokio::test]
 async fn two_nodes_on_redis_deliver_each_event_once_and_a_user_on_both_is_online_once() {
-    let (addr, received) = receiver().await;
     let redis = Redis::start().await;
-    let mut args = redis_args(&redis.url(), &prefix("webhooks"), 15);
+    each_event_once(redis_args(&redis.url(), &prefix("webhooks"), 15)).await;
+}
+
+/// Shards: the queue is one stream on the first shard, whichever shard
+/// the rooms (and the online room) live on.
+#[tokio::test]
+async fn two_nodes_on_two_shards_deliver_each_event_once() {
+    let (first, second) = (Redis::start().await, Redis::start().await);
+    let p = prefix("webhooks-shards");
+    let urls = format!("{},{}", first.url(), second.url());
+    each_event_once(redis_args(&urls, &p, 15)).await;
+    let stream = format!("{p}:webhooks");
+    assert_eq!(first.cli(&["exists", &stream]), "1");
+    assert_eq!(second.cli(&["exists", &stream]), "0");
+}
+
+/// Redis Cluster: one stream (hash-tagged with its lease) for every node.
+#[tokio::test]
+async fn two_nodes_on_a_cluster_deliver_each_event_once() {
+    let cluster = RedisCluster::start(3, 0).await;
+    let p = prefix("webhooks-cluster");
+    let mut args = vec!["--redis-cluster".to_owned()];
+    args.extend(redis_args(&cluster.urls().join(","), &p, 15));
+    each_event_once(args).await;
+    let stream = format!("{p}:{{webhooks}}");
+    let (owner, _) = cluster.owner(&stream);
+    assert_eq!(cluster.nodes[owner].cli(&["exists", &stream]), "1");
+    assert_eq!(cluster.owner(&format!("{stream}:lease")).0, owner);
+}
+
+/// Two nodes with `layer` (the `--redis-*` arguments): a user with tabs on
+/// both and another user in one room; every event arrives once.
+async fn each_event_once(layer: Vec<String>) {
+    let (addr, received) = receiver().await;
+    let mut args = layer;
     args.extend(token_args());
     args.extend([
         "--webhook-url".to_owned(),

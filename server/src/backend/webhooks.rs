@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, Notify};
 use super::sign;
 use crate::clock::now_ms;
 use crate::fanout::{Payload, PresenceChange};
+use crate::layer::SideConnection;
 use crate::metrics::Metrics;
 
 /// Most events in one delivery.
@@ -225,17 +226,17 @@ impl Webhooks {
         hooks
     }
 
-    /// Webhooks queued in a Redis stream shared by every node on `url`
-    /// under `prefix`, with the appender and the (lease-holding) worker
-    /// started.
+    /// Webhooks queued in a Redis stream shared by every node, reached
+    /// through `redis` (the first shard, or the cluster: one stream, so
+    /// one queue, whatever the topology), with the appender and the
+    /// (lease-holding) worker started.
     pub async fn redis(
         config: WebhookConfig,
-        url: &str,
-        prefix: &str,
+        redis: SideConnection,
         node: String,
         metrics: Arc<Metrics>,
     ) -> crate::Result<Arc<Self>> {
-        let queue = Arc::new(RedisQueue::connect(url, prefix, node, config.queue).await?);
+        let queue = Arc::new(RedisQueue::connect(redis, node, config.queue).await?);
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let hooks = Arc::new(Self {
             config,
@@ -315,7 +316,9 @@ impl LocalQueue {
 
 /// Events in a Redis stream, read by one node at a time.
 struct RedisQueue {
-    conn: redis::aio::ConnectionManager,
+    /// Its own connection (the reads block), following Sentinel and
+    /// routing by slot on a cluster.
+    redis: SideConnection,
     stream: String,
     lease: String,
     node: String,
@@ -331,16 +334,15 @@ type StreamReply = (String, Vec<(String, Vec<(String, String)>)>);
 const LEASE: Duration = Duration::from_secs(10);
 
 impl RedisQueue {
-    async fn connect(url: &str, prefix: &str, node: String, bound: usize) -> crate::Result<Self> {
+    async fn connect(redis: SideConnection, node: String, bound: usize) -> crate::Result<Self> {
         let err = |source| crate::Error::Redis {
             op: "webhook queue",
             source,
         };
-        let client = redis::Client::open(url).map_err(err)?;
-        let mut conn = redis::aio::ConnectionManager::new(client)
-            .await
-            .map_err(err)?;
-        let stream = format!("{prefix}:webhooks");
+        let mut conn = redis.conn();
+        // `P:webhooks` (`P:{webhooks}` on a cluster: the lease shares its
+        // slot).
+        let stream = redis.key("webhooks");
         let created: redis::RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(&stream)
@@ -355,7 +357,7 @@ impl RedisQueue {
             }
         }
         Ok(Self {
-            conn,
+            redis,
             lease: format!("{stream}:lease"),
             stream,
             node,
@@ -366,7 +368,7 @@ impl RedisQueue {
     /// Appends events unless the stream holds its bound already; returns
     /// how many were dropped.
     async fn append(&self, bodies: &[String]) -> redis::RedisResult<usize> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.redis.conn();
         let len: usize = redis::cmd("XLEN")
             .arg(&self.stream)
             .query_async(&mut conn)
@@ -387,7 +389,7 @@ impl RedisQueue {
 
     /// Takes or renews the lease; whether this node holds it.
     async fn lead(&self) -> redis::RedisResult<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.redis.conn();
         let script = redis::Script::new(
             "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 2 end \
              if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end \
@@ -419,7 +421,7 @@ impl RedisQueue {
     /// Up to `max` events: this node's unacknowledged ones first, then new
     /// ones (waiting up to a second).
     async fn read(&self, max: usize) -> redis::RedisResult<Vec<(String, String)>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.redis.conn();
         for (from, block) in [("0", None), (">", Some(1000))] {
             let mut cmd = redis::cmd("XREADGROUP");
             cmd.arg("GROUP")
@@ -451,7 +453,7 @@ impl RedisQueue {
     }
 
     async fn ack(&self, ids: &[String]) -> redis::RedisResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.redis.conn();
         redis::pipe()
             .cmd("XACK")
             .arg(&self.stream)

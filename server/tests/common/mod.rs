@@ -1,12 +1,14 @@
 //! Test helpers: an in-process server on port 0, a WebSocket client with
 //! bounded waits, and a tiny HTTP/1.1 client. [`process`] starts real
 //! processes (nodes, Redis, nginx), [`raw`] speaks WebSocket frames by
-//! hand, [`bystanders`] checks that an attack leaves others unharmed.
+//! hand, [`bystanders`] checks that an attack leaves others unharmed,
+//! [`rooms`] is a client in many rooms for the Redis topology tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod bystanders;
 pub mod process;
 pub mod raw;
+pub mod rooms;
 pub mod tokens;
 
 use std::net::SocketAddr;

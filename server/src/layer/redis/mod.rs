@@ -34,21 +34,52 @@
 //! publishing the leaves. A node that finds itself reaped (or Redis emptied)
 //! re-adds its local presence from its own mirror.
 //!
-//! The scripts build key names from the room, so this layer targets a single
-//! Redis (or a primary with replicas), not Redis Cluster. Configure Redis
-//! with `maxmemory-policy noeviction`: an evicted stream is lost history.
+//! Past one Redis (see deploy/README.md for what each topology
+//! guarantees):
+//!
+//! - **TLS**: `rediss://` URLs (rustls), with `--redis-tls-ca` and a client
+//!   certificate (`--redis-tls-cert`, `--redis-tls-key`) when Redis asks.
+//! - **Shards**: several `--redis-url` values. Each room (a DM room too)
+//!   lives on the shard [`topology::shard_of`] picks from its name (jump
+//!   consistent hash): its keys, stream, dedup ids, presence and channel.
+//!   Every step of a room stays on one Redis, so the Lua scripts are
+//!   unchanged. Each shard has its own epoch, node heartbeats and index
+//!   (a shard that loses its data resets only its rooms); a user channel
+//!   is subscribed on every shard (a DM is published on its room's shard);
+//!   the guest key and the webhook queue live on the first shard.
+//! - **Sentinel**: `--redis-sentinel-service` names, one shard each; the
+//!   primary is asked of the Sentinels at start, polled every
+//!   `SENTINEL_POLL`, and on a change the command connection and the
+//!   pub/sub listener move to the new primary.
+//! - **Cluster**: `--redis-cluster`; every key of a room shares the room
+//!   as hash tag (`P:h:{room}`), the scripts publish with `SPUBLISH`, the
+//!   listener uses `SSUBSCRIBE` ([`cluster`]), each room has its own epoch,
+//!   and a DM is stored by its script then published by the node to the two
+//!   users' channels (other slots).
+//! - **Replica acks**: `--redis-wait-replicas N` runs `WAIT N` after each
+//!   publish on the same connection: the ack means N replicas have it.
+//!
+//! After any reconnect the listener checks the epoch and each delivered
+//! room's head: if Redis lost acknowledged writes (a failover without
+//! `WAIT`, a restart without an fsync'd AOF), the epoch changes and clients
+//! are told `recovered: false`, rather than offsets being reused silently.
+//! Configure Redis with `maxmemory-policy noeviction`: an evicted stream
+//! is lost history.
 
 //!
 //! Files: [`keys`] (names), [`scripts`] (the `.lua` files), [`frame`] (what
-//! pub/sub carries), [`shared`] (connection, deadline), [`presence`] (per
-//! node counts, heartbeat, reaping), [`listener`] (subscriptions, cursors).
+//! pub/sub carries), [`shared`] (one shard's connection, deadline),
+//! [`presence`] (per node counts, heartbeat, reaping), [`listener`]
+//! (subscriptions, cursors), [`cluster`] (Redis Cluster), [`topology`]
+//! (flags, shard choice, Sentinel), [`conn`] (the command connection),
+//! [`side`] (a connection of its own for the webhook queue).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use confab_protocol::{Json, Member};
+use confab_protocol::{dm_members, Json, Member};
 use rand::Rng;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
@@ -60,18 +91,24 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::Config;
 
+mod cluster;
+mod conn;
 mod frame;
 mod keys;
 mod listener;
 mod presence;
 mod scripts;
 mod shared;
+mod side;
+mod topology;
 
+use conn::Conn;
 use frame::Frame;
 use keys::Keys;
-use listener::{Cursors, Listener, SubCmd};
-use scripts::Scripts;
-use shared::{decode_entry, Local, Shared};
+use listener::{Core, Cursors, Listener, SubCmd};
+use shared::{decode_entry, Shared, SharedParts};
+pub use side::{SideConn, SideConnection};
+use topology::{Options, Source};
 
 /// Longest wait for one Redis command before answering `unavailable`.
 const OP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -79,6 +116,8 @@ const OP_TIMEOUT: Duration = Duration::from_secs(3);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the listener pings its pub/sub connection.
 const PUBSUB_PING: Duration = Duration::from_secs(5);
+/// How often Sentinel is asked where the primary is.
+const SENTINEL_POLL: Duration = Duration::from_millis(250);
 
 /// Reconnect delay after `attempt` failures: [`confab_protocol::backoff_delay`]
 /// from 100 ms, capped at 2 s.
@@ -108,157 +147,55 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     confab_protocol::encode(v)
 }
 
-/// The Redis implementation of [`ChannelLayer`]; see the module docs.
-pub struct RedisLayer {
+fn connect_err(source: redis::RedisError) -> Error {
+    Error::Redis {
+        op: "connect",
+        source,
+    }
+}
+
+/// Bounds `fut` by [`CONNECT_TIMEOUT`].
+async fn connecting<T>(fut: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T> {
+    tokio::time::timeout(CONNECT_TIMEOUT, fut)
+        .await
+        .map_err(|_| Error::RedisTimeout {
+            op: "connect",
+            after: CONNECT_TIMEOUT,
+        })?
+        .map_err(connect_err)
+}
+
+/// A command connection to one Redis that reconnects by itself.
+async fn manager(client: redis::Client) -> Result<ConnectionManager> {
+    let cm_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(OP_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(100))
+        .set_max_delay(Duration::from_secs(2));
+    connecting(ConnectionManager::new_with_config(client, cm_config)).await
+}
+
+/// Every shard's state, by room.
+struct Router {
+    shards: Vec<Arc<Shared>>,
+}
+
+impl Router {
+    /// The shard `room` lives on.
+    fn for_room(&self, room: &str) -> &Arc<Shared> {
+        &self.shards[topology::shard_of(room, self.shards.len())]
+    }
+}
+
+/// One shard as the layer sees it.
+struct Shard {
     shared: Arc<Shared>,
     cursors: Arc<Cursors>,
     subs: mpsc::UnboundedSender<SubCmd>,
-    tasks: Vec<JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for RedisLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisLayer")
-            .field("node", &self.shared.node)
-            .field("prefix", &self.shared.keys.0)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for RedisLayer {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-impl RedisLayer {
-    /// Connects to `url` (both the command and the pub/sub connection) and
-    /// starts the listener and heartbeat tasks. Fails at once, with the
-    /// reason, when Redis cannot be reached.
-    pub async fn connect(
-        config: &Config,
-        url: &str,
-        sink: Arc<dyn EventSink>,
-        metrics: Arc<Metrics>,
-    ) -> Result<Self> {
-        let connect_err = |source| Error::Redis {
-            op: "connect",
-            source,
-        };
-        let connect_timeout = Error::RedisTimeout {
-            op: "connect",
-            after: CONNECT_TIMEOUT,
-        };
-        let client = redis::Client::open(url).map_err(connect_err)?;
-        let cm_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(OP_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(2));
-        let conn = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            ConnectionManager::new_with_config(client.clone(), cm_config),
-        )
-        .await
-        .map_err(|_| connect_timeout)?
-        .map_err(connect_err)?;
-        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
-            .await
-            .map_err(|_| Error::RedisTimeout {
-                op: "connect",
-                after: CONNECT_TIMEOUT,
-            })?
-            .map_err(connect_err)?;
-        let node = config
-            .node_id
-            .clone()
-            .unwrap_or_else(|| format!("n-{:08x}", rand::rng().random::<u32>()));
-        let ttl = Duration::from_secs(config.presence_ttl_secs.max(1));
-        let shared = Arc::new(Shared {
-            conn,
-            keys: Keys(config.redis_prefix.clone()),
-            node,
-            sink,
-            metrics,
-            retention: config.retention(),
-            ttl,
-            scripts: Scripts::new(),
-            local: Mutex::new(Local::default()),
-        });
-        shared.heartbeat().await?;
-        // The epoch clients of this node will be given: a change later means
-        // Redis lost the history.
-        let epoch: Option<String> = {
-            let mut conn = shared.conn.clone();
-            shared
-                .call(
-                    "get epoch",
-                    redis::cmd("GET")
-                        .arg(shared.keys.epoch())
-                        .query_async(&mut conn),
-                )
-                .await?
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let cursors = Arc::new(Cursors::default());
-        cursors.set_epoch(epoch);
-        let listener = Listener {
-            shared: shared.clone(),
-            client,
-            cmds: rx,
-            counts: HashMap::new(),
-            cursors: cursors.clone(),
-            attempt: 0,
-        };
-        let listen = tokio::spawn(listener.run(pubsub.split()));
-        let beat = {
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let every =
-                    (shared.ttl / 3).clamp(Duration::from_millis(200), Duration::from_secs(5));
-                let mut tick = tokio::time::interval(every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = shared.heartbeat().await {
-                        tracing::warn!(error = %e, "redis presence heartbeat failed");
-                    }
-                }
-            })
-        };
-        tracing::info!(node = %shared.node, prefix = %shared.keys.0, "redis channel layer connected");
-        Ok(Self {
-            shared,
-            cursors,
-            subs: tx,
-            tasks: vec![listen, beat],
-        })
-    }
-
-    /// This node's id in Redis presence.
-    pub fn node_id(&self) -> &str {
-        &self.shared.node
-    }
-
-    /// Publishes a server-API notice on `user_id`'s channel: every node
-    /// with a connection of theirs acts on it.
-    async fn notice(&self, user_id: &str, frame: String) -> Result<()> {
-        let s = &self.shared;
-        let mut conn = s.conn.clone();
-        s.call(
-            "user notice",
-            redis::cmd("PUBLISH")
-                .arg(s.keys.user_channel(user_id))
-                .arg(frame)
-                .query_async::<i64>(&mut conn),
-        )
-        .await
-        .map(drop)
-    }
-
+impl Shard {
     async fn sub(&self, channel: String, room: Option<&str>) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.subs
@@ -272,10 +209,338 @@ impl RedisLayer {
     }
 }
 
+/// The Redis implementation of [`ChannelLayer`]; see the module docs.
+pub struct RedisLayer {
+    shards: Vec<Shard>,
+    router: Arc<Router>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RedisLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = &self.shards[0].shared;
+        f.debug_struct("RedisLayer")
+            .field("node", &first.node)
+            .field("prefix", &first.keys.prefix)
+            .field("shards", &self.shards.len())
+            .field("cluster", &first.keys.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RedisLayer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// What every shard of a layer is built with.
+struct Common<'a> {
+    config: &'a Config,
+    options: &'a Options,
+    node: String,
+    sink: Arc<dyn EventSink>,
+    metrics: Arc<Metrics>,
+}
+
+impl Common<'_> {
+    fn parts(
+        &self,
+        label: String,
+        conn: Conn,
+        source: Option<Source>,
+        primary: String,
+        cluster: bool,
+    ) -> SharedParts {
+        SharedParts {
+            label,
+            conn,
+            source,
+            primary,
+            keys: Keys::new(&self.config.redis_prefix, cluster),
+            node: self.node.clone(),
+            sink: self.sink.clone(),
+            metrics: self.metrics.clone(),
+            retention: self.config.retention(),
+            ttl: Duration::from_secs(self.config.presence_ttl_secs.max(1)),
+            wait: self.options.wait,
+        }
+    }
+}
+
+/// A shard connected, its listener not yet started.
+enum Pending {
+    Plain(Arc<Shared>, redis::aio::PubSub),
+    Cluster(
+        Arc<Shared>,
+        redis::cluster_async::ClusterConnection,
+        mpsc::UnboundedReceiver<redis::PushInfo>,
+    ),
+}
+
+impl RedisLayer {
+    /// Connects to every shard (or the cluster), each with a command and a
+    /// pub/sub connection, and starts the listener and heartbeat tasks.
+    /// Fails at once, with the reason, when a Redis cannot be reached.
+    pub async fn connect(
+        config: &Config,
+        sink: Arc<dyn EventSink>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let options = Options::from_config(config)?;
+        let node = config
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("n-{:08x}", rand::rng().random::<u32>()));
+        let common = Common {
+            config,
+            options: &options,
+            node,
+            sink,
+            metrics,
+        };
+        let pending: Vec<Pending> = match &options.cluster {
+            Some(urls) => {
+                let conn =
+                    connecting(cluster::command_connection(urls, options.tls.as_ref())).await?;
+                let (pubsub, pushes) =
+                    connecting(cluster::pubsub_connection(urls, options.tls.as_ref())).await?;
+                let label = format!("cluster ({})", topology::redact(&urls[0]));
+                let shared = Arc::new(Shared::new(common.parts(
+                    label,
+                    Conn::Cluster(conn),
+                    None,
+                    String::new(),
+                    true,
+                )));
+                vec![Pending::Cluster(shared, pubsub, pushes)]
+            }
+            None => {
+                let n = options.shards.len();
+                let connects = options.shards.iter().enumerate().map(|(i, spec)| {
+                    let common = &common;
+                    async move {
+                        let source =
+                            Source::new(spec, common.options.tls.as_ref()).map_err(connect_err)?;
+                        let (client, primary) = connecting(source.client()).await?;
+                        let conn = manager(client.clone()).await?;
+                        let pubsub = connecting(client.get_async_pubsub()).await?;
+                        let label = if n > 1 {
+                            format!("shard {}/{n} ({})", i + 1, spec.label())
+                        } else {
+                            spec.label()
+                        };
+                        let shared = Arc::new(Shared::new(common.parts(
+                            label,
+                            Conn::One(conn),
+                            Some(source),
+                            primary,
+                            false,
+                        )));
+                        Ok::<_, Error>(Pending::Plain(shared, pubsub))
+                    }
+                });
+                futures_util::future::try_join_all(connects).await?
+            }
+        };
+        let shareds: Vec<Arc<Shared>> = pending
+            .iter()
+            .map(|p| match p {
+                Pending::Plain(s, _) | Pending::Cluster(s, ..) => s.clone(),
+            })
+            .collect();
+        let router = Arc::new(Router { shards: shareds });
+        let mut shards = Vec::new();
+        let mut tasks = Vec::new();
+        for p in pending {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let cursors = Arc::new(Cursors::default());
+            let shared = match &p {
+                Pending::Plain(s, _) | Pending::Cluster(s, ..) => s.clone(),
+            };
+            shared.heartbeat(0).await?;
+            let core = Core {
+                shared: shared.clone(),
+                router: router.clone(),
+                counts: HashMap::new(),
+                cursors: cursors.clone(),
+            };
+            match p {
+                Pending::Plain(shared, pubsub) => {
+                    // The epoch clients of this node will be given: a change
+                    // later means Redis lost the history.
+                    let scope = shared.keys.epoch("");
+                    let mut conn = shared.conn();
+                    let epoch: Option<String> = shared
+                        .call(
+                            "get epoch",
+                            redis::cmd("GET").arg(&scope).query_async(&mut conn),
+                        )
+                        .await?;
+                    cursors.set_epoch(&scope, epoch);
+                    let listener = Listener {
+                        core,
+                        cmds: rx,
+                        attempt: 0,
+                    };
+                    tasks.push(tokio::spawn(listener.run(pubsub.split())));
+                    if shared.source.as_ref().is_some_and(Source::moves) {
+                        tasks.push(tokio::spawn(follow_primary(shared.clone(), tx.clone())));
+                    }
+                }
+                Pending::Cluster(_, conn, pushes) => {
+                    let (retry_tx, retried) = mpsc::unbounded_channel();
+                    let listener = cluster::ClusterListener {
+                        retried,
+                        retry_tx,
+                        retrying: false,
+                        core,
+                        conn,
+                        pushes,
+                        cmds: rx,
+                        pending: HashSet::new(),
+                        unsynced: HashSet::new(),
+                    };
+                    tasks.push(tokio::spawn(listener.run()));
+                }
+            }
+            tasks.push(tokio::spawn(heartbeat(shared.clone())));
+            tracing::info!(node = %shared.node, prefix = %shared.keys.prefix, shard = %shared.label, primary = %shared.primary(), "redis channel layer connected");
+            shards.push(Shard {
+                shared,
+                cursors,
+                subs: tx,
+            });
+        }
+        Ok(Self {
+            shards,
+            router,
+            tasks,
+        })
+    }
+
+    /// This node's id in Redis presence.
+    pub fn node_id(&self) -> &str {
+        &self.shards[0].shared.node
+    }
+
+    /// The guest-token secret every node shares (`P:guest-key` on the
+    /// first shard): the first node to start sets it to `candidate`.
+    pub async fn guest_secret(&self, candidate: &str) -> Result<String> {
+        let s = &self.shards[0].shared;
+        let key = s.keys.guest_key();
+        let mut conn = s.conn();
+        let _: Option<String> = s
+            .call(
+                "guest key",
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(candidate)
+                    .arg("NX")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        s.call(
+            "guest key",
+            redis::cmd("GET").arg(&key).query_async(&mut conn),
+        )
+        .await
+    }
+
+    /// Publishes a server-API notice on `user_id`'s channel (on the shard
+    /// of the user's name; every node listens to it on every shard): every
+    /// node with a connection of theirs acts on it.
+    async fn notice(&self, user_id: &str, frame: &str) -> Result<()> {
+        let s = self.router.for_room(&format!("u:{user_id}"));
+        s.publish_frame("user notice", &s.keys.user_channel(user_id), frame)
+            .await
+    }
+
+    /// The shard of `room`.
+    fn shard(&self, room: &str) -> &Shard {
+        &self.shards[topology::shard_of(room, self.shards.len())]
+    }
+
+    /// Subscribes a user channel on every shard (a DM room of the user may
+    /// live on any of them). A shard that is down subscribes it when it is
+    /// back; this never fails for that.
+    async fn sub_user(&self, user: &str) -> Result<()> {
+        for shard in &self.shards {
+            shard
+                .sub(shard.shared.keys.user_channel(user), None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn unsub_user(&self, user: &str) {
+        for shard in &self.shards {
+            shard.unsub(shard.shared.keys.user_channel(user));
+        }
+    }
+}
+
+/// The heartbeat of one shard.
+async fn heartbeat(shared: Arc<Shared>) {
+    let every = (shared.ttl / 3).clamp(Duration::from_millis(200), Duration::from_secs(5));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut beat = 1u64;
+    loop {
+        tick.tick().await;
+        if let Err(e) = shared.heartbeat(beat).await {
+            tracing::warn!(shard = %shared.label, error = %e, "redis presence heartbeat failed");
+        }
+        beat = beat.wrapping_add(1);
+    }
+}
+
+/// Sentinel: asks where the primary is every [`SENTINEL_POLL`]; when it
+/// moved, connects to the new one, switches the shard's command connection
+/// to it and has the listener reconnect (and check what it delivered).
+async fn follow_primary(shared: Arc<Shared>, subs: mpsc::UnboundedSender<SubCmd>) {
+    let Some(source) = shared.source.as_ref() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(SENTINEL_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok((host, port)) = source.master_addr().await else {
+            continue;
+        };
+        let addr = format!("{host}:{port}");
+        if addr == shared.primary() {
+            continue;
+        }
+        tracing::warn!(shard = %shared.label, old = %shared.primary(), new = %addr, "sentinel moved the primary; following it");
+        let connected = async {
+            let (client, primary) = connecting(source.client()).await?;
+            Ok::<_, Error>((manager(client).await?, primary))
+        };
+        match connected.await {
+            Ok((conn, primary)) => {
+                shared.replace_conn(Conn::One(conn), primary);
+                shared
+                    .metrics
+                    .layer_reconnects
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let _ = subs.send(SubCmd::Reconnect);
+            }
+            Err(e) => {
+                tracing::warn!(shard = %shared.label, new = %addr, error = %e, "cannot connect to the new primary yet");
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl ChannelLayer for RedisLayer {
     async fn publish(&self, p: Publication<'_>) -> Result<Stored> {
-        let s = &self.shared;
+        let s = &self.shard(p.room).shared;
         let ts = now_ms();
         let head = format!("{{\"room\":{},\"offset\":", json(&p.room));
         let cid = p
@@ -286,26 +551,39 @@ impl ChannelLayer for RedisLayer {
             json(p.from),
             p.payload.get()
         );
-        let mut inv = s.scripts.publish.prepare_invoke();
-        inv.key(s.keys.epoch())
-            .key(s.keys.head(p.room))
-            .key(s.keys.stream(p.room))
-            .key(s.keys.cids(p.room))
-            .key(s.keys.cid_times(p.room));
-        for ch in s.keys.message_channels(p.room) {
-            inv.key(ch);
+        let mut keys = vec![
+            s.keys.epoch(p.room),
+            s.keys.head(p.room),
+            s.keys.stream(p.room),
+            s.keys.cids(p.room),
+            s.keys.cid_times(p.room),
+        ];
+        keys.extend(s.keys.script_channels(p.room));
+        let args = [
+            new_epoch(),
+            head.clone(),
+            rest.clone(),
+            s.retention.messages.to_string(),
+            p.cid.unwrap_or("").to_owned(),
+            ts.to_string(),
+            millis(s.retention.dedup_window).to_string(),
+            s.retention.ttl.map_or(0, millis).to_string(),
+        ];
+        let (offset, epoch, ts, fresh): (u64, String, u64, u8) = s
+            .eval_durable("publish", &s.scripts.publish, &keys, &args)
+            .await
+            .map_err(Error::sent)?;
+        if fresh == 1 && s.keys.cluster && dm_members(p.room).is_some() {
+            // The users' channels are in other slots than the DM room: the
+            // message is stored; it goes out now (a crash here leaves it to
+            // the next gap fill or join).
+            let frame = format!("m{epoch}|{head}{offset}{rest}");
+            for channel in s.keys.message_channels(p.room) {
+                if let Err(e) = s.publish_frame("publish dm", &channel, &frame).await {
+                    tracing::warn!(room = p.room, error = %e, "a stored direct message was not published");
+                }
+            }
         }
-        inv.arg(new_epoch())
-            .arg(head)
-            .arg(rest)
-            .arg(s.retention.messages)
-            .arg(p.cid.unwrap_or(""))
-            .arg(ts)
-            .arg(millis(s.retention.dedup_window))
-            .arg(s.retention.ttl.map_or(0, millis));
-        let mut conn = s.conn.clone();
-        let (offset, _epoch, ts, fresh): (u64, String, u64, u8) =
-            (s.call("publish", inv.invoke_async(&mut conn)).await).map_err(Error::sent)?;
         Ok(Stored {
             offset,
             ts,
@@ -315,9 +593,10 @@ impl ChannelLayer for RedisLayer {
 
     async fn history(&self, room: &str, query: HistoryQuery<'_>) -> Result<History> {
         let since = query.since;
-        let s = &self.shared;
+        let shard = self.shard(room);
+        let s = &shard.shared;
         let mut inv = s.scripts.history.prepare_invoke();
-        inv.key(s.keys.epoch())
+        inv.key(s.keys.epoch(room))
             .key(s.keys.head(room))
             .key(s.keys.stream(room))
             .arg(new_epoch())
@@ -326,7 +605,7 @@ impl ChannelLayer for RedisLayer {
             .arg(query.limit.max(1))
             .arg(query.max_bytes)
             .arg(s.retention.oldest_ts(now_ms()));
-        let mut conn = s.conn.clone();
+        let mut conn = s.conn();
         let (epoch, head, recovered, rows): (String, u64, u8, Vec<(String, Vec<String>)>) =
             s.call("history", inv.invoke_async(&mut conn)).await?;
         let mut messages = rows
@@ -336,8 +615,8 @@ impl ChannelLayer for RedisLayer {
         if recovered == 0 {
             messages.reverse();
         }
-        self.cursors.learn_epoch(&epoch);
-        self.cursors.caught_up(room, head).await;
+        shard.cursors.learn_epoch(&s.keys.epoch(room), &epoch);
+        shard.cursors.caught_up(room, head).await;
         Ok(History {
             epoch,
             head,
@@ -353,7 +632,7 @@ impl ChannelLayer for RedisLayer {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Page> {
-        let s = &self.shared;
+        let s = &self.shard(room).shared;
         let newest = match before {
             None => "+".to_owned(),
             Some(0 | 1) => return Ok(Page::default()),
@@ -365,7 +644,7 @@ impl ChannelLayer for RedisLayer {
             .arg(limit.max(1))
             .arg(max_bytes)
             .arg(s.retention.oldest_ts(now_ms()));
-        let mut conn = s.conn.clone();
+        let mut conn = s.conn();
         let (more, rows): (u8, Vec<(String, Vec<String>)>) =
             s.call("history page", inv.invoke_async(&mut conn)).await?;
         let mut messages = rows
@@ -380,114 +659,55 @@ impl ChannelLayer for RedisLayer {
     }
 
     async fn signal(&self, room: &str, from: &Member, payload: Payload) -> Result<()> {
-        let s = &self.shared;
+        let s = &self.shard(room).shared;
         let frame = Frame::signal(room, from, &payload);
         for channel in s.keys.message_channels(room) {
-            let mut conn = s.conn.clone();
-            s.call(
-                "signal",
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(&frame)
-                    .query_async::<i64>(&mut conn),
-            )
-            .await?;
+            s.publish_frame("signal", &channel, &frame).await?;
         }
         Ok(())
     }
 
     async fn rooms(&self) -> Result<Vec<(String, usize)>> {
-        // Rooms with members are the presence hashes that exist (an empty
-        // hash is no key): SCAN them, then count each (an admin call, not
-        // a hot path).
-        let s = &self.shared;
-        let prefix = s.keys.members("");
-        let mut conn = s.conn.clone();
-        let mut cursor = 0u64;
-        let mut names = Vec::new();
-        loop {
-            let (next, keys): (u64, Vec<String>) = s
-                .call(
-                    "scan rooms",
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(format!("{prefix}*"))
-                        .arg("COUNT")
-                        .arg(500)
-                        .query_async(&mut conn),
-                )
-                .await?;
-            names.extend(
-                keys.into_iter()
-                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned)),
-            );
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        let mut out = Vec::with_capacity(names.len());
-        for room in names {
-            let n: usize = s
-                .call(
-                    "count members",
-                    redis::cmd("HLEN")
-                        .arg(s.keys.members(&room))
-                        .query_async(&mut conn),
-                )
-                .await?;
-            if n > 0 {
-                out.push((room, n));
-            }
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            out.extend(shard.shared.rooms().await?);
         }
         out.sort();
         Ok(out)
     }
 
     async fn disconnect_user(&self, user_id: &str) -> Result<()> {
-        self.notice(user_id, format!("k{user_id}")).await
+        self.notice(user_id, &format!("k{user_id}")).await
     }
 
     async fn remove_member(&self, room: &str, user_id: &str) -> Result<()> {
-        self.notice(user_id, format!("x{user_id}|{room}")).await
+        self.notice(user_id, &format!("x{user_id}|{room}")).await
     }
 
     async fn set_state(&self, room: &str, user_id: &str, state: Option<Json>) -> Result<()> {
-        self.shared.set_state(room, user_id, state.as_ref()).await
+        self.shard(room)
+            .shared
+            .set_state(room, user_id, state.as_ref())
+            .await
     }
 
     async fn presence_join(&self, room: &str, member: &Member) -> Result<Vec<Member>> {
         // Direct messages to this user reach this node while it is in a room.
-        self.sub(self.shared.keys.user_channel(&member.id), None)
-            .await?;
-        let members = match self.shared.join_script(room, member, 1).await {
-            Ok(r) => r,
+        self.sub_user(&member.id).await?;
+        match self.shard(room).shared.join(room, member).await {
+            Ok(members) => Ok(members),
             Err(e) => {
-                self.unsub(self.shared.keys.user_channel(&member.id));
-                // The script may have run with its reply lost.
-                self.shared
-                    .local()
-                    .dirty
-                    .insert((room.to_owned(), member.id.clone()));
-                return Err(e);
+                self.unsub_user(&member.id);
+                Err(e)
             }
-        };
-        {
-            let mut local = self.shared.local();
-            let e = local
-                .presence
-                .entry((room.to_owned(), member.id.clone()))
-                .or_insert_with(|| (member.clone(), 0));
-            e.1 += 1;
         }
-        Ok(members)
     }
 
     async fn presence_leave(&self, room: &str, user_id: &str) -> Result<()> {
+        let shared = &self.shard(room).shared;
         let key = (room.to_owned(), user_id.to_owned());
         let known = {
-            let mut local = self.shared.local();
+            let mut local = shared.local();
             match local.presence.get_mut(&key) {
                 Some(e) => {
                     e.1 -= 1;
@@ -502,37 +722,34 @@ impl ChannelLayer for RedisLayer {
         if !known {
             return Ok(());
         }
-        self.unsub(self.shared.keys.user_channel(user_id));
-        if let Err(e) = self.shared.leave_script(room, user_id).await {
+        self.unsub_user(user_id);
+        if let Err(e) = shared.leave_script(room, user_id).await {
             // The connection is gone whatever Redis says: fix it later.
-            self.shared.local().dirty.insert(key);
+            shared.local().dirty.insert(key);
             return Err(e);
         }
         Ok(())
     }
 
     async fn presence_update(&self, room: &str, member: &Member) -> Result<()> {
-        self.shared.update_presence(room, member).await
+        self.shard(room).shared.update_presence(room, member).await
     }
 
     async fn renamed(&self, member: &Member) -> Result<()> {
-        let s = &self.shared;
-        let mut conn = s.conn.clone();
-        let notice = Frame::renamed(member);
-        s.call(
+        // Every node listens to the user's channel on every shard: the
+        // shard of the user's own name carries the notice.
+        let s = self.router.for_room(&format!("u:{}", member.id));
+        s.publish_frame(
             "rename notice",
-            redis::cmd("PUBLISH")
-                .arg(s.keys.user_channel(&member.id))
-                .arg(notice)
-                .query_async::<i64>(&mut conn),
+            &s.keys.user_channel(&member.id),
+            &Frame::renamed(member),
         )
         .await
-        .map(drop)
     }
 
     async fn members(&self, room: &str) -> Result<Vec<Member>> {
-        let s = &self.shared;
-        let mut conn = s.conn.clone();
+        let s = &self.shard(room).shared;
+        let mut conn = s.conn();
         let (members, states): (Vec<String>, Vec<String>) = s
             .call(
                 "members",
@@ -548,21 +765,24 @@ impl ChannelLayer for RedisLayer {
     }
 
     async fn subscribe(&self, room: &str) -> Result<()> {
-        self.sub(self.shared.keys.room_channel(room), Some(room))
+        let shard = self.shard(room);
+        shard
+            .sub(shard.shared.keys.room_channel(room), Some(room))
             .await
     }
 
     async fn unsubscribe(&self, room: &str) -> Result<()> {
-        self.unsub(self.shared.keys.room_channel(room));
+        let shard = self.shard(room);
+        shard.unsub(shard.shared.keys.room_channel(room));
         Ok(())
     }
 
     async fn connected(&self, user_id: &str) -> Result<()> {
-        self.sub(self.shared.keys.user_channel(user_id), None).await
+        self.sub_user(user_id).await
     }
 
     async fn disconnected(&self, user_id: &str) -> Result<()> {
-        self.unsub(self.shared.keys.user_channel(user_id));
+        self.unsub_user(user_id);
         Ok(())
     }
 }
