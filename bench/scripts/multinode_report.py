@@ -6,6 +6,7 @@ bench/results/MULTINODE.md, with a projection of larger deployments from
 the measured CPU per delivery. Standard library only.
 
 usage: multinode_report.py [--root REPO] [--work BENCH_WORK] [--tmp DIR] RESULTS_DIR OUTPUT_DIR
+       multinode_report.py bench/results/multinode.json bench/results   # the report again
 
 --root, --work and --tmp: absolute paths rewritten in the output (relative
 to the repository, `$BENCH_WORK`, `$TMP`), so the results name no path of
@@ -22,6 +23,8 @@ CORES_PER_NODE = 8
 UTILISATION = 0.7
 PROJ_NODES = [1, 2, 4, 8, 16]
 PROJ_SHARDS = [1, 2, 4, 8]
+# A phase whose window had this much other work on the machine (cores) is flagged.
+BUSY_OTHERS = 0.3
 
 
 def parse_args(argv):
@@ -105,21 +108,30 @@ def fit_line(xs, ys):
 def main():
     opts, src, out_dir = parse_args(sys.argv[1:])
     subs = [(opts["tmp"], "$TMP"), (opts["work"], "$BENCH_WORK"), (opts["root"], "")]
-    meta = load(src, "meta.json") or {}
+    if os.path.isfile(src):
+        # A multinode.json written before: regenerate the report from it.
+        with open(src) as f:
+            combined = json.load(f)
+        combined.pop("projection", None)
+        files = {k + ".json": v for k, v in combined["runs"].items()}
+    else:
+        files = {n: load(src, n) for n in os.listdir(src)}
+        combined = sanitize(
+            {
+                "meta": load(src, "meta.json") or {},
+                "machine_start": load(src, "machine-start.json"),
+                "machine_end": load(src, "machine-end.json"),
+                "runs": {},
+            },
+            subs,
+        )
+    meta = combined["meta"]
     runs = {}
-    for name in sorted(os.listdir(src)):
+    for name in sorted(files):
         m = re.fullmatch(r"(confab|django)-n(\d+)-m(\d+)\.json", name)
         if m:
-            runs[name[:-5]] = (m.group(1), int(m.group(2)), int(m.group(3)), load(src, name))
-    combined = sanitize(
-        {
-            "meta": meta,
-            "machine_start": load(src, "machine-start.json"),
-            "machine_end": load(src, "machine-end.json"),
-            "runs": {k: v[3] for k, v in runs.items()},
-        },
-        subs,
-    )
+            runs[name[:-5]] = (m.group(1), int(m.group(2)), int(m.group(3)), sanitize(files[name], subs))
+    combined["runs"] = {k: v[3] for k, v in runs.items()}
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "multinode.json"), "w") as f:
         json.dump(combined, f, indent=1)
@@ -160,6 +172,39 @@ def main():
         for p, rate in zip(res["phases"], res["args"]["rates_per_client"]):
             w(
                 f"| {server} `{key}` | {n} | {m} | {rate:g} | {f0(p['publish_rate'])} | {f0(p['deliveries_per_sec'])} | {f1(p['latency']['p50_ms'])} | {f1(p['latency']['p99_ms'])} | {p['lost']:,} / {p['expected']:,} | {f1(p.get('server_cpu_us_per_delivery'))} | {f1(p.get('layer_cpu_us_per_delivery'))} | {f2(p.get('server_cpu'))} | {f2(p.get('layer_cpu'))} | {f2(p.get('loadgen_cpu'))} | {f2(p.get('others_cpu'))} |"
+            )
+    busy = []
+    for key, (kind, n, m, r) in sorted(runs.items()):
+        if r is None:
+            continue
+        for p, rate in zip(r["result"]["phases"], r["result"]["args"]["rates_per_client"]):
+            if (p.get("others_cpu") or 0) >= BUSY_OTHERS:
+                busy.append(f"`{key}` at {rate:g}/s ({p['others_cpu']:.2f} cores)")
+    w("")
+    if busy:
+        w(f"The machine was busy with other work (others ≥ {BUSY_OTHERS} cores) in: {', '.join(busy)}. Rates and")
+        w("latencies of those phases are lower bounds of what the servers do on quiet cores; CPU per delivery less so.")
+    else:
+        w(f"No phase had other work of {BUSY_OTHERS} cores or more on the machine.")
+    # Side by side: Confab and Django with the same number of server processes
+    # on one Redis, at every rate both ran.
+    w("")
+    w("### Side by side on one Redis (same rooms, same rates)")
+    w("")
+    w("| server processes | msg/s per client | Confab deliveries/s | Confab p99 ms | Confab lost | Django deliveries/s | Django p99 ms | Django lost | server µs/delivery Confab : Django | Redis µs/delivery Confab : Django |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for d in sorted({n for (kind, n, m, r) in runs.values() if kind == "django" and r}):
+        c, j = runs.get(f"confab-n{d}-m1"), runs.get(f"django-n{d}-m1")
+        if not c or not j or not c[3] or not j[3]:
+            continue
+        cr, jr = c[3]["result"], j[3]["result"]
+        crates = dict(zip(cr["args"]["rates_per_client"], cr["phases"]))
+        for rate, jp in zip(jr["args"]["rates_per_client"], jr["phases"]):
+            cp = crates.get(rate)
+            if cp is None:
+                continue
+            w(
+                f"| {d} | {rate:g} | {f0(cp['deliveries_per_sec'])} | {f1(cp['latency']['p99_ms'])} | {cp['lost']:,} | {f0(jp['deliveries_per_sec'])} | {f1(jp['latency']['p99_ms'])} | {jp['lost']:,} | {f1(cp.get('server_cpu_us_per_delivery'))} : {f1(jp.get('server_cpu_us_per_delivery'))} | {f1(cp.get('layer_cpu_us_per_delivery'))} : {f1(jp.get('layer_cpu_us_per_delivery'))} |"
             )
     missing = [k for k, v in runs.items() if v[3] is None]
     if missing:

@@ -66,6 +66,7 @@ fn temp_dir(what: &str) -> PathBuf {
 
 /// A redis-server without persistence on a free port.
 fn start_redis(dir: &Path) -> (Proc, u16) {
+    std::fs::create_dir_all(dir).unwrap();
     let port = free_port();
     let mut p = Proc(
         Command::new("redis-server")
