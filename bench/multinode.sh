@@ -9,7 +9,7 @@
 # few fixed rates. Writes bench/results/multinode.json and
 # bench/results/MULTINODE.md (with a projection to larger deployments).
 #
-#   bench/multinode.sh            # 200 rooms × 4 clients, 0.5/2/8/24 msg/s per client, 5 s each
+#   bench/multinode.sh            # 200 rooms × 4 clients, 0.5/2/4/8/16 msg/s per client, 5 s each
 #   bench/multinode.sh --quick    # 50 rooms × 4, 2 s phases: validation
 #   bench/multinode.sh --no-django
 #
@@ -52,7 +52,7 @@ done
 if [ "$MODE" = quick ]; then
   LOAD_ARGS=(--rooms 50 --per-room 4 --rates-per-client 0.5,2 --secs 2 --warmup-secs 0.5 --drain-secs 2)
 else
-  LOAD_ARGS=(--rooms 200 --per-room 4 --rates-per-client 0.5,2,8,24 --secs 5 --warmup-secs 1 --drain-secs 3)
+  LOAD_ARGS=(--rooms 200 --per-room 4 --rates-per-client 0.5,2,4,8,16 --secs 5 --warmup-secs 1 --drain-secs 3)
 fi
 
 command -v redis-server >/dev/null || { echo "redis-server is not installed (scripts/install-tools.sh)" >&2; exit 1; }
