@@ -22,9 +22,12 @@ import sys
 CORES_PER_NODE = 8
 UTILISATION = 0.7
 PROJ_NODES = [1, 2, 4, 8, 16]
-PROJ_SHARDS = [1, 2, 4, 8]
+PROJ_SHARDS = [1, 2, 4, 8, 16]
 # A phase whose window had this much other work on the machine (cores) is flagged.
 BUSY_OTHERS = 0.3
+# A phase is clean for the projection and the summary when nothing was lost and
+# p99 <= this (ms), as run.sh's fan-out ceiling.
+PROJ_MAX_P99 = 100.0
 
 
 def parse_args(argv):
@@ -89,8 +92,7 @@ def clean(p, max_p99):
 def best_clean(r):
     """The clean phase with the highest delivery rate (its CPU costs are the
     projection's inputs: the most batching the run reached without loss)."""
-    lim = r["args"]["max_p99_ms"]
-    ok = [p for p in r["phases"] if clean(p, lim)]
+    ok = [p for p in r["phases"] if clean(p, PROJ_MAX_P99)]
     return max(ok, key=lambda p: p["deliveries_per_sec"]) if ok else None
 
 
@@ -154,13 +156,35 @@ def main():
     w("  N ≥ 2 every room has members on min(4, N) nodes and a message reaches the other nodes through Redis. Confab")
     w("  places each room on one of the M shards by jump hash of its name (every node lists the same `--redis-url`s).")
     w("  Django: one Redis (channels_redis `RedisChannelLayer`, library defaults), 1 or 2 daphne processes.")
-    w("- Phases: fixed rates per client in turn (each 1/rate-staggered), stopping after the first that lost a message")
-    w("  or had p99 above the limit. *Lost* = not received by the end of the drain (late counts as lost).")
+    stop = next((v[3]["result"]["args"]["max_p99_ms"] for v in runs.values() if v[3]), None)
+    w("- Phases: fixed rates per client in turn (publishers staggered over each interval), stopping after the first")
+    w(f"  that lost a message or had p99 above {stop:g} ms. *Lost* = not received by the end of the drain (late counts as")
+    w(f"  lost). *Clean* below = nothing lost and p99 ≤ {PROJ_MAX_P99:g} ms (as run.sh's fan-out ceiling).")
     w("- CPU: each process's scheduler runtime over publish + drain (`/proc/PID/task/*/schedstat`, bench/src/procfs.rs),")
     w("  so other work on the machine changes it little; *others* = the rest of the machine's busy CPU in that window")
     w("  (other engineers' builds share these 2 cores), in cores.")
     w("")
-    w("## Measured")
+    w("## Summary (measured)")
+    w("")
+    w(f"Highest clean step per configuration (≥: the highest rate offered was still clean, so the ceiling is higher), and")
+    w("CPU per delivery there. Server and Redis processes all share one core, so their sum is what the step cost that core.")
+    w("")
+    w("| config | clean deliveries/s | p99 ms | server µs/delivery | Redis µs/delivery | server + Redis cores | lost in any phase |")
+    w("|---|---|---|---|---|---|---|")
+    for key, (kind, n, m, r) in sorted(runs.items(), key=lambda kv: (kv[1][0] != "confab", kv[1][2], kv[1][1])):
+        if r is None:
+            continue
+        res = r["result"]
+        p = best_clean(res)
+        lost_any = sum(q["lost"] for q in res["phases"])
+        if p is None:
+            w(f"| `{key}` | none clean | – | – | – | – | {lost_any:,} |")
+            continue
+        last = res["phases"][-1] is p and len(res["phases"]) == len(res["args"]["rates_per_client"])
+        core = (p.get("server_cpu") or 0) + (p.get("layer_cpu") or 0)
+        w(f"| `{key}` | {'≥ ' if last else ''}{f0(p['deliveries_per_sec'])} | {f1(p['latency']['p99_ms'])} | {f1(p.get('server_cpu_us_per_delivery'))} | {f1(p.get('layer_cpu_us_per_delivery'))} | {f2(core)} | {lost_any:,} |")
+    w("")
+    w("## Measured, every phase")
     w("")
     w("| config | nodes | shards | msg/s per client | msgs/s in | deliveries/s | p50 ms | p99 ms | lost / expected | server µs CPU per delivery | Redis µs CPU per delivery | server cores | Redis cores | load gen cores | others cores |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -206,6 +230,34 @@ def main():
             w(
                 f"| {d} | {rate:g} | {f0(cp['deliveries_per_sec'])} | {f1(cp['latency']['p99_ms'])} | {cp['lost']:,} | {f0(jp['deliveries_per_sec'])} | {f1(jp['latency']['p99_ms'])} | {jp['lost']:,} | {f1(cp.get('server_cpu_us_per_delivery'))} : {f1(jp.get('server_cpu_us_per_delivery'))} | {f1(cp.get('layer_cpu_us_per_delivery'))} : {f1(jp.get('layer_cpu_us_per_delivery'))} |"
             )
+    w("")
+    w("### Reading the figures")
+    w("")
+    full = []
+    for key, (kind, n, m, r) in sorted(runs.items()):
+        if r and kind == "confab":
+            q = r["result"]["phases"][-1]
+            full.append((q.get("server_cpu") or 0) + (q.get("layer_cpu") or 0))
+    if full:
+        w(f"- Confab's last step used {min(full):.2f}–{max(full):.2f} of core 0 for nodes and Redis together: with several")
+        w("  processes on that one core it was full, and p99 rose there because of it (each node receives every message of")
+        w("  its rooms from Redis, so more nodes on one core is more work per message, not more capacity).")
+    confab_lost = sum(q["lost"] for v in runs.values() if v[0] == "confab" and v[3] for q in v[3]["result"]["phases"])
+    w(f"- Confab lost {confab_lost:,} deliveries over all its phases, the saturated ones included.")
+    dj = [(k, v) for k, v in runs.items() if v[0] == "django" and v[3]]
+    for key, v in dj:
+        for q, rate in zip(v[3]["result"]["phases"], v[3]["result"]["args"]["rates_per_client"]):
+            if q["lost"] or q["dups"] or q["publish_rate"] < 0.95 * q["target_rate"]:
+                w(f"- `{key}` at {rate:g}/s per client: published {f0(q['publish_rate'])}/s of {f0(q['target_rate'])}/s asked, lost {q['lost']:,} of {q['expected']:,}, {q['dups']} duplicates{' (not investigated)' if q['dups'] else ''}.")
+    if dj:
+        w("- Why Django loses messages instead of only slowing down (read in the source, not traced in this run):")
+        w("  channels_redis 4 (`group_send` in")
+        w("  `channels_redis/core.py`) adds a message to a process's receive set only while that set holds fewer than")
+        w("  `capacity` (100 by default, the anchor's setting) messages, and otherwise drops it, logged at INFO level only.")
+        w("  All channels of one daphne process share one such set, so a process more than 100 messages behind loses")
+        w("  messages. With two daphne processes on one core each gets about half of it.")
+        w("- A publish rate below the one asked: the load generator's sends waited on TCP (the server read its sockets")
+        w("  too slowly).")
     missing = [k for k, v in runs.items() if v[3] is None]
     if missing:
         w("")
@@ -224,49 +276,77 @@ def main():
 
     # ---- projection ----
     confab = {(n, m): r["result"] for _, (kind, n, m, r) in runs.items() if kind == "confab" and r}
+    # One rate for every configuration, so their costs compare (CPU per delivery
+    # falls as the rate rises: more frames per write and per wake-up): the
+    # highest rate per client at which every Confab configuration was clean.
+    common = None
+    if confab:
+        rate_sets = []
+        for res in confab.values():
+            rate_sets.append({rt for rt, p in zip(res["args"]["rates_per_client"], res["phases"]) if clean(p, PROJ_MAX_P99)})
+        both = set.intersection(*rate_sets) if rate_sets else set()
+        common = max(both) if both else None
     inputs = []
     for (n, m), res in sorted(confab.items()):
-        p = best_clean(res)
-        if p and p.get("server_cpu_us_per_delivery") and p.get("layer_cpu_us_per_delivery"):
+        if common is None:
+            break
+        p = dict(zip(res["args"]["rates_per_client"], res["phases"]))[common]
+        if p.get("server_cpu_us_per_delivery") and p.get("layer_cpu_us_per_delivery"):
             per_room = res["args"]["per_room"]
-            span = min(per_room, n)
-            inputs.append((n, m, span, per_room, p))
+            inputs.append((n, m, min(per_room, n), per_room, p))
     w("## Projection (a model, not a measurement)")
     w("")
     if not inputs:
-        w("No clean Confab phase with CPU figures: nothing to project from.")
+        w("No rate at which every Confab configuration was clean: nothing to project from.")
     else:
         per_room = inputs[0][3]
-        # Redis work per *published* message grows with the nodes the room spans
-        # (one pub/sub copy per subscribed node); fit a + b × span over every
-        # clean configuration. Node work per delivery: mean of the configurations
-        # whose rooms cross nodes (N ≥ 2), else all.
+        # Per *published* message, both Redis's and the nodes' work grow with the
+        # number of nodes the room spans (one pub/sub copy to each, each node
+        # parses it and writes to its members): fit  cost = a + b × span.
         xs = [i[2] for i in inputs]
-        ys = [i[4]["layer_cpu_us_per_delivery"] * per_room for i in inputs]
-        a, b = fit_line(xs, ys)
-        cross = [i for i in inputs if i[0] >= 2] or inputs
-        c_node = sum(i[4]["server_cpu_us_per_delivery"] for i in cross) / len(cross)
-        w("Inputs, from the clean phase with the most deliveries/s of each Confab configuration:")
+        a, b = fit_line(xs, [i[4]["layer_cpu_us_per_delivery"] * per_room for i in inputs])
+        an, bn = fit_line(xs, [i[4]["server_cpu_us_per_delivery"] * per_room for i in inputs])
+        w(f"Inputs: the phases at {common:g} msg/s per client, the highest rate at which every Confab configuration lost")
+        w(f"nothing with p99 ≤ {PROJ_MAX_P99:g} ms (CPU per delivery falls as the rate rises, so one rate for all):")
         w("")
-        w("| config | nodes a room spans | deliveries/s | Confab µs per delivery | Redis µs per published message |")
+        w("| config | nodes a room spans | deliveries/s | Confab µs per published message | Redis µs per published message |")
         w("|---|---|---|---|---|")
         for n, m, span, k, p in inputs:
-            w(f"| n{n}-m{m} | {span} | {f0(p['deliveries_per_sec'])} | {f1(p['server_cpu_us_per_delivery'])} | {f1(p['layer_cpu_us_per_delivery'] * k)} |")
+            w(f"| n{n}-m{m} | {span} | {f0(p['deliveries_per_sec'])} | {f1(p['server_cpu_us_per_delivery'] * k)} | {f1(p['layer_cpu_us_per_delivery'] * k)} |")
         w("")
-        w(f"Fit: Redis CPU per published message ≈ {a:.1f} + {b:.1f} × (nodes the room spans) µs; Confab CPU per delivery ≈ {c_node:.1f} µs")
-        w(f"(mean over the configurations whose rooms cross nodes). Rooms of {per_room}, every member publishing.")
+        w(f"Least-squares fit over these {len(inputs)} configurations, per published message into a room of {per_room} (every member")
+        w(f"publishing), with s = the nodes the room's members are on: Confab ≈ {an:.1f} + {bn:.1f} × s µs, Redis ≈ {a:.1f} + {b:.1f} × s µs")
+        w("(all shards together).")
         w("")
-        w("Model: a deployment of K nodes with C cores each and S Redis shards (one core each: Redis executes commands")
-        w(f"on one thread) delivers at most D = min(K × C × u / c_node, S × u / c_redis) deliveries/s, with u = {UTILISATION}")
-        w(f"of each core usable, c_node the Confab CPU per delivery and c_redis = (a + b × min({per_room}, K)) / {per_room} the")
-        w(f"Redis CPU per delivery for rooms of {per_room} whose members sit on min({per_room}, K) nodes. C = {CORES_PER_NODE}.")
+        w(f"Model: K nodes of C = {CORES_PER_NODE} cores and S Redis shards (one core each: Redis runs commands on one thread), rooms")
+        w(f"of {per_room} with their members on s = min({per_room}, K) nodes, u = {UTILISATION} of every core usable:")
+        w(f"D = {per_room} × min(K × C × u / (an + bn × s), S × u / (a + b × s)) deliveries/s.")
         w("")
-        w("Assumptions (each one untested here): Confab's per-delivery cost stays flat as a node grows from a share")
-        w("of one core to 8 (tokio spreads connections over the cores; no lock or Redis connection becomes the")
-        w("bottleneck); rooms spread evenly over the shards (jump hash: many rooms, none dominant); the cost measured")
-        w("on loopback (which also charges the client side's TCP receive to the sender) stands in for a real NIC;")
-        w("the per-delivery costs at the highest clean rate measured here hold at higher rates (batching usually")
-        w("lowers them: conservative); no other bottleneck (network bandwidth, Redis output buffers, the clients).")
+        # How much cheaper the next rate up was (where measured): the model's
+        # costs are those of a lower rate, so conservative if batching goes on.
+        ratios = []
+        for (n, m), res in confab.items():
+            rates = res["args"]["rates_per_client"]
+            higher = [(rt, p) for rt, p in zip(rates, res["phases"]) if rt > common]
+            base = dict(zip(rates, res["phases"]))[common]
+            if higher and base.get("server_cpu_us_per_delivery") and higher[0][1].get("server_cpu_us_per_delivery"):
+                hp = higher[0][1]
+                tot = lambda q: q["server_cpu_us_per_delivery"] + (q.get("layer_cpu_us_per_delivery") or 0)
+                ratios.append(tot(hp) / tot(base))
+        w("Assumptions (none of them tested here):")
+        w("")
+        w("- the fitted costs per message hold on 8-core nodes: Confab's work spreads over the cores (tokio, one task")
+        w("  per connection) and no lock, Redis connection or pub/sub listener of a node becomes the bottleneck;")
+        w("- rooms spread evenly over the shards (jump hash of the room name: many rooms, none dominant) and rooms")
+        w(f"  look like these ({per_room} members, all publishing; bigger rooms cost less per delivery, since one Redis")
+        w("  message then feeds more local members);")
+        w("- loopback stands in for a network: on loopback the sender's CPU also pays the receiver's TCP receive")
+        w("  path (Redis pays for the nodes' receive, the nodes for the clients'); a NIC moves some of that away;")
+        if ratios:
+            w(f"- the costs measured at {common:g} msg/s per client hold at higher rates: in these runs the next rate up")
+            w(f"  cost {min(ratios) * 100:.0f}–{max(ratios) * 100:.0f}% of it per delivery (Confab + Redis; more frames per write and per")
+            w("  wake-up), so on this point the model is conservative;")
+        w("- nothing else runs out first: network bandwidth, Redis output buffers, the clients, the kernel.")
         w("")
         w(f"Projected deliveries/s (thousands), C = {CORES_PER_NODE} cores per node, u = {UTILISATION}; the bound that binds in brackets (N = nodes, R = Redis):")
         w("")
@@ -274,21 +354,24 @@ def main():
         w("|---|" + "---|" * len(PROJ_SHARDS))
         proj = []
         for k in PROJ_NODES:
-            c_redis = (a + b * min(per_room, k)) / per_room
+            span = min(per_room, k)
+            c_node = (an + bn * span) / per_room
+            c_redis = (a + b * span) / per_room
             cells = []
-            for s in PROJ_SHARDS:
+            for s_ in PROJ_SHARDS:
                 dn = k * CORES_PER_NODE * UTILISATION / c_node * 1e6
-                dr = s * UTILISATION / c_redis * 1e6 if c_redis > 0 else float("inf")
+                dr = s_ * UTILISATION / c_redis * 1e6 if c_redis > 0 else float("inf")
                 d = min(dn, dr)
-                proj.append({"nodes": k, "shards": s, "deliveries_per_sec": d, "node_bound": dn, "redis_bound": dr})
+                proj.append({"nodes": k, "shards": s_, "deliveries_per_sec": d, "node_bound": dn, "redis_bound": dr})
                 cells.append(f"{d / 1e3:,.0f} ({'N' if dn <= dr else 'R'})")
             w(f"| {k} | " + " | ".join(cells) + " |")
         w("")
         w("For scale: the projection counts CPU only. It is what these per-message costs allow, not a figure any")
         w("deployment has reached; measure before relying on it.")
         combined["projection"] = {
-            "model": "D = min(K*C*u/c_node, S*u/c_redis), c_redis = (a + b*min(per_room, K))/per_room",
-            "a_us": a, "b_us": b, "c_node_us": c_node, "cores_per_node": CORES_PER_NODE,
+            "model": "D = per_room * min(K*C*u/(an + bn*s), S*u/(a + b*s)), s = min(per_room, K); costs in CPU s per published message",
+            "rate_per_client": common, "redis_a_us": a, "redis_b_us": b, "confab_a_us": an, "confab_b_us": bn,
+            "cores_per_node": CORES_PER_NODE,
             "utilisation": UTILISATION, "per_room": per_room, "table": proj,
         }
         with open(os.path.join(out_dir, "multinode.json"), "w") as f:
