@@ -17,7 +17,8 @@
 # without persistence in a temporary directory. Every server process (nodes,
 # daphne, redis) pinned to SERVER_CPU (default 0), the load generator to
 # LOAD_CPU (default 1). Env: BENCH_WORK (Django venv, default
-# /tmp/confab-bench, shared with run.sh), NODES / SHARDS (default "1 2 3"),
+# /tmp/confab-bench, shared with run.sh; the last run's logs go to
+# $BENCH_WORK/multinode-logs), NODES / SHARDS (default "1 2 3"),
 # DAPHNES (default "1 2").
 set -euo pipefail
 
@@ -103,7 +104,12 @@ stop_all() {
   done
   PIDS=(); REDIS_PIDS=(); REDIS_URLS=(); SERVER_PIDS=(); SERVER_URLS=()
 }
-cleanup() { stop_all; rm -rf "$TMP"; }
+# The servers' and load generator's logs are kept outside the repository.
+cleanup() {
+  stop_all
+  rm -rf "$WORK/multinode-logs" && mkdir -p "$WORK/multinode-logs" && cp -r "$LOGS/." "$WORK/multinode-logs/" || true
+  rm -rf "$TMP"
+}
 trap cleanup EXIT
 
 start_redis() { # count tag
