@@ -19,7 +19,7 @@
 # LOAD_CPU (default 1). Env: BENCH_WORK (Django venv, default
 # /tmp/confab-bench, shared with run.sh; the last run's logs go to
 # $BENCH_WORK/multinode-logs), NODES / SHARDS (default "1 2 3"),
-# DAPHNES (default "1 2").
+# DAPHNES (default "1 2"), MULTINODE_RESULTS (default bench/results).
 set -euo pipefail
 
 # Own session and autogroup weight, as run.sh (see there).
@@ -199,5 +199,7 @@ machine_json > "$OUT/machine-end.json"
   echo "}"
 } > "$OUT/meta.json"
 
-python3 "$BENCH/scripts/multinode_report.py" --root "$ROOT" --work "$WORK" --tmp "$TMP" "$OUT" "$BENCH/results"
-log "wrote bench/results/multinode.json and bench/results/MULTINODE.md"
+RESULTS="${MULTINODE_RESULTS:-$BENCH/results}"
+mkdir -p "$RESULTS"
+python3 "$BENCH/scripts/multinode_report.py" --root "$ROOT" --work "$WORK" --tmp "$TMP" "$OUT" "$RESULTS"
+log "wrote multinode.json and MULTINODE.md in $RESULTS"
