@@ -5,8 +5,11 @@ machine-*.json) into bench/results/multinode.json and
 bench/results/MULTINODE.md, with a projection of larger deployments from
 the measured CPU per delivery. Standard library only.
 
-usage: multinode_report.py [--root REPO] [--work BENCH_WORK] [--tmp DIR] RESULTS_DIR OUTPUT_DIR
+usage: multinode_report.py [--root REPO] [--work BENCH_WORK] [--tmp DIR] [--repeat JSON] RESULTS_DIR OUTPUT_DIR
        multinode_report.py bench/results/multinode.json bench/results   # the report again
+
+--repeat: the multinode.json of another run of the same sizes, summarised
+next to this one (how much the figures move between runs).
 
 --root, --work and --tmp: absolute paths rewritten in the output (relative
 to the repository, `$BENCH_WORK`, `$TMP`), so the results name no path of
@@ -31,12 +34,12 @@ PROJ_MAX_P99 = 100.0
 
 
 def parse_args(argv):
-    opts = {"root": None, "work": None, "tmp": None}
+    opts = {"root": None, "work": None, "tmp": None, "repeat": None}
     rest = []
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--root", "--work", "--tmp"):
+        if a in ("--root", "--work", "--tmp", "--repeat"):
             opts[a[2:]] = argv[i + 1]
             i += 2
             continue
@@ -105,6 +108,42 @@ def fit_line(xs, ys):
         return my, 0.0
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
     return my - b * mx, b
+
+
+def summary_rows(runs):
+    """(key, kind, best clean phase or None, lost over all phases, mean others cores) per run."""
+    out = []
+    for key, (kind, n, m, r) in sorted(runs.items(), key=lambda kv: (kv[1][0] != "confab", kv[1][2], kv[1][1])):
+        if r is None:
+            continue
+        res = r["result"]
+        others = [q.get("others_cpu") or 0 for q in res["phases"]]
+        out.append((key, best_clean(res), sum(q["lost"] for q in res["phases"]), sum(others) / max(len(others), 1), res))
+    return out
+
+
+def common_rate(runs):
+    """The highest rate per client at which every Confab configuration was clean."""
+    sets = []
+    for kind, n, m, r in runs.values():
+        if kind == "confab" and r:
+            res = r["result"]
+            sets.append({rt for rt, p in zip(res["args"]["rates_per_client"], res["phases"]) if clean(p, PROJ_MAX_P99)})
+    both = set.intersection(*sets) if sets else set()
+    return max(both) if both else None
+
+
+def at_rate(res, rate):
+    return dict(zip(res["args"]["rates_per_client"], res["phases"])).get(rate) if rate is not None else None
+
+
+def runs_of(combined):
+    runs = {}
+    for key, r in combined["runs"].items():
+        m = re.fullmatch(r"(confab|django)-n(\d+)-m(\d+)", key)
+        if m:
+            runs[key] = (m.group(1), int(m.group(2)), int(m.group(3)), r)
+    return runs
 
 
 def main():
@@ -255,7 +294,9 @@ def main():
         w("  `channels_redis/core.py`) adds a message to a process's receive set only while that set holds fewer than")
         w("  `capacity` (100 by default, the anchor's setting) messages, and otherwise drops it, logged at INFO level only.")
         w("  All channels of one daphne process share one such set, so a process more than 100 messages behind loses")
-        w("  messages. With two daphne processes on one core each gets about half of it.")
+        w("  messages. With two daphne processes on one core each gets about half of it. Django at 1,600 deliveries/s is")
+        w("  at its limit here: whether a run keeps up or starts dropping seems to depend on how it starts (a process")
+        w("  that once fell 100 messages behind stays there, its set full), so the runs differ (see the repeat run).")
         w("- A publish rate below the one asked: the load generator's sends waited on TCP (the server read its sockets")
         w("  too slowly).")
     missing = [k for k, v in runs.items() if v[3] is None]
@@ -274,18 +315,51 @@ def main():
             w(f"- `{key}`: " + ", ".join(f"{s:.3f}" for s in p["layer_cpu_secs_each"]))
     w("")
 
+    if opts["repeat"]:
+        with open(opts["repeat"]) as f:
+            rep_combined = json.load(f)
+        rmeta = rep_combined.get("meta", {})
+        rms = rep_combined.get("machine_start") or {}
+        w("## Repeat run (the same sizes)")
+        w("")
+        w(f"{rmeta.get('started', '?')} – {rmeta.get('ended', '?')}, commit `{rmeta.get('commit', '?')}`; load average at start {rms.get('loadavg', '?')},")
+        w(f"busiest processes at start: {', '.join(rms.get('busy', []))}. Raw figures: `{os.path.basename(opts['repeat'])}`.")
+        w("")
+        cr = common_rate(runs)
+        w(f"| config | clean deliveries/s: this run → repeat | server µs/delivery at the highest clean step | Redis µs/delivery there | server µs/delivery at {cr:g} msg/s per client | Redis µs/delivery at {cr:g} | lost in any phase | others cores, mean of the phases |")
+        w("|---|---|---|---|---|---|---|---|")
+        mine = {row[0]: row for row in summary_rows(runs)}
+        for key, p2, lost2, oth2, res2 in summary_rows(runs_of(rep_combined)):
+            row = mine.get(key)
+            p1 = row[1] if row else None
+
+            def cd(p, res):
+                if p is None:
+                    return "none clean"
+                last = res["phases"][-1] is p and len(res["phases"]) == len(res["args"]["rates_per_client"])
+                return ("≥ " if last else "") + f0(p["deliveries_per_sec"])
+
+            def pair(k):
+                a_ = f1(p1.get(k)) if p1 else "–"
+                b_ = f1(p2.get(k)) if p2 else "–"
+                return f"{a_} → {b_}"
+            q1 = at_rate(row[4], cr) if row else None
+            q2 = at_rate(res2, cr)
+
+            def pair_at(k):
+                return f"{f1(q1.get(k)) if q1 else '–'} → {f1(q2.get(k)) if q2 else '–'}"
+            w(f"| `{key}` | {cd(p1, row[4]) if row else '–'} → {cd(p2, res2)} | {pair('server_cpu_us_per_delivery')} | {pair('layer_cpu_us_per_delivery')} | {pair_at('server_cpu_us_per_delivery')} | {pair_at('layer_cpu_us_per_delivery')} | {row[2] if row else '–':,} → {lost2:,} | {f2(row[3]) if row else '–'} → {f2(oth2)} |")
+        w("")
+        w("The CPU per delivery compared here is at each run's own highest clean step, so a lower step (a busier machine)")
+        w("also means less batching.")
+        w("")
+
     # ---- projection ----
     confab = {(n, m): r["result"] for _, (kind, n, m, r) in runs.items() if kind == "confab" and r}
     # One rate for every configuration, so their costs compare (CPU per delivery
     # falls as the rate rises: more frames per write and per wake-up): the
     # highest rate per client at which every Confab configuration was clean.
-    common = None
-    if confab:
-        rate_sets = []
-        for res in confab.values():
-            rate_sets.append({rt for rt, p in zip(res["args"]["rates_per_client"], res["phases"]) if clean(p, PROJ_MAX_P99)})
-        both = set.intersection(*rate_sets) if rate_sets else set()
-        common = max(both) if both else None
+    common = common_rate(runs)
     inputs = []
     for (n, m), res in sorted(confab.items()):
         if common is None:
@@ -346,6 +420,19 @@ def main():
             w(f"- the costs measured at {common:g} msg/s per client hold at higher rates: in these runs the next rate up")
             w(f"  cost {min(ratios) * 100:.0f}–{max(ratios) * 100:.0f}% of it per delivery (Confab + Redis; more frames per write and per")
             w("  wake-up), so on this point the model is conservative;")
+        if opts["repeat"]:
+            rruns = runs_of(rep_combined)
+            moves = []
+            for key, (kind, n, m, r) in runs.items():
+                if kind != "confab" or not r or key not in rruns or not rruns[key][3]:
+                    continue
+                q1, q2 = at_rate(r["result"], common), at_rate(rruns[key][3]["result"], common)
+                if q1 and q2 and q1.get("server_cpu_us_per_delivery") and q2.get("server_cpu_us_per_delivery"):
+                    t = lambda q: q["server_cpu_us_per_delivery"] + (q.get("layer_cpu_us_per_delivery") or 0)
+                    moves.append(t(q2) / t(q1))
+            if moves:
+                w(f"- the inputs are one run's: in the repeat run the same phases cost {min(moves) * 100:.0f}–{max(moves) * 100:.0f}% of these")
+                w("  (Confab + Redis per delivery), so every projected figure carries at least that spread;")
         w("- nothing else runs out first: network bandwidth, Redis output buffers, the clients, the kernel.")
         w("")
         w(f"Projected deliveries/s (thousands), C = {CORES_PER_NODE} cores per node, u = {UTILISATION}; the bound that binds in brackets (N = nodes, R = Redis):")
