@@ -394,7 +394,8 @@ def main():
         w("")
         w(f"Model: K nodes of C = {CORES_PER_NODE} cores and S Redis shards (one core each: Redis runs commands on one thread), rooms")
         w(f"of {per_room} with their members on s = min({per_room}, K) nodes, u = {UTILISATION} of every core usable:")
-        w(f"D = {per_room} × min(K × C × u / (an + bn × s), S × u / (a + b × s)) deliveries/s.")
+        w(f"D = {per_room} × min(K × C × u / ({an:.1f} + {bn:.1f} × s) µs, S × u / ({a:.1f} + {b:.1f} × s) µs) deliveries/s: the nodes' cores and the")
+        w("shards' cores each bound the published messages per second, and every message is delivered to the room's members.")
         w("")
         # How much cheaper the next rate up was (where measured): the model's
         # costs are those of a lower rate, so conservative if batching goes on.
