@@ -181,6 +181,56 @@ impl CpuMeter {
     }
 }
 
+/// CPU of several processes at once (the nodes of a multi-node deployment,
+/// or its Redis servers): one [`CpuMeter`] each, summed.
+#[derive(Debug, Clone)]
+pub struct CpuGroup {
+    meters: Vec<CpuMeter>,
+}
+
+impl CpuGroup {
+    /// Starts measuring every pid of `pids`; `None` if `pids` is empty or
+    /// one of them cannot be read.
+    pub fn start(pids: &[u32]) -> Option<Self> {
+        if pids.is_empty() {
+            return None;
+        }
+        let meters = pids
+            .iter()
+            .map(|&p| CpuMeter::start(p))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self { meters })
+    }
+
+    /// CPU used by each process since [`CpuGroup::start`], in pid order.
+    pub fn read_each(&self) -> Option<Vec<CpuUse>> {
+        self.meters.iter().map(CpuMeter::read).collect()
+    }
+
+    /// CPU used by all of them together since [`CpuGroup::start`]: seconds
+    /// summed, precise only if every reading is.
+    pub fn read(&self) -> Option<CpuUse> {
+        Some(sum_uses(&self.read_each()?))
+    }
+}
+
+/// The total of several processes' [`CpuUse`] over the same window.
+///
+/// ```
+/// use confab_bench::procfs::{sum_uses, CpuUse};
+/// let u = |secs, precise| CpuUse { secs, tick_secs: secs, wall_secs: 2.0, precise };
+/// let s = sum_uses(&[u(0.5, true), u(1.5, false)]);
+/// assert_eq!((s.secs, s.cores(), s.precise), (2.0, 1.0, false));
+/// ```
+pub fn sum_uses(uses: &[CpuUse]) -> CpuUse {
+    CpuUse {
+        secs: uses.iter().map(|u| u.secs).sum(),
+        tick_secs: uses.iter().map(|u| u.tick_secs).sum(),
+        wall_secs: uses.iter().map(|u| u.wall_secs).fold(0.0, f64::max),
+        precise: uses.iter().all(|u| u.precise),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,12 +6,13 @@
 //! confab-load --url ws://127.0.0.1:8001 --proto seed fanout --subscribers 100
 //! confab-load --url ws://127.0.0.1:8000 --proto confab --server-pid 1234 idle --conns 10000
 //! confab-load --url ws://127.0.0.1:8000 --proto confab reconnect -- target/release/confab-server
+//! confab-load --url ws://127.0.0.1:8000,ws://127.0.0.1:8001 --server-pid 11,12 --layer-pid 13 multinode
 //! ```
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use confab_bench::scenario::{fanout, idle, reconnect, rooms, Target};
+use confab_bench::scenario::{fanout, idle, multinode, reconnect, rooms, Target};
 use confab_bench::{Error, Protocol, Result};
 
 /// Load generator for Confab's side-by-side benchmarks.
@@ -25,15 +26,27 @@ use confab_bench::{Error, Protocol, Result};
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
-    /// Server base URL (loopback only).
-    #[arg(long, default_value = "ws://127.0.0.1:8000", global = true)]
-    url: String,
+    /// Server base URL (loopback only). Comma-separated: the nodes of one
+    /// deployment (clients are spread over them; `fanout`, `rooms`,
+    /// `multinode`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ws://127.0.0.1:8000",
+        global = true
+    )]
+    url: Vec<String>,
     /// Wire protocol the server speaks.
     #[arg(long, value_enum, default_value = "seed", global = true)]
     proto: Protocol,
-    /// Server process id: CPU use per phase, and RSS for `idle`.
-    #[arg(long, global = true)]
-    server_pid: Option<u32>,
+    /// Server process id: CPU use per phase, and RSS for `idle` (of the
+    /// first). Comma-separated: several processes (nodes), CPU summed.
+    #[arg(long, value_delimiter = ',', global = true)]
+    server_pid: Vec<u32>,
+    /// Channel-layer (Redis) process ids, comma-separated: their CPU per
+    /// phase and per delivered message, reported apart from the server's.
+    #[arg(long, value_delimiter = ',', global = true)]
+    layer_pid: Vec<u32>,
     /// WebSocket handshakes in flight at once while connecting.
     #[arg(long, default_value_t = 64, global = true)]
     connect_concurrency: usize,
@@ -62,6 +75,10 @@ enum Scenario {
     Fanout(fanout::FanoutArgs),
     /// R rooms × K clients, every client publishing.
     Rooms(rooms::RoomsArgs),
+    /// Several nodes on one channel layer: R rooms × K publishing clients,
+    /// each room's clients spread over the nodes (`--url a,b,c`); a few
+    /// fixed rates; server and layer (`--layer-pid`) CPU per delivery.
+    Multinode(multinode::MultinodeArgs),
     /// N idle connections; server RSS per connection over the zero-client
     /// baseline (needs --server-pid of a freshly started server).
     Idle(idle::IdleArgs),
@@ -82,16 +99,24 @@ fn raise_nofile(need: u64) -> Result<u64> {
 }
 
 async fn run(cli: Cli) -> Result<serde_json::Value> {
+    let mut urls = cli.url.iter().map(|u| u.trim().to_owned());
+    let base = urls
+        .next()
+        .ok_or_else(|| Error::Usage("--url is empty".into()))?;
     let target = Target {
-        base: cli.url.clone(),
+        base,
+        more_bases: urls.collect(),
         proto: cli.proto,
-        server_pid: cli.server_pid,
+        server_pid: cli.server_pid.first().copied(),
+        more_server_pids: cli.server_pid.iter().skip(1).copied().collect(),
+        layer_pids: cli.layer_pid.clone(),
         connect_concurrency: cli.connect_concurrency,
         self_echo: !cli.no_self_echo,
     };
     let conns = match &cli.scenario {
         Scenario::Fanout(a) => a.subscribers,
         Scenario::Rooms(a) => a.rooms * a.per_room,
+        Scenario::Multinode(a) => a.rooms * a.per_room,
         Scenario::Idle(a) => a.conns,
         Scenario::Reconnect(a) => a.clients,
     };
@@ -103,6 +128,10 @@ async fn run(cli: Cli) -> Result<serde_json::Value> {
             serde_json::to_value(fanout::run(&target, a).await?),
         ),
         Scenario::Rooms(a) => ("rooms", serde_json::to_value(rooms::run(&target, a).await?)),
+        Scenario::Multinode(a) => (
+            "multinode",
+            serde_json::to_value(multinode::run(&target, a).await?),
+        ),
         Scenario::Idle(a) => ("idle", serde_json::to_value(idle::run(&target, a).await?)),
         Scenario::Reconnect(a) => (
             "reconnect",
@@ -114,7 +143,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value> {
         "scenario": name,
         "label": cli.label,
         "proto": cli.proto,
-        "url": cli.url,
+        "url": cli.url.join(","),
         "result": body,
     }))
 }

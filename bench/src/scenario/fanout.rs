@@ -194,6 +194,8 @@ pub async fn run(target: &Target, args: FanoutArgs) -> Result<FanoutResult> {
     }
     let specs = (0..args.subscribers)
         .map(|i| Spec {
+            // With several nodes the room's members take turns.
+            node: i,
             room: args.room.clone(),
             room_idx: 0,
             publisher: (i < args.publishers).then_some(i as u32),

@@ -57,6 +57,7 @@ pub async fn run(target: &Target, args: IdleArgs) -> Result<IdleResult> {
     let per_room = args.per_room.max(1);
     let specs = (0..args.conns)
         .map(|i| Spec {
+            node: i,
             room: format!("idle{}", i / per_room),
             room_idx: i / per_room,
             publisher: None,

@@ -3,6 +3,7 @@
 
 pub mod fanout;
 pub mod idle;
+pub mod multinode;
 pub mod reconnect;
 pub mod rooms;
 
@@ -14,19 +15,28 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::member::{lock, Burst, Member, SharedStats};
-use crate::procfs::CpuMeter;
+use crate::procfs::{CpuGroup, CpuUse};
 use crate::stats::{new_histogram, Latency, RecvStats};
 use crate::{Error, Protocol, Result};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `ws://host:port` of the server.
+    /// `ws://host:port` of the server (its first node).
     pub base: String,
+    /// Further nodes of the same deployment (`ws://host:port` each), which
+    /// share rooms through their channel layer; [`Spec::node`] picks one.
+    pub more_bases: Vec<String>,
     /// Wire protocol.
     pub proto: Protocol,
     /// Server process to read CPU and memory from, when known.
     pub server_pid: Option<u32>,
+    /// Further server processes (the other nodes, or more worker processes
+    /// of one server): their CPU counts as the server's.
+    pub more_server_pids: Vec<u32>,
+    /// Channel-layer processes (Redis servers) whose CPU is reported on its
+    /// own (`layer_cpu*` of a [`Phase`]).
+    pub layer_pids: Vec<u32>,
     /// Connections opened at once.
     pub connect_concurrency: usize,
     /// Whether a publisher receives its own messages (all three protocols
@@ -34,9 +44,68 @@ pub struct Target {
     pub self_echo: bool,
 }
 
+impl Target {
+    /// One node: `base`, no further server or layer processes.
+    pub fn single(base: &str, proto: Protocol, server_pid: Option<u32>) -> Self {
+        Self {
+            base: base.to_owned(),
+            more_bases: Vec::new(),
+            proto,
+            server_pid,
+            more_server_pids: Vec::new(),
+            layer_pids: Vec::new(),
+            connect_concurrency: 64,
+            self_echo: true,
+        }
+    }
+
+    /// How many nodes the clients can connect to.
+    pub fn nodes(&self) -> usize {
+        1 + self.more_bases.len()
+    }
+
+    /// The base URL of node `i` (modulo the number of nodes).
+    ///
+    /// ```
+    /// use confab_bench::{scenario::Target, Protocol};
+    /// let mut t = Target::single("ws://127.0.0.1:1", Protocol::Seed, None);
+    /// t.more_bases.push("ws://127.0.0.1:2".into());
+    /// assert_eq!((t.node_base(1), t.node_base(2)), ("ws://127.0.0.1:2", "ws://127.0.0.1:1"));
+    /// ```
+    pub fn node_base(&self, i: usize) -> &str {
+        match i % self.nodes() {
+            0 => &self.base,
+            k => &self.more_bases[k - 1],
+        }
+    }
+
+    /// Every server process: `server_pid` and `more_server_pids`.
+    pub fn server_pids(&self) -> Vec<u32> {
+        self.server_pid
+            .into_iter()
+            .chain(self.more_server_pids.iter().copied())
+            .collect()
+    }
+
+    /// Starts measuring the CPU of every server process, if any is known.
+    pub fn server_meter(&self) -> Option<CpuGroup> {
+        CpuGroup::start(&self.server_pids())
+    }
+
+    /// Starts measuring the server and layer processes together (whether
+    /// the deployment is idle).
+    fn busy_meter(&self) -> Option<CpuGroup> {
+        let mut pids = self.server_pids();
+        pids.extend(&self.layer_pids);
+        CpuGroup::start(&pids)
+    }
+}
+
 /// One client to connect: its room and whether it publishes.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// Which node to connect to (see [`Target::node_base`]); 0 with one node.
+    pub node: usize,
     /// Room name.
     pub room: String,
     /// Index of the room (for loss accounting).
@@ -83,7 +152,7 @@ pub async fn connect_all(target: &Target, specs: Vec<Spec>, timeout: Duration) -
         pending.push(ready_rx);
         let sem = sem.clone();
         let proto = target.proto;
-        let base = target.base.clone();
+        let base = target.node_base(spec.node).to_owned();
         tasks.spawn(async move {
             let permit = sem.acquire_owned().await;
             let deadline = tokio::time::Instant::now() + timeout;
@@ -221,13 +290,31 @@ pub struct Phase {
     pub server_cpu_us_per_delivery: Option<f64>,
     /// Load generator CPU over publish + drain, in cores.
     pub loadgen_cpu: Option<f64>,
+    /// Each server process's CPU seconds over publish + drain, in the order
+    /// of [`Target::server_pids`] (only with several server processes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_secs_each: Option<Vec<f64>>,
+    /// Channel-layer (Redis) CPU over publish + drain, in cores: every
+    /// process of [`Target::layer_pids`] together (only when given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_cpu: Option<f64>,
+    /// Channel-layer CPU seconds over publish + drain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_cpu_secs: Option<f64>,
+    /// Each layer process's CPU seconds, in the order of `layer_pids`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_cpu_secs_each: Option<Vec<f64>>,
+    /// Channel-layer CPU per delivered message, µs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_cpu_us_per_delivery: Option<f64>,
     /// Server CPU while the publishers were publishing (drain left out), in
     /// cores: whether the server's core was full under the offered rate.
     pub server_cpu_publishing: Option<f64>,
     /// Load generator CPU while publishing, in cores.
     pub loadgen_cpu_publishing: Option<f64>,
     /// CPU the rest of the machine used over publish + drain, in cores
-    /// (every core's busy time minus the server's and the load generator's):
+    /// (every core's busy time minus the server's, the channel layer's and
+    /// the load generator's):
     /// other people's work competing for the cores. 10 ms ticks.
     pub others_cpu: Option<f64>,
     /// CPU the hypervisor took from this machine over publish + drain, in cores.
@@ -288,8 +375,9 @@ pub async fn run_phase(
     }
     let dups0: u64 = crowd.members.iter().map(|m| lock(&m.stats).dups).sum();
     let delivered0 = crowd.delivered();
-    let server_cpu = target.server_pid.and_then(CpuMeter::start);
-    let own_cpu = CpuMeter::start(std::process::id());
+    let server_cpu = target.server_meter();
+    let layer_cpu = CpuGroup::start(&target.layer_pids);
+    let own_cpu = crate::procfs::CpuMeter::start(std::process::id());
     let machine0 = crate::procfs::machine_cpu_seconds().ok();
     let per_pub = total_rate / publishers.len() as f64;
     let duration = Duration::from_secs_f64(secs);
@@ -320,8 +408,11 @@ pub async fn run_phase(
             ranges.push((id, room, r.first_seq, r.end_seq));
         }
     }
-    let server_publishing = server_cpu.as_ref().and_then(CpuMeter::cores);
-    let loadgen_publishing = own_cpu.as_ref().and_then(CpuMeter::cores);
+    let server_publishing = server_cpu
+        .as_ref()
+        .and_then(CpuGroup::read)
+        .map(|u| u.cores());
+    let loadgen_publishing = own_cpu.as_ref().and_then(|m| m.cores());
     // A burst spans its whole window even though its last message leaves
     // 1/rate before the end.
     let publish_secs = publish_secs.max(secs);
@@ -339,13 +430,17 @@ pub async fn run_phase(
     while Instant::now() < drain_end && crowd.delivered() - delivered0 < expected {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let server_use = server_cpu.and_then(|m| m.read());
+    let server_each = server_cpu.and_then(|m| m.read_each());
+    let server_use = server_each.as_deref().map(crate::procfs::sum_uses);
+    let layer_each = layer_cpu.and_then(|m| m.read_each());
+    let layer_use = layer_each.as_deref().map(crate::procfs::sum_uses);
     let own_use = own_cpu.and_then(|m| m.read());
     let loadgen_cpu = own_use.map(|u| u.cores());
     let machine = match (machine0, crate::procfs::machine_cpu_seconds().ok(), own_use) {
         (Some((b0, s0)), Some((b1, s1)), Some(own)) if own.wall_secs > 0.0 => {
             let server = server_use.map_or(0.0, |u| u.secs);
-            let others = (b1 - b0 - server - own.secs).max(0.0) / own.wall_secs;
+            let layer = layer_use.map_or(0.0, |u| u.secs);
+            let others = (b1 - b0 - server - layer - own.secs).max(0.0) / own.wall_secs;
             Some((others, (s1 - s0) / own.wall_secs))
         }
         _ => None,
@@ -384,10 +479,15 @@ pub async fn run_phase(
         server_cpu: server_use.map(|u| u.cores()),
         server_cpu_secs: server_use.map(|u| u.secs),
         server_cpu_precise: server_use.is_some_and(|u| u.precise),
-        server_cpu_us_per_delivery: server_use
-            .filter(|_| delivered > 0)
-            .map(|u| u.secs * 1e6 / delivered as f64),
+        server_cpu_us_per_delivery: per_delivery(server_use, delivered),
         loadgen_cpu,
+        server_cpu_secs_each: server_each
+            .filter(|e| e.len() > 1)
+            .map(|e| e.iter().map(|u| u.secs).collect()),
+        layer_cpu: layer_use.map(|u| u.cores()),
+        layer_cpu_secs: layer_use.map(|u| u.secs),
+        layer_cpu_secs_each: layer_each.map(|e| e.iter().map(|u| u.secs).collect()),
+        layer_cpu_us_per_delivery: per_delivery(layer_use, delivered),
         server_cpu_publishing: server_publishing,
         loadgen_cpu_publishing: loadgen_publishing,
         others_cpu: machine.map(|m| m.0),
@@ -400,8 +500,15 @@ pub async fn run_phase(
     })
 }
 
+/// CPU µs per delivered message.
+fn per_delivery(cpu: Option<CpuUse>, delivered: u64) -> Option<f64> {
+    cpu.filter(|_| delivered > 0)
+        .map(|u| u.secs * 1e6 / delivered as f64)
+}
+
 /// Waits until no delivery has arrived for `quiet` and, when the server's
-/// pid is known, the server used under 5% of a core over the last `quiet`
+/// pid is known, the server (with its channel-layer processes, if given)
+/// used under 5% of a core over the last `quiet`
 /// (at most `max`), so a backlog from an overloaded phase (deliveries still
 /// queued in the server, or work it has not finished) does not leak into
 /// the next one. Returns whether it settled before `max`.
@@ -409,13 +516,13 @@ pub async fn settle(target: &Target, crowd: &Crowd, quiet: Duration, max: Durati
     let end = Instant::now() + max;
     let mut last = crowd.delivered();
     let mut since = Instant::now();
-    let mut meter = target.server_pid.and_then(CpuMeter::start);
+    let mut meter = target.busy_meter();
     loop {
         if since.elapsed() >= quiet {
             match &meter {
                 Some(m) if m.read().is_some_and(|u| u.cores() >= 0.05) => {
                     // Deliveries stopped but the server is still busy.
-                    meter = target.server_pid.and_then(CpuMeter::start);
+                    meter = target.busy_meter();
                     since = Instant::now();
                 }
                 _ => return true,
@@ -429,7 +536,7 @@ pub async fn settle(target: &Target, crowd: &Crowd, quiet: Duration, max: Durati
         if now != last {
             last = now;
             since = Instant::now();
-            meter = target.server_pid.and_then(CpuMeter::start);
+            meter = target.busy_meter();
         }
     }
 }

@@ -48,18 +48,36 @@ pub struct RoomsResult {
     pub phase: Phase,
 }
 
-/// Runs the many-rooms scenario.
-pub async fn run(target: &Target, args: RoomsArgs) -> Result<RoomsResult> {
-    let specs = (0..args.rooms * args.per_room)
+/// `rooms` × `per_room` publishing clients, room by room: client `k` of
+/// room `r` connects to node `r + k` (see [`Target::node_base`]), so with
+/// several nodes every room has members on `min(per_room, nodes)` of
+/// them and its deliveries cross the channel layer; the rooms' first
+/// members are spread over the nodes too.
+///
+/// ```
+/// use confab_bench::scenario::rooms::specs;
+/// let s = specs(2, 3);
+/// let nodes: Vec<(usize, usize)> = s.iter().map(|s| (s.room_idx, s.node)).collect();
+/// assert_eq!(nodes, [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (1, 3)]);
+/// assert_eq!(s[4].room, "room1");
+/// assert_eq!(s[4].publisher, Some(4));
+/// ```
+pub fn specs(rooms: usize, per_room: usize) -> Vec<Spec> {
+    (0..rooms * per_room)
         .map(|i| Spec {
-            room: format!("room{}", i / args.per_room),
-            room_idx: i / args.per_room,
+            node: i / per_room + i % per_room,
+            room: format!("room{}", i / per_room),
+            room_idx: i / per_room,
             publisher: Some(i as u32),
         })
-        .collect();
+        .collect()
+}
+
+/// Runs the many-rooms scenario.
+pub async fn run(target: &Target, args: RoomsArgs) -> Result<RoomsResult> {
     let crowd = connect_all(
         target,
-        specs,
+        specs(args.rooms, args.per_room),
         Duration::from_secs_f64(args.connect_timeout_secs),
     )
     .await;
