@@ -11,6 +11,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use confab_server::auth::{
     check_secrets, mint, parse_ttl, unix_now, valid_user_id, Audience, Claims, Verifier,
 };
+use confab_server::layer::redact_url;
 use confab_server::policy::{Action, Actions, Grants, Policy};
 use confab_server::{app, shutdown, AppState, Config};
 use tracing_subscriber::EnvFilter;
@@ -231,7 +232,10 @@ async fn serve(config: Config) -> ExitCode {
         .map_or_else(|_| config.bind.to_string(), |a| a.to_string());
     let grace = config.shutdown_grace();
     let layer = (!config.redis_url.is_empty())
-        .then(|| format!("cannot reach redis at {}", config.redis_url.join(",")))
+        .then(|| {
+            let urls: Vec<String> = config.redis_url.iter().map(|u| redact_url(u)).collect();
+            format!("cannot reach redis at {}", urls.join(","))
+        })
         .or_else(|| {
             (config.data_dir.as_ref().filter(|_| !config.in_memory))
                 .map(|d| format!("cannot open the history store in {}", d.display()))

@@ -646,7 +646,7 @@ async fn unreachable_redis_at_start_exits_non_zero_with_a_clear_error() {
         Duration::from_secs(20),
         tokio::process::Command::new(env!("CARGO_BIN_EXE_confab-server"))
             .args(["--bind", "127.0.0.1:0", "--redis-url"])
-            .arg(format!("redis://127.0.0.1:{port}/"))
+            .arg(format!("redis://:hunter2@127.0.0.1:{port}/"))
             .env_remove("CONFAB_DATA_DIR")
             .output(),
     )
@@ -656,6 +656,9 @@ async fn unreachable_redis_at_start_exits_non_zero_with_a_clear_error() {
     assert!(!out.status.success(), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach redis"), "{err}");
+    // The URL is named, its password is not (logs are read by more people).
+    assert!(err.contains(&format!("redis://***@127.0.0.1:{port}/")), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use confab_protocol::{Json, Member, Position};
 
-pub use self::redis::{RedisLayer, SideConn, SideConnection};
+pub use self::redis::{redact_url, RedisLayer, SideConn, SideConnection};
 pub use durable::DurableLayer;
 pub use memory::MemoryLayer;
 

@@ -101,6 +101,7 @@ mod scripts;
 mod shared;
 mod side;
 mod topology;
+pub use topology::redact as redact_url;
 
 use conn::Conn;
 use frame::Frame;

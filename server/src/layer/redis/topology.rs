@@ -52,7 +52,7 @@ impl ShardSpec {
 }
 
 /// `url` without its password.
-pub(super) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
         _ => url.to_owned(),
