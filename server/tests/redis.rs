@@ -657,7 +657,10 @@ async fn unreachable_redis_at_start_exits_non_zero_with_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach redis"), "{err}");
     // The URL is named, its password is not (logs are read by more people).
-    assert!(err.contains(&format!("redis://***@127.0.0.1:{port}/")), "{err}");
+    assert!(
+        err.contains(&format!("redis://***@127.0.0.1:{port}/")),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"), "{err}");
 }
 
