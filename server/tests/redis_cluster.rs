@@ -109,19 +109,7 @@ async fn three_nodes_on_a_cluster_and_a_primary_failover_with_and_without_replic
         }
     }
     // The server API lists the rooms of every shard (every primary).
-    let (status, body) = common::http(
-        nodes[1].addr,
-        "GET",
-        "/api/rooms",
-        &[("Authorization", "Bearer k")],
-        "",
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let listed = listed["rooms"].as_array().unwrap();
-    assert_eq!(listed.len(), ROOMS, "{body}");
-    assert!(listed.iter().all(|r| r["members"] == 3), "{body}");
+    common::assert_rooms_listed(nodes[1].addr, ROOMS, 3).await;
     // Rooms spread over the three primaries.
     let primaries: BTreeSet<usize> = rooms
         .iter()

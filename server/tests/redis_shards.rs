@@ -64,19 +64,7 @@ async fn three_nodes_on_three_shards_and_a_shard_outage_takes_only_its_rooms() {
         }
     }
     // The server API lists the rooms of every shard (every primary).
-    let (status, body) = common::http(
-        nodes[1].addr,
-        "GET",
-        "/api/rooms",
-        &[("Authorization", "Bearer k")],
-        "",
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let listed = listed["rooms"].as_array().unwrap();
-    assert_eq!(listed.len(), ROOMS, "{body}");
-    assert!(listed.iter().all(|r| r["members"] == 3), "{body}");
+    common::assert_rooms_listed(nodes[1].addr, ROOMS, 3).await;
     // Each room lives on exactly one shard, and every shard has rooms.
     let ports: Vec<u16> = shards.iter().map(|r| r.port).collect();
     let spread = rooms_by_redis(&ports, &p, &rooms);

@@ -194,6 +194,25 @@ pub async fn publish(ws: &mut Ws, room: &str, r: &str, payload: Value) -> Value 
     }
 }
 
+/// Asks `addr`'s server API (key `k`) for every room and checks that it
+/// lists `rooms` of them, each with `members` members (whichever Redis
+/// shard or cluster primary each room lives on).
+pub async fn assert_rooms_listed(addr: SocketAddr, rooms: usize, members: u64) {
+    let (status, body) = http(
+        addr,
+        "GET",
+        "/api/rooms",
+        &[("Authorization", "Bearer k")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let listed = listed["rooms"].as_array().unwrap();
+    assert_eq!(listed.len(), rooms, "{body}");
+    assert!(listed.iter().all(|r| r["members"] == members), "{body}");
+}
+
 /// A minimal HTTP/1.1 request; returns (status, body).
 pub async fn http(
     addr: SocketAddr,
