@@ -541,6 +541,37 @@ pub async fn settle(target: &Target, crowd: &Crowd, quiet: Duration, max: Durati
     }
 }
 
+/// Waits between the phases of the rooms and multi-node scenarios: until
+/// the server is quiet for 300 ms ([`settle`], at most 30 s).
+pub async fn between_phases(target: &Target, crowd: &Crowd) {
+    settle(
+        target,
+        crowd,
+        Duration::from_millis(300),
+        Duration::from_secs(30),
+    )
+    .await;
+}
+
+/// An unrecorded phase at `total_rate` for `secs` (none when `secs` is 0),
+/// logged as `label`, then [`between_phases`]: connections, caches and the
+/// server's buffers reach their steady state before anything is measured.
+pub async fn warm_up(
+    target: &Target,
+    crowd: &Crowd,
+    total_rate: f64,
+    secs: f64,
+    drain: Duration,
+    label: &str,
+) -> Result<()> {
+    if secs > 0.0 {
+        let p = run_phase(target, crowd, total_rate, secs, drain).await?;
+        log_phase(label, &p);
+        between_phases(target, crowd).await;
+    }
+    Ok(())
+}
+
 /// Logs a phase on stderr in one line.
 pub fn log_phase(label: &str, p: &Phase) {
     eprintln!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::rooms::specs;
-use super::{connect_all, log_phase, run_phase, settle, Phase, Target};
+use super::{between_phases, connect_all, log_phase, run_phase, settle, warm_up, Phase, Target};
 use crate::{Error, Result};
 
 /// Multi-node options.
@@ -131,24 +131,16 @@ pub async fn run(target: &Target, args: MultinodeArgs) -> Result<MultinodeResult
     .await;
     let clients = crowd.members.len() as f64;
     let drain = Duration::from_secs_f64(args.drain_secs);
-    if args.warmup_secs > 0.0 {
-        let p = run_phase(
-            target,
-            &crowd,
-            args.rates_per_client[0] * clients,
-            args.warmup_secs,
-            drain,
-        )
-        .await?;
-        log_phase("multinode warm-up", &p);
-        settle(
-            target,
-            &crowd,
-            Duration::from_millis(300),
-            Duration::from_secs(30),
-        )
-        .await;
-    }
+    let first = args.rates_per_client[0] * clients;
+    warm_up(
+        target,
+        &crowd,
+        first,
+        args.warmup_secs,
+        drain,
+        "multinode warm-up",
+    )
+    .await?;
     let mut phases = Vec::new();
     let mut best = None;
     for &rate in &args.rates_per_client {
@@ -162,13 +154,7 @@ pub async fn run(target: &Target, args: MultinodeArgs) -> Result<MultinodeResult
         if !ok {
             break;
         }
-        settle(
-            target,
-            &crowd,
-            Duration::from_millis(300),
-            Duration::from_secs(30),
-        )
-        .await;
+        between_phases(target, &crowd).await;
     }
     let result = MultinodeResult {
         args,

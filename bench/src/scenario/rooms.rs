@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{connect_all, log_phase, run_phase, settle, Phase, Spec, Target};
+use super::{connect_all, log_phase, run_phase, settle, warm_up, Phase, Spec, Target};
 use crate::Result;
 
 /// Many-rooms options.
@@ -97,17 +97,15 @@ pub async fn run(target: &Target, args: RoomsArgs) -> Result<RoomsResult> {
     .await;
     let total = args.rate_per_client * crowd.members.len() as f64;
     let drain = Duration::from_secs_f64(args.drain_secs);
-    if args.warmup_secs > 0.0 {
-        let p = run_phase(target, &crowd, total, args.warmup_secs, drain).await?;
-        log_phase("rooms warm-up", &p);
-        settle(
-            target,
-            &crowd,
-            Duration::from_millis(300),
-            Duration::from_secs(30),
-        )
-        .await;
-    }
+    warm_up(
+        target,
+        &crowd,
+        total,
+        args.warmup_secs,
+        drain,
+        "rooms warm-up",
+    )
+    .await?;
     let phase = run_phase(target, &crowd, total, args.secs, drain).await?;
     log_phase("rooms", &phase);
     let result = RoomsResult {
