@@ -76,11 +76,7 @@ async fn three_nodes_on_a_cluster_and_a_primary_failover_with_and_without_replic
         Node::start(&args).await,
     ];
     let rooms: Vec<String> = (0..ROOMS).map(|i| format!("room-{i}")).collect();
-    let mut members = Vec::new();
-    for (i, node) in nodes.iter().enumerate() {
-        let url = node.ws(&format!("/ws{}", as_user(&format!("u{i}"))));
-        members.push(Member::join(&url, &rooms).await);
-    }
+    let mut members = Member::one_per_node(&nodes, &rooms).await;
     let published_before = cluster_stat(&cluster, "cluster_stats_messages_publish_sent");
     let mut acked: HashMap<String, usize> = HashMap::new();
     for round in 0..3 {

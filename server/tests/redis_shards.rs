@@ -36,11 +36,7 @@ async fn three_nodes_on_three_shards_and_a_shard_outage_takes_only_its_rooms() {
         Node::start(&args).await,
     ];
     let rooms: Vec<String> = (0..ROOMS).map(|i| format!("room-{i}")).collect();
-    let mut members = Vec::new();
-    for (i, node) in nodes.iter().enumerate() {
-        let url = node.ws(&format!("/ws{}", as_user(&format!("u{i}"))));
-        members.push(Member::join(&url, &rooms).await);
-    }
+    let mut members = Member::one_per_node(&nodes, &rooms).await;
 
     // Every node publishes to every room, interleaved.
     let mut acked: std::collections::HashMap<String, usize> = std::collections::HashMap::new();

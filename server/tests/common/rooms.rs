@@ -21,6 +21,17 @@ pub struct Member {
 }
 
 impl Member {
+    /// One member per node (`u0` on the first, `u1` on the second, …),
+    /// each in every room of `rooms`.
+    pub async fn one_per_node(nodes: &[super::process::Node], rooms: &[String]) -> Vec<Member> {
+        let mut members = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let url = node.ws(&format!("/ws{}", super::process::as_user(&format!("u{i}"))));
+            members.push(Member::join(&url, rooms).await);
+        }
+        members
+    }
+
     /// Connects to `url` and joins `rooms`.
     pub async fn join(url: &str, rooms: &[String]) -> Member {
         Self::try_join(url, rooms)
